@@ -1,0 +1,36 @@
+"""spline_utils: the max-affine spline view of deep networks, for the spline-pruning book.
+
+Modules, each named for what it does:
+
+* :mod:`~spline_utils.model_walk`   -- which models are max-affine spline networks;
+* :mod:`~spline_utils.codes`        -- activation (region) codes, bit packing, region ids;
+* :mod:`~spline_utils.affine_maps`  -- per-region affine maps ``(A_omega, b_omega)``;
+* :mod:`~spline_utils.slices`       -- 2-D planes through anchor points of input space;
+* :mod:`~spline_utils.grid_partition` -- partitions sampled on a grid;
+* :mod:`~spline_utils.plotting`     -- Fig. 1a-style figures;
+* :mod:`~spline_utils.models`, :mod:`~spline_utils.data`, :mod:`~spline_utils.training`;
+* :mod:`~spline_utils.run_mode`, :mod:`~spline_utils.seeding`.
+"""
+
+from .affine_maps import mlp_region_affine_map, region_affine_map, region_consistency_error
+from .codes import (
+    ActivationCodes,
+    LayerCode,
+    PackedCodes,
+    activation_codes,
+    code_distance,
+    pack_bits,
+    packed_codes,
+    unpack_bits,
+)
+from .data import digits_tensors, x_shaped_data
+from .grid_partition import GridPartition, grid_partition
+from .model_walk import check_supported, code_modules, evaluation_mode
+from .models import VGG16_CFG, ResidualBlock, digits_convnet, he_init_, make_mlp, vgg
+from .plotting import plot_layer_by_layer, plot_partition
+from .run_mode import data_dir, default_device, describe_run, is_full_mode, run_mode
+from .seeding import seed_everything
+from .slices import PlaneSlice
+from .training import accuracy, train_classifier
+
+__version__ = "0.1.0"

@@ -1,0 +1,313 @@
+"""Activation codes: the vector-quantisation (VQ) view of a ReLU network's partition.
+
+Every input ``x`` gets, for each code-defining layer ``l`` (each *call* of an ``nn.ReLU``,
+``nn.LeakyReLU`` or ``nn.MaxPool2d`` in ``forward``), a code ``q^l(x)``:
+
+* ReLU / LeakyReLU: ``q^l_k(x) = 1`` when the unit's pre-activation is ``> 0`` (bool, one per unit);
+* MaxPool2d: the position of the maximum inside each pooling window (an integer in
+  ``[0, kh*kw)``, row-major inside the window).
+
+Two inputs lie in the same region of the input-space partition exactly when all their codes
+agree, so the concatenated code is a region identifier. Codes are stored compactly by packing
+bits into ``uint8`` (:func:`pack_bits`, ``numpy.packbits`` order): a packed layer of ``B`` bits
+takes ``ceil(B / 8)`` bytes per input instead of ``B`` bytes for the bool form.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torch.nn.modules.utils import _pair
+
+from .model_walk import check_supported, code_modules, evaluation_mode, model_dtype_device
+
+_BIT_WEIGHTS = (128, 64, 32, 16, 8, 4, 2, 1)
+
+
+# --------------------------------------------------------------------------- bit packing
+def pack_bits(bits: torch.Tensor) -> torch.Tensor:
+    """Pack a bool tensor of shape (N, B) into uint8 of shape (N, ceil(B/8)).
+
+    Bit order matches ``numpy.packbits`` (first bit is the most significant); the last byte
+    is zero-padded. Works on any device.
+    """
+    if bits.dim() != 2:
+        raise ValueError(f"bits must have shape (N, B), got shape {tuple(bits.shape)}")
+    n, b = bits.shape
+    pad = (-b) % 8
+    as_bytes = bits.to(torch.uint8)
+    if pad:
+        as_bytes = F.pad(as_bytes, (0, pad))
+    weights = torch.tensor(_BIT_WEIGHTS, dtype=torch.uint8, device=bits.device)
+    return (as_bytes.view(n, -1, 8) * weights).sum(-1, dtype=torch.uint8)
+
+
+def unpack_bits(packed: torch.Tensor | np.ndarray, n_bits: int) -> torch.Tensor:
+    """Inverse of :func:`pack_bits`: uint8 (N, ceil(B/8)) -> bool (N, B) with ``B = n_bits``."""
+    packed = torch.as_tensor(packed)
+    if packed.dtype != torch.uint8 or packed.dim() != 2:
+        raise ValueError(f"packed must be a uint8 tensor of shape (N, bytes), got {packed.dtype} {tuple(packed.shape)}")
+    if not 0 <= n_bits <= 8 * packed.shape[1]:
+        raise ValueError(f"n_bits={n_bits} does not fit in {packed.shape[1]} bytes")
+    weights = torch.tensor(_BIT_WEIGHTS, dtype=torch.uint8, device=packed.device)
+    bits = (packed.unsqueeze(-1) & weights) != 0
+    return bits.reshape(packed.shape[0], -1)[:, :n_bits]
+
+
+# --------------------------------------------------------------------------- layer codes
+@dataclass
+class LayerCode:
+    """Code of one layer for a batch.
+
+    name:   module name (``'features.2'``; a module called twice gets ``'relu#2'``).
+    kind:   ``'relu'`` (values: bool, shape (N, *unit_shape)) or ``'maxpool'`` (values: uint8
+            window positions in ``[0, window)``, shape (N, C, H_out, W_out)).
+    window: number of values a unit's code can take (2 for ReLU, ``kh*kw`` for max-pooling).
+    preactivation: the ReLU layer's input (same shape as values, float), when it was asked for.
+    """
+
+    name: str
+    kind: str
+    values: torch.Tensor
+    window: int = 2
+    preactivation: torch.Tensor | None = field(default=None, repr=False)
+
+    @property
+    def bits_per_unit(self) -> int:
+        return 1 if self.kind == "relu" else max(1, math.ceil(math.log2(self.window)))
+
+    @property
+    def n_units(self) -> int:
+        return int(np.prod(self.values.shape[1:]))
+
+    @property
+    def n_bits(self) -> int:
+        return self.n_units * self.bits_per_unit
+
+    def bits(self) -> torch.Tensor:
+        """Binary form, bool of shape (N, n_bits) (max-pool positions in big-endian binary)."""
+        flat = self.values.reshape(self.values.shape[0], -1)
+        if self.kind == "relu":
+            return flat.bool()
+        b = self.bits_per_unit
+        shifts = torch.arange(b - 1, -1, -1, device=flat.device, dtype=torch.uint8)
+        return ((flat.unsqueeze(-1) >> shifts) & 1).bool().reshape(flat.shape[0], -1)
+
+    def packed(self) -> torch.Tensor:
+        """uint8 of shape (N, ceil(n_bits / 8))."""
+        return pack_bits(self.bits())
+
+
+@dataclass
+class ActivationCodes:
+    """Codes of every code-defining layer, in forward-call order, plus the network outputs.
+
+    layers:  list of :class:`LayerCode`.
+    outputs: network outputs for the batch, shape (N, *out_shape) (detached).
+    """
+
+    layers: list[LayerCode]
+    outputs: torch.Tensor
+
+    def __len__(self) -> int:
+        return len(self.layers)
+
+    def __getitem__(self, index: int) -> LayerCode:
+        return self.layers[index]
+
+    @property
+    def names(self) -> list[str]:
+        return [layer.name for layer in self.layers]
+
+    def packed(self) -> "PackedCodes":
+        return PackedCodes(
+            names=self.names,
+            kinds=[layer.kind for layer in self.layers],
+            n_bits=[layer.n_bits for layer in self.layers],
+            data=[layer.packed().cpu().numpy() for layer in self.layers],
+        )
+
+    def bool_nbytes(self) -> int:
+        """Bytes the bool (one byte per bit) form of all layers takes."""
+        return sum(layer.values.shape[0] * layer.n_bits for layer in self.layers)
+
+    def region_ids(self, upto: int | None = None) -> np.ndarray:
+        """Region index per input, shape (N,), using layers ``[0, upto)`` (all by default).
+
+        Inputs share an index exactly when their codes agree on those layers. Indices are
+        0..R-1 in the order of the sorted codes.
+        """
+        return self.packed().region_ids(upto)
+
+
+@dataclass
+class PackedCodes:
+    """Bit-packed codes: ``data[l]`` is uint8 of shape (N, ceil(n_bits[l] / 8))."""
+
+    names: list[str]
+    kinds: list[str]
+    n_bits: list[int]
+    data: list[np.ndarray] = field(repr=False)
+
+    @property
+    def n_inputs(self) -> int:
+        return self.data[0].shape[0] if self.data else 0
+
+    @property
+    def nbytes(self) -> int:
+        return sum(d.nbytes for d in self.data)
+
+    def unpack(self, layer: int) -> np.ndarray:
+        """Bool (N, n_bits[layer]) form of one layer."""
+        return np.unpackbits(self.data[layer], axis=1, count=self.n_bits[layer]).astype(bool)
+
+    def region_ids(self, upto: int | None = None) -> np.ndarray:
+        """See :meth:`ActivationCodes.region_ids`."""
+        upto = len(self.data) if upto is None else upto
+        if not 0 <= upto <= len(self.data):
+            raise ValueError(f"upto must be in [0, {len(self.data)}], got {upto}")
+        if upto == 0:
+            return np.zeros(self.n_inputs, dtype=np.int64)
+        rows = np.ascontiguousarray(np.concatenate(self.data[:upto], axis=1))
+        _, inverse = np.unique(rows, axis=0, return_inverse=True)
+        return inverse.reshape(-1).astype(np.int64)
+
+
+# --------------------------------------------------------------------------- recording
+def _maxpool_window_position(pool: nn.MaxPool2d, z: torch.Tensor) -> torch.Tensor:
+    """Position of each window's maximum inside the window, uint8 of shape (N, C, H_out, W_out)."""
+    kh, kw = _pair(pool.kernel_size)
+    sh, sw = _pair(pool.stride if pool.stride is not None else pool.kernel_size)
+    ph, pw = _pair(pool.padding)
+    dh, dw = _pair(pool.dilation)
+    _, idx = F.max_pool2d(z, (kh, kw), (sh, sw), (ph, pw), (dh, dw), ceil_mode=False, return_indices=True)
+    width = z.shape[-1]
+    rows, cols = idx // width, idx % width
+    h_out, w_out = idx.shape[-2:]
+    top = torch.arange(h_out, device=z.device).view(-1, 1) * sh - ph
+    left = torch.arange(w_out, device=z.device).view(1, -1) * sw - pw
+    position = ((rows - top) // dh) * kw + (cols - left) // dw
+    return position.to(torch.uint8)
+
+
+class _CodeRecorder:
+    """Forward pre-hooks on every code-defining module; collects one LayerCode per call."""
+
+    def __init__(self, model: nn.Module, keep_preactivations: bool = False):
+        self.model = model
+        self.keep_preactivations = keep_preactivations
+        self.records: list[LayerCode] = []
+        self._calls: Counter[str] = Counter()
+        self._handles = []
+
+    def __enter__(self) -> "_CodeRecorder":
+        for name, module in code_modules(self.model):
+            self._handles.append(module.register_forward_pre_hook(self._hook(name or type(module).__name__)))
+        return self
+
+    def __exit__(self, *exc) -> None:
+        for handle in self._handles:
+            handle.remove()
+
+    def _hook(self, name: str):
+        def hook(module: nn.Module, inputs: tuple[torch.Tensor, ...]) -> None:
+            self._calls[name] += 1
+            label = name if self._calls[name] == 1 else f"{name}#{self._calls[name]}"
+            z = inputs[0]
+            if isinstance(module, nn.MaxPool2d):
+                kh, kw = _pair(module.kernel_size)
+                code = LayerCode(label, "maxpool", _maxpool_window_position(module, z), kh * kw)
+            else:
+                kept = z.detach().clone() if self.keep_preactivations else None
+                code = LayerCode(label, "relu", z > 0, 2, kept)
+            self.records.append(code)
+
+        return hook
+
+
+def _prepare_input(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
+    if not isinstance(x, torch.Tensor):
+        raise TypeError(f"x must be a torch.Tensor, got {type(x).__name__}")
+    if x.dim() < 2:
+        raise ValueError(f"x must be a batch of shape (N, ...), got shape {tuple(x.shape)}")
+    if x.shape[0] == 0:
+        raise ValueError("x is an empty batch (N = 0)")
+    dtype, device = model_dtype_device(model)
+    return x.to(device=device, dtype=dtype)
+
+
+def _forward(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
+    try:
+        return model(x)
+    except RuntimeError as exc:
+        raise ValueError(
+            f"the model could not be evaluated on an input of shape {tuple(x.shape)}: {exc}"
+        ) from exc
+
+
+def activation_codes(model: nn.Module, x: torch.Tensor, keep_preactivations: bool = False) -> ActivationCodes:
+    """Codes of every code-defining layer for the batch ``x`` (shape (N, *input_shape)).
+
+    The model is checked (:func:`~spline_utils.model_walk.check_supported`) and evaluated in
+    eval mode without gradients; codes stay on the model's device. With
+    ``keep_preactivations=True`` each ReLU-type layer also keeps its input (for drawing its
+    splines as zero level sets).
+    """
+    check_supported(model)
+    x = _prepare_input(model, x)
+    with torch.no_grad(), evaluation_mode(model), _CodeRecorder(model, keep_preactivations) as recorder:
+        outputs = _forward(model, x)
+    return ActivationCodes(layers=recorder.records, outputs=outputs.detach())
+
+
+def packed_codes(model: nn.Module, x: torch.Tensor, batch_size: int = 256) -> PackedCodes:
+    """Bit-packed codes of ``x`` (N, *input_shape), computed batch by batch.
+
+    Each batch's codes are packed on the model's device before the next batch runs, so only
+    packed bits are held for the whole set: suited to large probe sets (a 100 x 100 canvas of
+    images through VGG-16).
+    """
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+    check_supported(model)
+    x = torch.as_tensor(x)
+    if x.dim() < 2 or x.shape[0] == 0:
+        raise ValueError(f"x must be a non-empty batch of shape (N, ...), got shape {tuple(x.shape)}")
+    chunks: list[list[torch.Tensor]] = []
+    layers: list[LayerCode] = []
+    with torch.no_grad(), evaluation_mode(model):
+        for start in range(0, x.shape[0], batch_size):
+            xb = _prepare_input(model, x[start : start + batch_size])
+            with _CodeRecorder(model) as recorder:
+                _forward(model, xb)
+            layers = recorder.records
+            chunks.append([layer.packed().cpu() for layer in layers])
+    names = [layer.name for layer in layers]
+    kinds = [layer.kind for layer in layers]
+    n_bits = [layer.n_bits for layer in layers]
+    data = [torch.cat([c[i] for c in chunks]).numpy() for i in range(len(names))]
+    return PackedCodes(names=names, kinds=kinds, n_bits=n_bits, data=data)
+
+
+def code_distance(a: PackedCodes, b: PackedCodes) -> np.ndarray:
+    """Per-layer normalised Hamming distance between two code sets of the same inputs.
+
+    Returns float64 of shape (n_layers,): the fraction of differing bits in each layer,
+    averaged over the inputs.
+    """
+    if a.names != b.names or a.n_bits != b.n_bits or a.n_inputs != b.n_inputs:
+        raise ValueError(
+            "code sets do not match: both must come from the same architecture and the same inputs "
+            f"(layers {len(a.names)} vs {len(b.names)}, inputs {a.n_inputs} vs {b.n_inputs})"
+        )
+    popcount = np.array([bin(i).count("1") for i in range(256)], dtype=np.int64)
+    return np.array(
+        [popcount[np.bitwise_xor(da, db)].sum() / (bits * a.n_inputs) for da, db, bits in zip(a.data, b.data, a.n_bits)],
+        dtype=np.float64,
+    )

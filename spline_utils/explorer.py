@@ -1,0 +1,53 @@
+"""An interactive partition explorer (ipywidgets): width, depth and the layer shown.
+
+Widgets need a running kernel; in the static HTML book, pair it with
+:func:`explorer_figure` at the setting worth showing.
+"""
+
+from __future__ import annotations
+
+import matplotlib.pyplot as plt
+import torch
+
+from .grid_partition import grid_partition
+from .models import he_init_, make_mlp
+from .plotting import plot_partition
+
+
+def explorer_figure(width: int = 8, depth: int = 3, layer: int = 3, seed: int = 0,
+                    domain=(-2.0, 2.0, -2.0, 2.0), resolution: int = 250):
+    """Partition of a He-initialised ReLU MLP ``2 -> width x depth -> 1`` after layers 1..layer.
+
+    Biases are drawn from N(0, 0.5^2) so splines do not all pass through the origin.
+    Returns the figure.
+    """
+    if not 1 <= layer <= depth:
+        raise ValueError(f"layer must be in [1, depth={depth}], got {layer}")
+    model = make_mlp([2] + [width] * depth + [1])
+    he_init_(model, bias_std=0.5, generator=torch.Generator().manual_seed(seed))
+    part = grid_partition(model, domain, resolution)
+    fig, ax = plt.subplots(figsize=(4.8, 4.8))
+    plot_partition(part, ax, upto=layer, show_decision=layer == depth,
+                   title=f"2-{'-'.join([str(width)] * depth)}-1, layers 1-{layer}: {part.n_regions(layer)} regions")
+    return fig
+
+
+def partition_explorer(max_width: int = 32, max_depth: int = 5, seed: int = 0):
+    """Sliders for width, depth and layer shown; redraws :func:`explorer_figure`."""
+    import ipywidgets as widgets
+
+    width = widgets.IntSlider(value=8, min=1, max=max_width, description="width")
+    depth = widgets.IntSlider(value=3, min=1, max=max_depth, description="depth")
+    layer = widgets.IntSlider(value=3, min=1, max=3, description="layer shown")
+
+    def follow_depth(change):
+        layer.max = change["new"]
+        layer.value = min(layer.value, change["new"])
+
+    depth.observe(follow_depth, names="value")
+
+    def draw(width, depth, layer):
+        fig = explorer_figure(width, depth, min(layer, depth), seed)
+        plt.show(fig)
+
+    return widgets.interactive(draw, width=width, depth=depth, layer=layer)

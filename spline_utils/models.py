@@ -1,0 +1,108 @@
+"""Small networks used throughout the book, all built from supported (piecewise-affine) layers."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+from torch import nn
+
+_ACTIVATIONS = {"relu": nn.ReLU, "leaky_relu": lambda: nn.LeakyReLU(0.1)}
+
+#: VGG-16 configuration of the CIFAR variant (numbers are conv output channels, "M" is 2x2 max-pooling)
+VGG16_CFG = (64, 64, "M", 128, 128, "M", 256, 256, 256, "M", 512, 512, 512, "M", 512, 512, 512)
+
+
+def _activation(name: str) -> nn.Module:
+    if name not in _ACTIVATIONS:
+        raise ValueError(f"activation must be one of {sorted(_ACTIVATIONS)}, got {name!r}")
+    return _ACTIVATIONS[name]()
+
+
+def make_mlp(widths: Sequence[int], activation: str = "relu", batch_norm: bool = False) -> nn.Sequential:
+    """A fully connected network ``widths[0] -> widths[1] -> ... -> widths[-1]``.
+
+    Every hidden layer is ``Linear [-> BatchNorm1d] -> activation``; the last is ``Linear``.
+    Example: ``make_mlp([2, 6, 6, 1])`` is the toy network of the paper's Fig. 1a.
+    Weights use PyTorch's default initialisation (seed first for reproducibility).
+    """
+    widths = [int(w) for w in widths]
+    if len(widths) < 2 or min(widths) < 1:
+        raise ValueError(f"widths must list at least an input and an output width, all >= 1; got {widths}")
+    layers: list[nn.Module] = []
+    for i, (w_in, w_out) in enumerate(zip(widths[:-1], widths[1:])):
+        layers.append(nn.Linear(w_in, w_out))
+        if i < len(widths) - 2:
+            if batch_norm:
+                layers.append(nn.BatchNorm1d(w_out))
+            layers.append(_activation(activation))
+    return nn.Sequential(*layers)
+
+
+def he_init_(model: nn.Module, bias_std: float = 0.0, generator: torch.Generator | None = None) -> nn.Module:
+    """He (Kaiming normal, fan-in, ReLU gain) initialisation of every Linear / Conv2d weight, in place.
+
+    Biases are drawn from N(0, bias_std^2) (zero when ``bias_std = 0``). Returns the model.
+    """
+    for module in model.modules():
+        if isinstance(module, (nn.Linear, nn.Conv2d)):
+            fan_in = module.weight[0].numel()
+            with torch.no_grad():
+                module.weight.normal_(0.0, (2.0 / fan_in) ** 0.5, generator=generator)
+                if module.bias is not None:
+                    module.bias.normal_(0.0, bias_std, generator=generator) if bias_std > 0 else module.bias.zero_()
+    return model
+
+
+def conv_bn_relu(c_in: int, c_out: int) -> list[nn.Module]:
+    """``Conv2d 3x3 (padding 1, no bias) -> BatchNorm2d -> ReLU``."""
+    return [nn.Conv2d(c_in, c_out, 3, padding=1, bias=False), nn.BatchNorm2d(c_out), nn.ReLU(inplace=True)]
+
+
+def vgg(cfg: Sequence = VGG16_CFG, num_classes: int = 10, in_channels: int = 3) -> nn.Sequential:
+    """A VGG-style network: ``cfg`` lists conv widths (``conv_bn_relu``) and ``"M"`` (2x2 max-pool);
+    then global average pooling and one Linear classifier (the CIFAR variant used in network
+    slimming and early-bird work). ``vgg()`` is VGG-16 with BN for 32x32 inputs."""
+    layers: list[nn.Module] = []
+    c = in_channels
+    for item in cfg:
+        if item == "M":
+            layers.append(nn.MaxPool2d(2, 2))
+        else:
+            if not isinstance(item, int) or item < 1:
+                raise ValueError(f"cfg entries must be positive channel counts or 'M', got {item!r}")
+            layers.extend(conv_bn_relu(c, item))
+            c = item
+    layers += [nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(c, num_classes)]
+    return nn.Sequential(*layers)
+
+
+def digits_convnet(channels: Sequence[int] = (8, 16), num_classes: int = 10) -> nn.Sequential:
+    """A small ConvNet for 8x8 digit images (1 channel): two ``conv_bn_relu -> MaxPool2d(2)``
+    stages (8x8 -> 4x4 -> 2x2) and a Linear classifier."""
+    c1, c2 = channels
+    return nn.Sequential(
+        *conv_bn_relu(1, c1), nn.MaxPool2d(2),
+        *conv_bn_relu(c1, c2), nn.MaxPool2d(2),
+        nn.Flatten(), nn.Linear(c2 * 2 * 2, num_classes),
+    )
+
+
+class ResidualBlock(nn.Module):
+    """Pre-activation-free basic residual block ``x + BN(conv(ReLU(BN(conv(x)))))`` followed by ReLU.
+
+    Used to show that residual additions keep the network continuous piecewise affine.
+    """
+
+    def __init__(self, channels: int):
+        super().__init__()
+        self.conv1 = nn.Conv2d(channels, channels, 3, padding=1, bias=False)
+        self.bn1 = nn.BatchNorm2d(channels)
+        self.relu1 = nn.ReLU()
+        self.conv2 = nn.Conv2d(channels, channels, 3, padding=1, bias=False)
+        self.bn2 = nn.BatchNorm2d(channels)
+        self.relu2 = nn.ReLU()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out = self.bn2(self.conv2(self.relu1(self.bn1(self.conv1(x)))))
+        return self.relu2(out + x)

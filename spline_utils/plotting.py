@@ -1,0 +1,144 @@
+"""Figures of partitions: regions, each layer's splines, and the decision boundary.
+
+Style of the paper's Fig. 1a: the splines a layer adds are drawn dark over the splines of
+earlier layers in grey, the decision boundary in vermillion; regions are tinted. Colours come
+from the Okabe-Ito palette, which stays distinguishable under the common colour-vision
+deficiencies. Every title names the method that produced the partition.
+"""
+
+from __future__ import annotations
+
+import matplotlib.pyplot as plt
+import numpy as np
+from matplotlib.collections import LineCollection
+from matplotlib.colors import ListedColormap
+
+from .grid_partition import GridPartition
+
+OKABE_ITO = {
+    "black": "#000000",
+    "orange": "#E69F00",
+    "sky_blue": "#56B4E9",
+    "bluish_green": "#009E73",
+    "yellow": "#F0E442",
+    "blue": "#0072B2",
+    "vermillion": "#D55E00",
+    "reddish_purple": "#CC79A7",
+}
+DECISION_COLOR = OKABE_ITO["vermillion"]
+EARLIER_COLOR = "#9a9a9a"
+NEW_COLOR = "#1a1a1a"
+#: layer colours of the paper's Fig. 3 (blue, green; decision boundary red), colour-blind safe
+FIG3_LAYER_COLORS = (OKABE_ITO["blue"], OKABE_ITO["bluish_green"], OKABE_ITO["reddish_purple"], OKABE_ITO["orange"])
+
+
+def region_colormap(n_regions: int, seed: int = 0) -> ListedColormap:
+    """A light qualitative colormap with ``n_regions`` entries, shuffled so that neighbouring
+    region indices rarely share a colour."""
+    base = plt.get_cmap("tab20")(np.arange(20))
+    base[:, :3] = 0.55 * base[:, :3] + 0.45  # lighten so lines stay readable
+    order = np.random.default_rng(seed).permutation(max(n_regions, 1))
+    return ListedColormap(base[order % 20])
+
+
+def _staircase_segments(part: GridPartition, layer: int) -> np.ndarray:
+    """Segments (S, 2, 2) along grid-cell edges where the layer's code changes."""
+    code = part.layer_code_grid(layer)
+    u, v = part.u, part.v
+    du, dv = (u[1] - u[0]) / 2, (v[1] - v[0]) / 2
+    segments = []
+    ii, jj = np.nonzero((code[:, :-1] != code[:, 1:]).any(-1))
+    um = (u[jj] + u[jj + 1]) / 2
+    segments.append(np.stack([np.stack([um, v[ii] - dv], 1), np.stack([um, v[ii] + dv], 1)], 1))
+    ii, jj = np.nonzero((code[:-1, :] != code[1:, :]).any(-1))
+    vm = (v[ii] + v[ii + 1]) / 2
+    segments.append(np.stack([np.stack([u[jj] - du, vm], 1), np.stack([u[jj] + du, vm], 1)], 1))
+    return np.concatenate(segments)
+
+
+def draw_layer_splines(ax, part: GridPartition, layer: int, color: str, linewidth: float = 1.0) -> int:
+    """Draw the splines of one layer; returns how many units have a spline in the domain.
+
+    ReLU-type layers: the zero level set of each unit's pre-activation (linear interpolation
+    between grid points). Max-pooling layers: the grid-cell edges where the argmax changes.
+    """
+    pre = part.preactivations[layer]
+    if pre is None:
+        ax.add_collection(LineCollection(_staircase_segments(part, layer), colors=color, linewidths=linewidth))
+        return int(part.spline_mask(layer).any())
+    crossing = (pre.reshape(-1, pre.shape[-1]).min(0) < 0) & (pre.reshape(-1, pre.shape[-1]).max(0) > 0)
+    for k in np.nonzero(crossing)[0]:
+        ax.contour(part.u, part.v, pre[..., k], levels=[0.0], colors=[color], linewidths=linewidth)
+    return int(crossing.sum())
+
+
+def draw_decision_boundary(ax, part: GridPartition, linewidth: float = 2.0) -> None:
+    """Draw the decision boundary (argmax changes, or the zero set of a single output)."""
+    for values in part.decision_fields():
+        if values.min() < 0 < values.max():
+            ax.contour(part.u, part.v, values, levels=[0.0], colors=[DECISION_COLOR], linewidths=linewidth)
+
+
+def plot_partition(
+    part: GridPartition,
+    ax=None,
+    upto: int | None = None,
+    layer_colors=None,
+    show_regions: bool = True,
+    show_decision: bool = True,
+    title: str | None = None,
+    show_anchors: bool = True,
+):
+    """Draw the partition built by layers ``[0, upto)`` (all by default).
+
+    Without ``layer_colors`` the newest layer's splines are dark and earlier ones grey (Fig. 1a
+    style); with it, layer ``l`` is drawn in ``layer_colors[l]`` (Fig. 3 style). Regions of that
+    partition are tinted; the decision boundary is vermillion; slice anchors are marked.
+    Returns the axes.
+    """
+    if ax is None:
+        _, ax = plt.subplots(figsize=(4.5, 4.5))
+    upto = part.n_layers if upto is None else upto
+    if not 0 <= upto <= part.n_layers:
+        raise ValueError(f"upto must be in [0, {part.n_layers}], got {upto}")
+    if show_regions:
+        ids = part.region_ids(upto)
+        ax.imshow(
+            ids, origin="lower", extent=part.extent, cmap=region_colormap(ids.max() + 1),
+            interpolation="nearest", aspect="auto", vmin=-0.5, vmax=ids.max() + 0.5,
+        )
+    for layer in range(upto):
+        if layer_colors is not None:
+            color, width = layer_colors[layer % len(layer_colors)], 1.0
+        else:
+            color, width = (NEW_COLOR, 1.2) if layer == upto - 1 else (EARLIER_COLOR, 0.8)
+        draw_layer_splines(ax, part, layer, color, width)
+    if show_decision:
+        draw_decision_boundary(ax, part)
+    if show_anchors and part.slice is not None:
+        anchors = part.slice.anchors.numpy()
+        ax.scatter(anchors[:, 0], anchors[:, 1], marker="*", s=120, c=OKABE_ITO["yellow"], edgecolors="k", zorder=5)
+    ax.set_xlim(part.u[0], part.u[-1])
+    ax.set_ylim(part.v[0], part.v[-1])
+    coord = ("$u$", "$v$") if part.slice is not None else ("$x_1$", "$x_2$")
+    ax.set_xlabel(coord[0])
+    ax.set_ylabel(coord[1])
+    heading = title if title is not None else f"layers 1-{upto}: {part.n_regions(upto)} regions found"
+    ax.set_title(f"{heading}\n({part.method})", fontsize=9)
+    return ax
+
+
+def plot_layer_by_layer(part: GridPartition, panel_size: float = 3.2, suptitle: str | None = None):
+    """One panel per layer: the partition after layers 1..l, newest splines dark; the last
+    panel adds the decision boundary (the paper's Fig. 1a). Returns the figure."""
+    n = part.n_layers
+    fig, axes = plt.subplots(1, n, figsize=(panel_size * n, panel_size + 0.4), squeeze=False)
+    for layer in range(n):
+        plot_partition(
+            part, axes[0, layer], upto=layer + 1, show_decision=layer == n - 1,
+            title=f"after layer {layer + 1}: {part.n_regions(layer + 1)} regions",
+        )
+    if suptitle:
+        fig.suptitle(suptitle)
+    fig.tight_layout()
+    return fig

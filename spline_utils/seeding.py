@@ -1,0 +1,29 @@
+"""One seeding helper for the whole book."""
+
+from __future__ import annotations
+
+import os
+import random
+
+import numpy as np
+import torch
+
+
+def seed_everything(seed: int = 0, deterministic: bool = True) -> int:
+    """Seed Python's ``random``, NumPy and torch (CPU and every CUDA device).
+
+    With ``deterministic=True`` cuDNN picks deterministic kernels and stops benchmarking
+    (cheap for the small models of the book). Returns ``seed`` so a chapter can print it.
+    """
+    if not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
+    seed = int(seed)
+    random.seed(seed)
+    os.environ["PYTHONHASHSEED"] = str(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+    torch.cuda.manual_seed_all(seed)
+    if deterministic:
+        torch.backends.cudnn.deterministic = True
+        torch.backends.cudnn.benchmark = False
+    return seed

@@ -1,0 +1,58 @@
+"""A minimal training loop for the small CPU models of the book."""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from tqdm.auto import tqdm
+
+
+def train_classifier(
+    model: nn.Module,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    epochs: int = 50,
+    lr: float = 0.05,
+    batch_size: int = 128,
+    momentum: float = 0.9,
+    weight_decay: float = 0.0,
+    seed: int = 0,
+    progress: bool = True,
+) -> list[float]:
+    """Train with SGD on cross-entropy (mini-batches, reshuffled each epoch with ``seed``).
+
+    x: (N, *input_shape) float; y: (N,) int64 class labels. Returns the mean training loss
+    per epoch. The model is left in eval mode.
+    """
+    if x.shape[0] != y.shape[0] or x.shape[0] == 0:
+        raise ValueError(f"x and y must hold the same non-zero number of examples, got {x.shape[0]} and {y.shape[0]}")
+    if epochs < 1 or batch_size < 1 or lr <= 0:
+        raise ValueError(f"need epochs >= 1, batch_size >= 1, lr > 0; got {epochs}, {batch_size}, {lr}")
+    generator = torch.Generator().manual_seed(seed)
+    opt = torch.optim.SGD(model.parameters(), lr=lr, momentum=momentum, weight_decay=weight_decay)
+    history = []
+    model.train()
+    for _ in tqdm(range(epochs), desc="training", disable=not progress, leave=False):
+        order = torch.randperm(x.shape[0], generator=generator)
+        total = 0.0
+        for start in range(0, x.shape[0], batch_size):
+            idx = order[start : start + batch_size]
+            loss = F.cross_entropy(model(x[idx]), y[idx])
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            total += float(loss) * idx.numel()
+        history.append(total / x.shape[0])
+    model.eval()
+    return history
+
+
+@torch.no_grad()
+def accuracy(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> float:
+    """Fraction of correctly classified examples (eval mode)."""
+    was_training = model.training
+    model.eval()
+    acc = float((model(x).argmax(1) == y).float().mean())
+    model.train(was_training)
+    return acc
