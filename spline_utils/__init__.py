@@ -8,6 +8,8 @@ Modules, each named for what it does:
 * :mod:`~spline_utils.slices`       -- 2-D planes through anchor points of input space;
 * :mod:`~spline_utils.grid_partition` -- partitions sampled on a grid;
 * :mod:`~spline_utils.plotting`     -- Fig. 1a-style figures;
+* :mod:`~spline_utils.maso`         -- layers written explicitly as MASOs;
+* :mod:`~spline_utils.folding`      -- eval-mode BatchNorm folded into the layer before it;
 * :mod:`~spline_utils.models`, :mod:`~spline_utils.data`, :mod:`~spline_utils.training`;
 * :mod:`~spline_utils.run_mode`, :mod:`~spline_utils.seeding`.
 """
@@ -24,6 +26,8 @@ from .codes import (
     unpack_bits,
 )
 from .data import digits_tensors, x_shaped_data
+from .folding import fold_batchnorm
+from .maso import dense_layer_maso, maso, maxpool_maso
 from .grid_partition import GridPartition, grid_partition
 from .model_walk import check_supported, code_modules, evaluation_mode
 from .models import VGG16_CFG, ResidualBlock, digits_convnet, he_init_, make_mlp, vgg

@@ -22,8 +22,9 @@ def train_classifier(
 ) -> list[float]:
     """Train with SGD on cross-entropy (mini-batches, reshuffled each epoch with ``seed``).
 
-    x: (N, *input_shape) float; y: (N,) int64 class labels. Returns the mean training loss
-    per epoch. The model is left in eval mode.
+    x: (N, *input_shape) float; y: (N,) int64 class labels. A model with a single output is a
+    binary classifier trained with the logistic loss on ``f(x)`` (class 1 where ``f(x) > 0``).
+    Returns the mean training loss per epoch. The model is left in eval mode.
     """
     if x.shape[0] != y.shape[0] or x.shape[0] == 0:
         raise ValueError(f"x and y must hold the same non-zero number of examples, got {x.shape[0]} and {y.shape[0]}")
@@ -38,7 +39,7 @@ def train_classifier(
         total = 0.0
         for start in range(0, x.shape[0], batch_size):
             idx = order[start : start + batch_size]
-            loss = F.cross_entropy(model(x[idx]), y[idx])
+            loss = _loss(model(x[idx]), y[idx])
             opt.zero_grad()
             loss.backward()
             opt.step()
@@ -48,11 +49,23 @@ def train_classifier(
     return history
 
 
+def _loss(logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    if logits.shape[-1] == 1:
+        return F.binary_cross_entropy_with_logits(logits[:, 0], y.to(logits.dtype))
+    return F.cross_entropy(logits, y)
+
+
+def predict(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
+    """Predicted classes (N,): argmax of the outputs, or ``f(x) > 0`` for a single output."""
+    out = model(x)
+    return (out[:, 0] > 0).long() if out.shape[-1] == 1 else out.argmax(1)
+
+
 @torch.no_grad()
 def accuracy(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> float:
     """Fraction of correctly classified examples (eval mode)."""
     was_training = model.training
     model.eval()
-    acc = float((model(x).argmax(1) == y).float().mean())
+    acc = float((predict(model, x) == y).float().mean())
     model.train(was_training)
     return acc

@@ -68,3 +68,11 @@ def test_bad_resolution_and_upto():
 def test_digits_split_argument():
     with pytest.raises(ValueError, match="test_size"):
         su.digits_tensors(test_size=1.5)
+
+
+def test_single_output_models_train_as_binary_classifiers():
+    x, y = su.x_shaped_data(400, seed=1)
+    model = su.make_mlp([2, 16, 16, 1])
+    history = su.train_classifier(model, x, y, epochs=60, lr=0.02, progress=False)
+    assert history[-1] < history[0]
+    assert su.accuracy(model, x, y) > 0.8

@@ -1,0 +1,32 @@
+# make book  -- create/reuse .venv, install pinned dependencies, execute the chapters, write _build/html
+# make test  -- create/reuse .venv, run the unit tests and nbval over every chapter
+# make bench -- run the benchmarks (print ratios measured in one run)
+# make clean -- remove the build, caches and the virtual environment
+
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: book test bench clean venv
+
+venv: $(STAMP)
+
+$(STAMP): pyproject.toml constraints.txt
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[book,test]"
+	@touch $(STAMP)
+
+test: $(STAMP)
+	$(BIN)/python -m pytest tests book --nbval-lax --sanitize-with book/nbval_sanitize.cfg -p no:cacheprovider
+
+book: $(STAMP)
+	$(BIN)/jupyter-book build . -W -n --keep-going
+	@test -f _build/html/index.html && echo "book written to _build/html/index.html"
+
+bench: $(STAMP)
+	$(BIN)/python benchmarks/bench_codes.py
+
+clean:
+	rm -rf _build .pytest_cache spline_pruning_book.egg-info $(VENV)
+	find . -name __pycache__ -type d -prune -exec rm -rf {} +

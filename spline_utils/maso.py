@@ -1,0 +1,72 @@
+"""Layers written explicitly as max-affine spline operators (MASOs).
+
+A MASO with ``K`` outputs and ``R`` pieces maps ``x`` (dimension ``D``) to
+``S(x)_k = max_r (<A[k, r], x> + B[k, r])``. These helpers build ``(A, B)`` for common layers so
+the book can check, numerically, that the layer *is* that MASO.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+from torch.nn.modules.utils import _pair
+
+
+def maso(x: torch.Tensor, slopes: torch.Tensor, offsets: torch.Tensor) -> torch.Tensor:
+    """Evaluate a MASO. x: (N, D); slopes: (K, R, D); offsets: (K, R). Returns (N, K)."""
+    if slopes.dim() != 3 or offsets.shape != slopes.shape[:2]:
+        raise ValueError(f"need slopes (K, R, D) and offsets (K, R); got {tuple(slopes.shape)} and {tuple(offsets.shape)}")
+    if x.dim() != 2 or x.shape[1] != slopes.shape[2]:
+        raise ValueError(f"x must have shape (N, {slopes.shape[2]}), got {tuple(x.shape)}")
+    return (torch.einsum("krd,nd->nkr", slopes, x) + offsets).amax(-1)
+
+
+def dense_layer_maso(linear: nn.Linear, activation) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(A, B)`` of ``activation(linear(x))`` with R = 2 pieces per unit.
+
+    activation: ``nn.ReLU`` (pieces ``0`` and ``h``), ``nn.LeakyReLU`` with slope ``0 <= eta <= 1``
+    (pieces ``eta h`` and ``h``) or ``"abs"`` (pieces ``-h`` and ``h``), where ``h = W x + b``.
+    Returns slopes (K, 2, D) and offsets (K, 2).
+    """
+    w = linear.weight.detach()
+    b = linear.bias.detach() if linear.bias is not None else torch.zeros(w.shape[0], dtype=w.dtype)
+    if isinstance(activation, nn.ReLU):
+        low = 0.0
+    elif isinstance(activation, nn.LeakyReLU) and 0.0 <= activation.negative_slope <= 1.0:
+        low = activation.negative_slope
+    elif activation == "abs":
+        low = -1.0
+    else:
+        raise ValueError(f"activation must be nn.ReLU, nn.LeakyReLU(0 <= slope <= 1) or 'abs', got {activation!r}")
+    return torch.stack([low * w, w], 1), torch.stack([low * b, b], 1)
+
+
+def maxpool_maso(pool: nn.MaxPool2d, input_shape: tuple[int, int, int]) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(A, B)`` of a 2-D max-pooling layer on inputs of shape (C, H, W), flattened.
+
+    Output k = (c, i, j) has one piece per window position: a slope that selects one input
+    coordinate (a row of the identity). Window positions in the padding get offset ``-inf``.
+    Returns slopes (K, kh*kw, C*H*W) and offsets (K, kh*kw), with K = C * H_out * W_out.
+    """
+    c, h, w = input_shape
+    kh, kw = _pair(pool.kernel_size)
+    sh, sw = _pair(pool.stride if pool.stride is not None else pool.kernel_size)
+    ph, pw = _pair(pool.padding)
+    dh, dw = _pair(pool.dilation)
+    h_out = (h + 2 * ph - dh * (kh - 1) - 1) // sh + 1
+    w_out = (w + 2 * pw - dw * (kw - 1) - 1) // sw + 1
+    k = c * h_out * w_out
+    slopes = torch.zeros(k, kh * kw, c * h * w)
+    offsets = torch.full((k, kh * kw), float("-inf"))
+    unit = 0
+    for ch in range(c):
+        for i in range(h_out):
+            for j in range(w_out):
+                for a in range(kh):
+                    for b in range(kw):
+                        r, s = i * sh - ph + a * dh, j * sw - pw + b * dw
+                        if 0 <= r < h and 0 <= s < w:
+                            slopes[unit, a * kw + b, (ch * h + r) * w + s] = 1.0
+                            offsets[unit, a * kw + b] = 0.0
+                unit += 1
+    return slopes, offsets
