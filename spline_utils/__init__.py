@@ -31,7 +31,7 @@ from .maso import dense_layer_maso, maso, maxpool_maso
 from .grid_partition import GridPartition, grid_partition
 from .model_walk import check_supported, code_modules, evaluation_mode
 from .models import VGG16_CFG, ResidualBlock, digits_convnet, he_init_, make_mlp, vgg
-from .plotting import plot_layer_by_layer, plot_partition
+from .plotting import plot_decision, plot_layer_by_layer, plot_partition
 from .run_mode import data_dir, default_device, describe_run, is_full_mode, run_mode
 from .seeding import seed_everything
 from .slices import PlaneSlice

@@ -92,7 +92,8 @@ def plot_partition(
     """Draw the partition built by layers ``[0, upto)`` (all by default).
 
     Without ``layer_colors`` the newest layer's splines are dark and earlier ones grey (Fig. 1a
-    style); with it, layer ``l`` is drawn in ``layer_colors[l]`` (Fig. 3 style). Regions of that
+    style); with it, layer ``l`` is drawn in ``layer_colors[l]`` (Fig. 3 style; ``None`` leaves a
+    layer out). Regions of that
     partition are tinted; the decision boundary is vermillion; slice anchors are marked.
     Returns the axes.
     """
@@ -110,6 +111,8 @@ def plot_partition(
     for layer in range(upto):
         if layer_colors is not None:
             color, width = layer_colors[layer % len(layer_colors)], 1.0
+            if color is None:  # layer left out of the figure
+                continue
         else:
             color, width = (NEW_COLOR, 1.2) if layer == upto - 1 else (EARLIER_COLOR, 0.8)
         draw_layer_splines(ax, part, layer, color, width)
@@ -128,16 +131,51 @@ def plot_partition(
     return ax
 
 
+def plot_decision(part: GridPartition, ax=None, title: str | None = None, show_splines: bool = True,
+                  class_names=None, show_anchors: bool = True):
+    """Predicted classes tinted (with a legend), every spline in grey (``show_splines``), the
+    decision boundary in vermillion, slice anchors as stars. Returns the axes."""
+    if ax is None:
+        _, ax = plt.subplots(figsize=(4.5, 4.5))
+    classes = part.predicted_class()
+    n_classes = max(2, part.outputs.shape[-1])
+    palette = [OKABE_ITO[k] for k in ("sky_blue", "orange", "bluish_green", "yellow", "reddish_purple", "blue")]
+    colors = [palette[c % len(palette)] for c in range(n_classes)]
+    ax.imshow(classes, origin="lower", extent=part.extent, cmap=ListedColormap(colors), alpha=0.35,
+              interpolation="nearest", aspect="auto", vmin=-0.5, vmax=n_classes - 0.5)
+    if show_splines:
+        for layer in range(part.n_layers):
+            draw_layer_splines(ax, part, layer, EARLIER_COLOR, 0.6)
+    draw_decision_boundary(ax, part)
+    present = np.unique(classes)
+    if class_names is not None or len(present) > 2 or part.outputs.shape[-1] > 2:
+        names = class_names if class_names is not None else [str(c) for c in range(n_classes)]
+        handles = [plt.Rectangle((0, 0), 1, 1, color=colors[c], alpha=0.5) for c in present]
+        ax.legend(handles, [f"class {names[c]}" for c in present], fontsize=7, loc="upper left", framealpha=0.8)
+    if show_anchors and part.slice is not None:
+        anchors = part.slice.anchors.numpy()
+        ax.scatter(anchors[:, 0], anchors[:, 1], marker="*", s=120, c=OKABE_ITO["yellow"], edgecolors="k", zorder=5)
+    ax.set_xlim(part.u[0], part.u[-1])
+    ax.set_ylim(part.v[0], part.v[-1])
+    coord = ("$u$", "$v$") if part.slice is not None else ("$x_1$", "$x_2$")
+    ax.set_xlabel(coord[0])
+    ax.set_ylabel(coord[1])
+    ax.set_title(f"{title or 'decision boundary (vermillion)'}\n({part.method})", fontsize=9)
+    return ax
+
+
 def plot_layer_by_layer(part: GridPartition, panel_size: float = 3.2, suptitle: str | None = None):
-    """One panel per layer: the partition after layers 1..l, newest splines dark; the last
-    panel adds the decision boundary (the paper's Fig. 1a). Returns the figure."""
+    """One panel per layer: the partition after layers 1..l, newest splines dark over earlier
+    ones in grey; a last panel shows the predicted classes and the decision boundary, the
+    output layer's spline (the paper's Fig. 1a). Returns the figure."""
     n = part.n_layers
-    fig, axes = plt.subplots(1, n, figsize=(panel_size * n, panel_size + 0.4), squeeze=False)
+    fig, axes = plt.subplots(1, n + 1, figsize=(panel_size * (n + 1), panel_size + 0.4), squeeze=False)
     for layer in range(n):
         plot_partition(
-            part, axes[0, layer], upto=layer + 1, show_decision=layer == n - 1,
+            part, axes[0, layer], upto=layer + 1, show_decision=False,
             title=f"after layer {layer + 1}: {part.n_regions(layer + 1)} regions",
         )
+    plot_decision(part, axes[0, n], title="output layer: decision boundary")
     if suptitle:
         fig.suptitle(suptitle)
     fig.tight_layout()

@@ -43,7 +43,7 @@ def train_classifier(
             opt.zero_grad()
             loss.backward()
             opt.step()
-            total += float(loss) * idx.numel()
+            total += float(loss.detach()) * idx.numel()
         history.append(total / x.shape[0])
     model.eval()
     return history

@@ -101,4 +101,5 @@ def test_plot_names_the_method():
     ax = su.plot_partition(part)
     assert "grid sampling, 60x60 points" in ax.get_title()
     fig = su.plot_layer_by_layer(part)
-    assert len(fig.axes) == 2
+    assert len(fig.axes) == 3
+    assert "decision boundary" in su.plotting.plot_decision(part).get_title()
