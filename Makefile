@@ -18,7 +18,7 @@ $(STAMP): pyproject.toml constraints.txt
 	@touch $(STAMP)
 
 test: $(STAMP)
-	$(BIN)/python -m pytest tests book --nbval-lax --sanitize-with book/nbval_sanitize.cfg -p no:cacheprovider
+	$(BIN)/python -m pytest tests book --nbval-lax --nbval-sanitize-with book/nbval_sanitize.cfg -p no:cacheprovider
 
 book: $(STAMP)
 	$(BIN)/jupyter-book build . -W -n --keep-going

@@ -27,6 +27,7 @@ from .codes import (
 )
 from .data import digits_tensors, x_shaped_data
 from .folding import fold_batchnorm
+from . import explorer
 from .maso import dense_layer_maso, maso, maxpool_maso
 from .grid_partition import GridPartition, grid_partition
 from .model_walk import check_supported, code_modules, evaluation_mode

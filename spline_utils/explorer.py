@@ -15,21 +15,22 @@ from .plotting import plot_partition
 
 
 def explorer_figure(width: int = 8, depth: int = 3, layer: int = 3, seed: int = 0,
-                    domain=(-2.0, 2.0, -2.0, 2.0), resolution: int = 250):
+                    domain=(-2.0, 2.0, -2.0, 2.0), resolution: int = 250, ax=None):
     """Partition of a He-initialised ReLU MLP ``2 -> width x depth -> 1`` after layers 1..layer.
 
-    Biases are drawn from N(0, 0.5^2) so splines do not all pass through the origin.
-    Returns the figure.
+    Biases are drawn from N(0, 0.5^2) so splines do not all pass through the origin. Draws
+    into ``ax`` (a new figure when ``None``) and returns the axes.
     """
     if not 1 <= layer <= depth:
         raise ValueError(f"layer must be in [1, depth={depth}], got {layer}")
     model = make_mlp([2] + [width] * depth + [1])
     he_init_(model, bias_std=0.5, generator=torch.Generator().manual_seed(seed))
     part = grid_partition(model, domain, resolution)
-    fig, ax = plt.subplots(figsize=(4.8, 4.8))
+    if ax is None:
+        _, ax = plt.subplots(figsize=(4.8, 4.8))
     plot_partition(part, ax, upto=layer, show_decision=layer == depth,
                    title=f"2-{'-'.join([str(width)] * depth)}-1, layers 1-{layer}: {part.n_regions(layer)} regions")
-    return fig
+    return ax
 
 
 def partition_explorer(max_width: int = 32, max_depth: int = 5, seed: int = 0):
@@ -47,7 +48,7 @@ def partition_explorer(max_width: int = 32, max_depth: int = 5, seed: int = 0):
     depth.observe(follow_depth, names="value")
 
     def draw(width, depth, layer):
-        fig = explorer_figure(width, depth, min(layer, depth), seed)
-        plt.show(fig)
+        explorer_figure(width, depth, min(layer, depth), seed)
+        plt.show()
 
     return widgets.interactive(draw, width=width, depth=depth, layer=layer)

@@ -28,6 +28,8 @@ OKABE_ITO = {
 DECISION_COLOR = OKABE_ITO["vermillion"]
 EARLIER_COLOR = "#9a9a9a"
 NEW_COLOR = "#1a1a1a"
+#: class colours: Paul Tol's colour-blind-safe "muted" palette (10 distinct colours)
+CLASS_COLORS = ("#88CCEE", "#DDCC77", "#117733", "#CC6677", "#332288", "#AA4499", "#44AA99", "#999933", "#882255", "#DDDDDD")
 #: layer colours of the paper's Fig. 3 (blue, green; decision boundary red), colour-blind safe
 FIG3_LAYER_COLORS = (OKABE_ITO["blue"], OKABE_ITO["bluish_green"], OKABE_ITO["reddish_purple"], OKABE_ITO["orange"])
 
@@ -139,8 +141,7 @@ def plot_decision(part: GridPartition, ax=None, title: str | None = None, show_s
         _, ax = plt.subplots(figsize=(4.5, 4.5))
     classes = part.predicted_class()
     n_classes = max(2, part.outputs.shape[-1])
-    palette = [OKABE_ITO[k] for k in ("sky_blue", "orange", "bluish_green", "yellow", "reddish_purple", "blue")]
-    colors = [palette[c % len(palette)] for c in range(n_classes)]
+    colors = [CLASS_COLORS[c % len(CLASS_COLORS)] for c in range(n_classes)]
     ax.imshow(classes, origin="lower", extent=part.extent, cmap=ListedColormap(colors), alpha=0.35,
               interpolation="nearest", aspect="auto", vmin=-0.5, vmax=n_classes - 0.5)
     if show_splines:

@@ -103,3 +103,19 @@ def test_plot_names_the_method():
     fig = su.plot_layer_by_layer(part)
     assert len(fig.axes) == 3
     assert "decision boundary" in su.plotting.plot_decision(part).get_title()
+
+
+def test_explorer_figure_and_widget():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from spline_utils.explorer import explorer_figure, partition_explorer
+
+    ax = explorer_figure(width=4, depth=2, layer=2, resolution=40)
+    assert "layers 1-2" in ax.get_title() and "grid sampling" in ax.get_title()
+    with pytest.raises(ValueError, match="layer must be in"):
+        explorer_figure(width=4, depth=2, layer=3)
+    widget = partition_explorer()
+    depth = widget.children[1]
+    depth.value = 2
+    assert widget.children[2].max == 2
