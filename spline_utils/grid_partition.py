@@ -83,6 +83,19 @@ class GridPartition:
         mask[:-1, :] |= (code[:-1, :] != code[1:, :]).any(-1)
         return mask
 
+    def crossing_units(self, layer: int) -> np.ndarray:
+        """Indices of the units of a ReLU-type layer whose spline crosses the domain, i.e. whose
+        pre-activation takes both signs on the grid. Raises for layers without kept
+        pre-activations (max-pooling layers, or ``keep_preactivations=False``)."""
+        pre = self.preactivations[layer]
+        if pre is None:
+            raise ValueError(
+                f"layer {layer} ({self.layer_names[layer]}) has no kept pre-activations: it is a "
+                "max-pooling layer or the grid was built with keep_preactivations=False"
+            )
+        flat = pre.reshape(-1, pre.shape[-1])
+        return np.nonzero((flat.min(0) < 0) & (flat.max(0) > 0))[0]
+
     def predicted_class(self) -> np.ndarray:
         """(H, W) int: argmax class (K >= 2) or ``output > 0`` (a single output)."""
         if self.outputs.shape[-1] == 1:

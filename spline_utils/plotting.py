@@ -68,10 +68,10 @@ def draw_layer_splines(ax, part: GridPartition, layer: int, color: str, linewidt
     if pre is None:
         ax.add_collection(LineCollection(_staircase_segments(part, layer), colors=color, linewidths=linewidth))
         return int(part.spline_mask(layer).any())
-    crossing = (pre.reshape(-1, pre.shape[-1]).min(0) < 0) & (pre.reshape(-1, pre.shape[-1]).max(0) > 0)
-    for k in np.nonzero(crossing)[0]:
+    crossing = part.crossing_units(layer)
+    for k in crossing:
         ax.contour(part.u, part.v, pre[..., k], levels=[0.0], colors=[color], linewidths=linewidth)
-    return int(crossing.sum())
+    return len(crossing)
 
 
 def draw_decision_boundary(ax, part: GridPartition, linewidth: float = 2.0) -> None:

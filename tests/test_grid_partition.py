@@ -74,6 +74,11 @@ def test_slice_partition_of_a_convnet(convnet):
     assert part.preactivations[0].shape == (40, 40, 5 * 4 * 4)
     assert part.preactivations[2] is None  # max-pooling layer
     assert part.method == "grid sampling, 40x40 points"
+    crossing = part.crossing_units(0)
+    pre = part.preactivations[0][..., crossing]
+    assert ((pre > 0).any((0, 1)) & (pre < 0).any((0, 1))).all()
+    with pytest.raises(ValueError, match="max-pooling layer"):
+        part.crossing_units(2)
 
 
 @pytest.mark.parametrize(
