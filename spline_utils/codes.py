@@ -39,6 +39,13 @@ def pack_bits(bits: torch.Tensor) -> torch.Tensor:
     """
     if bits.dim() != 2:
         raise ValueError(f"bits must have shape (N, B), got shape {tuple(bits.shape)}")
+    if bits.device.type == "cpu":  # numpy's C implementation is several times faster here
+        return torch.from_numpy(np.packbits(bits.bool().numpy(), axis=1))
+    return _pack_bits_torch(bits)
+
+
+def _pack_bits_torch(bits: torch.Tensor) -> torch.Tensor:
+    """:func:`pack_bits` in torch operations, for tensors on an accelerator."""
     n, b = bits.shape
     pad = (-b) % 8
     as_bytes = bits.to(torch.uint8)
@@ -180,20 +187,26 @@ class PackedCodes:
 
 
 # --------------------------------------------------------------------------- recording
-def _maxpool_window_position(pool: nn.MaxPool2d, z: torch.Tensor) -> torch.Tensor:
-    """Position of each window's maximum inside the window, uint8 of shape (N, C, H_out, W_out)."""
+def _maxpool_window_position(pool: nn.MaxPool2d, z: torch.Tensor, out: torch.Tensor) -> torch.Tensor:
+    """Position (row-major, in ``[0, kh*kw)``) of each window's maximum, uint8 (N, C, H_out, W_out).
+
+    ``z`` is the pool's input and ``out`` its output. Each window offset is compared, as one
+    strided view of the input, with the output; the first offset that attains the maximum wins.
+    This costs a few passes over output-sized tensors and no second pooling.
+    """
     kh, kw = _pair(pool.kernel_size)
     sh, sw = _pair(pool.stride if pool.stride is not None else pool.kernel_size)
     ph, pw = _pair(pool.padding)
     dh, dw = _pair(pool.dilation)
-    _, idx = F.max_pool2d(z, (kh, kw), (sh, sw), (ph, pw), (dh, dw), ceil_mode=False, return_indices=True)
-    width = z.shape[-1]
-    rows, cols = idx // width, idx % width
-    h_out, w_out = idx.shape[-2:]
-    top = torch.arange(h_out, device=z.device).view(-1, 1) * sh - ph
-    left = torch.arange(w_out, device=z.device).view(1, -1) * sw - pw
-    position = ((rows - top) // dh) * kw + (cols - left) // dw
-    return position.to(torch.uint8)
+    if ph or pw:
+        z = F.pad(z, (pw, pw, ph, ph), value=float("-inf"))
+    h_out, w_out = out.shape[-2:]
+    position = torch.full(out.shape, kh * kw - 1, dtype=torch.uint8, device=out.device)
+    for offset in range(kh * kw - 2, -1, -1):
+        a, b = divmod(offset, kw)
+        view = z[..., a * dh : a * dh + sh * (h_out - 1) + 1 : sh, b * dw : b * dw + sw * (w_out - 1) + 1 : sw]
+        position.masked_fill_(view == out, offset)
+    return position
 
 
 class _CodeRecorder:
@@ -208,25 +221,34 @@ class _CodeRecorder:
 
     def __enter__(self) -> "_CodeRecorder":
         for name, module in code_modules(self.model):
-            self._handles.append(module.register_forward_pre_hook(self._hook(name or type(module).__name__)))
+            label = name or type(module).__name__
+            if isinstance(module, nn.MaxPool2d):  # needs the output: after the module runs
+                self._handles.append(module.register_forward_hook(self._pool_hook(label)))
+            else:  # needs the input before an in-place ReLU overwrites it
+                self._handles.append(module.register_forward_pre_hook(self._relu_hook(label)))
         return self
 
     def __exit__(self, *exc) -> None:
         for handle in self._handles:
             handle.remove()
 
-    def _hook(self, name: str):
+    def _label(self, name: str) -> str:
+        self._calls[name] += 1
+        return name if self._calls[name] == 1 else f"{name}#{self._calls[name]}"
+
+    def _relu_hook(self, name: str):
         def hook(module: nn.Module, inputs: tuple[torch.Tensor, ...]) -> None:
-            self._calls[name] += 1
-            label = name if self._calls[name] == 1 else f"{name}#{self._calls[name]}"
             z = inputs[0]
-            if isinstance(module, nn.MaxPool2d):
-                kh, kw = _pair(module.kernel_size)
-                code = LayerCode(label, "maxpool", _maxpool_window_position(module, z), kh * kw)
-            else:
-                kept = z.detach().clone() if self.keep_preactivations else None
-                code = LayerCode(label, "relu", z > 0, 2, kept)
-            self.records.append(code)
+            kept = z.detach().clone() if self.keep_preactivations else None
+            self.records.append(LayerCode(self._label(name), "relu", z > 0, 2, kept))
+
+        return hook
+
+    def _pool_hook(self, name: str):
+        def hook(module: nn.Module, inputs: tuple[torch.Tensor, ...], output: torch.Tensor) -> None:
+            kh, kw = _pair(module.kernel_size)
+            position = _maxpool_window_position(module, inputs[0], output)
+            self.records.append(LayerCode(self._label(name), "maxpool", position, kh * kw))
 
         return hook
 
@@ -251,6 +273,13 @@ def _forward(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
         ) from exc
 
 
+def _record_codes(model: nn.Module, x: torch.Tensor, keep_preactivations: bool = False) -> ActivationCodes:
+    """Codes of a prepared batch, without re-checking the model (callers check once)."""
+    with torch.no_grad(), evaluation_mode(model), _CodeRecorder(model, keep_preactivations) as recorder:
+        outputs = _forward(model, x)
+    return ActivationCodes(layers=recorder.records, outputs=outputs.detach())
+
+
 def activation_codes(model: nn.Module, x: torch.Tensor, keep_preactivations: bool = False) -> ActivationCodes:
     """Codes of every code-defining layer for the batch ``x`` (shape (N, *input_shape)).
 
@@ -260,10 +289,7 @@ def activation_codes(model: nn.Module, x: torch.Tensor, keep_preactivations: boo
     splines as zero level sets).
     """
     check_supported(model)
-    x = _prepare_input(model, x)
-    with torch.no_grad(), evaluation_mode(model), _CodeRecorder(model, keep_preactivations) as recorder:
-        outputs = _forward(model, x)
-    return ActivationCodes(layers=recorder.records, outputs=outputs.detach())
+    return _record_codes(model, _prepare_input(model, x), keep_preactivations)
 
 
 def packed_codes(model: nn.Module, x: torch.Tensor, batch_size: int = 256) -> PackedCodes:
@@ -281,18 +307,15 @@ def packed_codes(model: nn.Module, x: torch.Tensor, batch_size: int = 256) -> Pa
         raise ValueError(f"x must be a non-empty batch of shape (N, ...), got shape {tuple(x.shape)}")
     chunks: list[list[torch.Tensor]] = []
     layers: list[LayerCode] = []
-    with torch.no_grad(), evaluation_mode(model):
-        for start in range(0, x.shape[0], batch_size):
-            xb = _prepare_input(model, x[start : start + batch_size])
-            with _CodeRecorder(model) as recorder:
-                _forward(model, xb)
-            layers = recorder.records
-            chunks.append([layer.packed().cpu() for layer in layers])
-    names = [layer.name for layer in layers]
-    kinds = [layer.kind for layer in layers]
-    n_bits = [layer.n_bits for layer in layers]
-    data = [torch.cat([c[i] for c in chunks]).numpy() for i in range(len(names))]
-    return PackedCodes(names=names, kinds=kinds, n_bits=n_bits, data=data)
+    for start in range(0, x.shape[0], batch_size):
+        layers = _record_codes(model, _prepare_input(model, x[start : start + batch_size])).layers
+        chunks.append([layer.packed().cpu() for layer in layers])
+    return PackedCodes(
+        names=[layer.name for layer in layers],
+        kinds=[layer.kind for layer in layers],
+        n_bits=[layer.n_bits for layer in layers],
+        data=[torch.cat([c[i] for c in chunks]).numpy() for i in range(len(layers))],
+    )
 
 
 def code_distance(a: PackedCodes, b: PackedCodes) -> np.ndarray:

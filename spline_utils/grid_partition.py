@@ -14,7 +14,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from .codes import PackedCodes, activation_codes
+from .codes import PackedCodes, _prepare_input, _record_codes
 from .model_walk import check_supported
 from .slices import PlaneSlice
 
@@ -168,7 +168,7 @@ def grid_partition(
     for start in range(0, inputs.shape[0], batch_size):
         xb = inputs[start : start + batch_size]
         try:
-            codes = activation_codes(model, xb, keep_preactivations=keep_preactivations)
+            codes = _record_codes(model, _prepare_input(model, xb), keep_preactivations)
         except ValueError as exc:
             where = "the slice's input shape" if slice is not None else "2-D inputs of shape (N, 2)"
             raise ValueError(f"cannot evaluate the model on {where}: {exc}") from exc

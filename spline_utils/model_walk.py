@@ -29,6 +29,7 @@ import warnings
 from collections.abc import Iterator
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 CODE_MODULES: tuple[type[nn.Module], ...] = (nn.ReLU, nn.LeakyReLU, nn.MaxPool2d)
@@ -77,6 +78,8 @@ _ALLOWED_FUNCTIONS = {
     torch.flatten,
     torch.reshape,
     torch.mean,
+    F.avg_pool2d,
+    F.adaptive_avg_pool2d,
 }
 _ALLOWED_METHODS = {
     "add",

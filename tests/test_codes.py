@@ -4,6 +4,7 @@ import torch
 from torch import nn
 
 import spline_utils as su
+from spline_utils.codes import _pack_bits_torch
 
 
 def test_pack_bits_matches_numpy_and_round_trips():
@@ -14,6 +15,7 @@ def test_pack_bits_matches_numpy_and_round_trips():
         assert packed.dtype == torch.uint8 and packed.shape == (5, (width + 7) // 8)
         assert np.array_equal(packed.numpy(), np.packbits(bits.numpy(), axis=1))
         assert torch.equal(su.unpack_bits(packed, width), bits)
+        assert torch.equal(_pack_bits_torch(bits), packed)  # the accelerator path
 
 
 def test_packed_codes_take_an_eighth_of_the_bool_form(convnet):
@@ -41,18 +43,27 @@ def test_relu_codes_are_signs_of_preactivations():
     assert torch.allclose(codes.outputs, model(x))
 
 
-def test_maxpool_code_is_the_argmax_position_in_each_window():
-    pool = nn.MaxPool2d(3, stride=2, padding=1, dilation=1)
+@pytest.mark.parametrize(
+    "kernel, stride, padding, dilation", [(3, 2, 1, 1), (2, 2, 0, 1), (2, 1, 1, 2), ((2, 3), (1, 2), (1, 0), 1)]
+)
+def test_maxpool_code_is_the_argmax_position_in_each_window(kernel, stride, padding, dilation):
+    pool = nn.MaxPool2d(kernel, stride=stride, padding=padding, dilation=dilation)
     model = nn.Sequential(nn.Conv2d(1, 2, 1), pool)
     x = torch.randn(4, 1, 9, 9)
     codes = su.activation_codes(model, x)
     (layer,) = codes.layers
-    assert layer.kind == "maxpool" and layer.window == 9 and layer.bits_per_unit == 4
-    pos = layer.values.long()
-    z = torch.nn.functional.pad(model[0](x).detach(), (1, 1, 1, 1), value=-float("inf"))
-    windows = z.unfold(2, 3, 2).unfold(3, 3, 2)  # (N, C, Ho, Wo, 3, 3)
-    picked = windows.reshape(*windows.shape[:4], 9).gather(-1, pos.unsqueeze(-1)).squeeze(-1)
+    kh, kw = (kernel, kernel) if isinstance(kernel, int) else kernel
+    sh, sw = (stride, stride) if isinstance(stride, int) else stride
+    ph, pw = (padding, padding) if isinstance(padding, int) else padding
+    assert layer.kind == "maxpool" and layer.window == kh * kw
+    assert layer.bits_per_unit == max(1, (kh * kw - 1).bit_length())
+    z = torch.nn.functional.pad(model[0](x).detach(), (pw, pw, ph, ph), value=-float("inf"))
+    # every window as a (kh*kw)-vector, via dilated unfolding
+    windows = torch.nn.functional.unfold(z, (kh, kw), dilation=dilation, stride=(sh, sw))
+    windows = windows.reshape(4, 2, kh * kw, *codes.outputs.shape[-2:])
+    picked = windows.gather(2, layer.values.long().unsqueeze(2)).squeeze(2)
     assert torch.equal(picked, codes.outputs)
+    assert int(layer.values.max()) < kh * kw
 
 
 def test_repeated_module_calls_are_separate_layers():

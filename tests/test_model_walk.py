@@ -88,3 +88,18 @@ def test_evaluation_mode_restores_each_module():
     with evaluation_mode(model):
         assert not any(m.training for m in model.modules())
     assert model.training and not model[1].training and model[0].training
+
+
+def test_functional_average_pooling_and_views_are_affine():
+    class Head(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.conv, self.relu, self.fc = nn.Conv2d(1, 2, 3), nn.ReLU(), nn.Linear(2, 3)
+
+        def forward(self, x):
+            z = F.adaptive_avg_pool2d(self.relu(self.conv(x)), 1)
+            return self.fc(z.view(z.size(0), -1))
+
+    check_supported(Head())
+    codes = su.activation_codes(Head(), torch.randn(3, 1, 5, 5))
+    assert codes.names == ["relu"]
