@@ -209,12 +209,23 @@ def _maxpool_window_position(pool: nn.MaxPool2d, z: torch.Tensor, out: torch.Ten
     return position
 
 
+@dataclass
+class _PackedLayer:
+    """One layer's packed code for one batch: values uint8 (N, ceil(n_bits / 8))."""
+
+    name: str
+    kind: str
+    values: torch.Tensor
+    n_bits: int
+
+
 class _CodeRecorder:
     """Forward pre-hooks on every code-defining module; collects one LayerCode per call."""
 
-    def __init__(self, model: nn.Module, keep_preactivations: bool = False):
+    def __init__(self, model: nn.Module, keep_preactivations: bool = False, pack: bool = False):
         self.model = model
         self.keep_preactivations = keep_preactivations
+        self.pack = pack  # store each code packed right away (values: uint8 (N, bytes))
         self.records: list[LayerCode] = []
         self._calls: Counter[str] = Counter()
         self._handles = []
@@ -236,11 +247,16 @@ class _CodeRecorder:
         self._calls[name] += 1
         return name if self._calls[name] == 1 else f"{name}#{self._calls[name]}"
 
+    def _store(self, code: LayerCode) -> None:
+        if self.pack:  # keep the metadata, replace the values by their packed bits
+            code = _PackedLayer(code.name, code.kind, code.packed(), code.n_bits)
+        self.records.append(code)
+
     def _relu_hook(self, name: str):
         def hook(module: nn.Module, inputs: tuple[torch.Tensor, ...]) -> None:
             z = inputs[0]
             kept = z.detach().clone() if self.keep_preactivations else None
-            self.records.append(LayerCode(self._label(name), "relu", z > 0, 2, kept))
+            self._store(LayerCode(self._label(name), "relu", z > 0, 2, kept))
 
         return hook
 
@@ -248,7 +264,7 @@ class _CodeRecorder:
         def hook(module: nn.Module, inputs: tuple[torch.Tensor, ...], output: torch.Tensor) -> None:
             kh, kw = _pair(module.kernel_size)
             position = _maxpool_window_position(module, inputs[0], output)
-            self.records.append(LayerCode(self._label(name), "maxpool", position, kh * kw))
+            self._store(LayerCode(self._label(name), "maxpool", position, kh * kw))
 
         return hook
 
@@ -295,9 +311,9 @@ def activation_codes(model: nn.Module, x: torch.Tensor, keep_preactivations: boo
 def packed_codes(model: nn.Module, x: torch.Tensor, batch_size: int = 256) -> PackedCodes:
     """Bit-packed codes of ``x`` (N, *input_shape), computed batch by batch.
 
-    Each batch's codes are packed on the model's device before the next batch runs, so only
-    packed bits are held for the whole set: suited to large probe sets (a 100 x 100 canvas of
-    images through VGG-16).
+    Each layer's code is packed as soon as the layer has run (the bool form of one layer of
+    one batch is the most that is ever held) and written into preallocated arrays: suited to
+    large probe sets (a 100 x 100 canvas of images through VGG-16).
     """
     if batch_size < 1:
         raise ValueError(f"batch_size must be >= 1, got {batch_size}")
@@ -305,17 +321,23 @@ def packed_codes(model: nn.Module, x: torch.Tensor, batch_size: int = 256) -> Pa
     x = torch.as_tensor(x)
     if x.dim() < 2 or x.shape[0] == 0:
         raise ValueError(f"x must be a non-empty batch of shape (N, ...), got shape {tuple(x.shape)}")
-    chunks: list[list[torch.Tensor]] = []
-    layers: list[LayerCode] = []
-    for start in range(0, x.shape[0], batch_size):
-        layers = _record_codes(model, _prepare_input(model, x[start : start + batch_size])).layers
-        chunks.append([layer.packed().cpu() for layer in layers])
-    return PackedCodes(
-        names=[layer.name for layer in layers],
-        kinds=[layer.kind for layer in layers],
-        n_bits=[layer.n_bits for layer in layers],
-        data=[torch.cat([c[i] for c in chunks]).numpy() for i in range(len(layers))],
-    )
+    n = x.shape[0]
+    result: PackedCodes | None = None
+    with torch.no_grad(), evaluation_mode(model):
+        for start in range(0, n, batch_size):
+            xb = _prepare_input(model, x[start : start + batch_size])
+            with _CodeRecorder(model, pack=True) as recorder:
+                _forward(model, xb)
+            if result is None:
+                result = PackedCodes(
+                    names=[layer.name for layer in recorder.records],
+                    kinds=[layer.kind for layer in recorder.records],
+                    n_bits=[layer.n_bits for layer in recorder.records],
+                    data=[np.empty((n, layer.values.shape[1]), dtype=np.uint8) for layer in recorder.records],
+                )
+            for out, layer in zip(result.data, recorder.records):
+                out[start : start + xb.shape[0]] = layer.values.cpu().numpy()
+    return result
 
 
 def code_distance(a: PackedCodes, b: PackedCodes) -> np.ndarray:
