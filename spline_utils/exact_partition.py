@@ -1,0 +1,628 @@
+"""Exact partition of a 2-D slice of input space into convex polygons.
+
+Grid sampling (:mod:`spline_utils.grid_partition`) misses regions smaller than a grid cell. This
+module computes the partition exactly, layer by layer, by forward evaluation only:
+
+1. Start from the convex domain polygon (in slice coordinates ``(u, v)``).
+2. For code layer ``l``, every current polygon lies inside one region of layers ``1..l-1``, so
+   the layer's input ``z^l`` is *affine* in ``(u, v)`` on it. One forward pass at an interior
+   point of each polygon, with forward-mode derivatives along ``u`` and ``v``, gives that affine
+   map exactly (``z^l = z0 + Gu (u - cu) + Gv (v - cv)``) -- no dense conv matrices are built.
+3. ReLU-type layer: cut every polygon by the zero line of each unit whose value changes sign
+   over the polygon's vertices. Max-pooling layer: split every polygon, window by window, into the
+   cells where one window position is the largest (intersections of half-planes
+   ``z_p >= z_q``).
+4. After the last code layer the network output is affine on every polygon; its map gives the
+   decision boundary as exact segments.
+
+Polygons are stored as ragged arrays (vertices in counter-clockwise order, one offset array),
+and every cut is vectorised over all polygons. Everything runs in float64 on the CPU.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+import torch.autograd.forward_ad as fwAD
+from torch import nn
+from torch.nn.modules.utils import _pair
+
+from .model_walk import check_supported, code_modules
+from .slices import PlaneSlice
+
+DOMAIN_EDGE = -1  # edge label of the domain boundary
+
+
+class _Stop(Exception):
+    """Raised inside a hook to end a forward pass once the wanted layer input is captured."""
+
+
+# --------------------------------------------------------------------------- ragged polygons
+@dataclass
+class _Polygons:
+    verts: np.ndarray  # (V, 2)
+    labels: np.ndarray  # (V,) int64: label of the edge from vertex i to the next vertex
+    offsets: np.ndarray  # (P + 1,)
+
+    @property
+    def n(self) -> int:
+        return len(self.offsets) - 1
+
+    @property
+    def counts(self) -> np.ndarray:
+        return np.diff(self.offsets)
+
+    def poly_of_vertex(self) -> np.ndarray:
+        return np.repeat(np.arange(self.n), self.counts)
+
+    def next_index(self) -> np.ndarray:
+        nxt = np.arange(1, len(self.verts) + 1)
+        nxt[self.offsets[1:] - 1] = self.offsets[:-1]
+        return nxt
+
+    def _sum(self, values: np.ndarray) -> np.ndarray:
+        """Per-polygon sums of per-vertex values (empty polygons give 0)."""
+        return np.bincount(self.poly_of_vertex(), weights=values, minlength=self.n)
+
+    def areas(self) -> np.ndarray:
+        x, y = self.verts[:, 0], self.verts[:, 1]
+        nxt = self.next_index()
+        return 0.5 * self._sum(x * y[nxt] - x[nxt] * y)
+
+    def centroids(self) -> np.ndarray:
+        """Area centroids (P, 2); strictly interior for non-degenerate convex polygons."""
+        x, y = self.verts[:, 0], self.verts[:, 1]
+        nxt = self.next_index()
+        cross = x * y[nxt] - x[nxt] * y
+        area = 0.5 * self._sum(cross)
+        return np.stack([self._sum((x + x[nxt]) * cross), self._sum((y + y[nxt]) * cross)], 1) / (6 * area[:, None])
+
+    def vertex_means(self) -> np.ndarray:
+        """Mean of each polygon's vertices (P, 2): inside every convex polygon, and computed
+        without dividing by the area (robust for slivers)."""
+        return np.stack([self._sum(self.verts[:, 0]), self._sum(self.verts[:, 1])], 1) / self.counts[:, None]
+
+    def select(self, mask: np.ndarray) -> "_Polygons":
+        counts = self.counts[mask]
+        vmask = np.repeat(mask, self.counts)
+        return _Polygons(self.verts[vmask], self.labels[vmask], np.concatenate([[0], np.cumsum(counts)]))
+
+    @staticmethod
+    def concat(parts: list["_Polygons"]) -> "_Polygons":
+        parts = [p for p in parts if p.n]
+        if not parts:
+            return _Polygons(np.zeros((0, 2)), np.zeros(0, np.int64), np.zeros(1, np.int64))
+        counts = np.concatenate([p.counts for p in parts])
+        return _Polygons(
+            np.concatenate([p.verts for p in parts]),
+            np.concatenate([p.labels for p in parts]),
+            np.concatenate([[0], np.cumsum(counts)]),
+        )
+
+
+def _clip(polys: _Polygons, s: np.ndarray, new_label: np.ndarray | int) -> _Polygons:
+    """Keep the side ``s >= 0`` of every polygon (s: (V,) values of an affine function at the
+    vertices). Returns one polygon per input polygon, possibly with fewer than 3 vertices
+    (empty); the cut edge gets ``new_label`` (scalar or (P,) per polygon)."""
+    nxt = polys.next_index()
+    sn = s[nxt]
+    keep = s >= 0
+    cross = ((s > 0) & (sn < 0)) | ((s < 0) & (sn > 0))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        alpha = np.where(cross, s / (s - sn), 0.0)
+    points = polys.verts + alpha[:, None] * (polys.verts[nxt] - polys.verts)
+    cut = np.broadcast_to(np.asarray(new_label), (polys.n,))[polys.poly_of_vertex()]
+    label_vertex = np.where((s == 0) & (sn < 0), cut, polys.labels)
+    label_cross = np.where(s > 0, cut, polys.labels)
+    emit = np.stack([keep, cross], 1)
+    verts = np.stack([polys.verts, points], 1)[emit]
+    labels = np.stack([label_vertex, label_cross], 1)[emit]
+    counts = np.bincount(polys.poly_of_vertex(), weights=emit.sum(1), minlength=polys.n).astype(np.int64)
+    return _Polygons(verts, labels, np.concatenate([[0], np.cumsum(counts)]))
+
+
+def _snap(s: np.ndarray, polys: _Polygons, rel_tol: float = 1e-11) -> np.ndarray:
+    """Set values within ``rel_tol`` of the polygon's largest |value| to exactly zero."""
+    scale = np.maximum.reduceat(np.abs(s), polys.offsets[:-1]) if polys.n else np.zeros(0)
+    tol = rel_tol * scale[polys.poly_of_vertex()]
+    return np.where(np.abs(s) <= tol, 0.0, s)
+
+
+# --------------------------------------------------------------------------- results
+@dataclass
+class ExactPartition:
+    """The exact partition of a convex 2-D domain.
+
+    polygons: list of (n_i, 2) vertex arrays (counter-clockwise, slice coordinates).
+    edge_labels: list of (n_i,) int64 arrays; edge ``j`` goes from vertex ``j`` to ``j + 1``;
+        label ``-1`` is the domain boundary, else ``layer * 2**32 + unit`` (see :meth:`edge_source`).
+    codes: per code layer, an array (P, units) -- bool for ReLU layers, window position (uint8)
+        for max-pooling layers.
+    output_map: (P, K, 2) slopes and output_offset (P, K): on region ``r`` the network output is
+        ``output_map[r] @ (u, v) + output_offset[r]``.
+    """
+
+    polygons: list[np.ndarray]
+    edge_labels: list[np.ndarray]
+    codes: list[np.ndarray]
+    layer_names: list[str]
+    layer_kinds: list[str]
+    output_map: np.ndarray
+    output_offset: np.ndarray
+    domain: np.ndarray
+    layer_windows: list[int]
+    slice: PlaneSlice | None = None
+    method: str = "exact polygons"
+    _areas: np.ndarray | None = field(default=None, repr=False)
+
+    @property
+    def n_regions(self) -> int:
+        return len(self.polygons)
+
+    @property
+    def areas(self) -> np.ndarray:
+        if self._areas is None:
+            self._areas = np.array([_polygon_area(p) for p in self.polygons])
+        return self._areas
+
+    @property
+    def vertex_counts(self) -> np.ndarray:
+        return np.array([len(p) for p in self.polygons])
+
+    @staticmethod
+    def edge_source(label: int) -> tuple[int, int] | None:
+        """``(layer, unit)`` of an edge label, ``None`` for the domain boundary. For max-pooling
+        layers ``unit`` is the pooling window."""
+        return None if label < 0 else (int(label) >> 32, int(label) & 0xFFFFFFFF)
+
+    def centroids(self) -> np.ndarray:
+        return np.array([_polygon_centroid(p) for p in self.polygons])
+
+    def layer_segments(self, layer: int) -> np.ndarray:
+        """Segments (S, 2, 2) of the splines of one code layer (each edge once)."""
+        segs = []
+        for poly, labels in zip(self.polygons, self.edge_labels):
+            own = (labels >= 0) & ((labels >> 32) == layer)
+            idx = np.nonzero(own)[0]
+            if len(idx):
+                segs.append(np.stack([poly[idx], poly[(idx + 1) % len(poly)]], 1))
+        return _unique_segments(np.concatenate(segs)) if segs else np.zeros((0, 2, 2))
+
+    def code_rows(self, upto: int | None = None) -> np.ndarray:
+        """Region codes of layers ``[0, upto)`` as packed byte rows (P, bytes), laid out like
+        :class:`~spline_utils.codes.PackedCodes` data of those layers side by side."""
+        upto = len(self.codes) if upto is None else upto
+        rows = []
+        for layer, window in zip(self.codes[:upto], self.layer_windows[:upto]):
+            width = max(1, (window - 1).bit_length())
+            if width == 1:
+                bits = layer.astype(bool)
+            else:
+                shifts = np.arange(width - 1, -1, -1, dtype=np.uint8)
+                bits = ((layer[..., None] >> shifts) & 1).astype(bool).reshape(len(layer), -1)
+            rows.append(np.packbits(bits, axis=1))
+        return np.concatenate(rows, axis=1) if rows else np.zeros((self.n_regions, 0), np.uint8)
+
+    def decision_segments(self) -> np.ndarray:
+        """Exact decision-boundary segments (S, 2, 2).
+
+        One output: the zero set of ``f``. ``K >= 2`` outputs: where the two largest outputs tie,
+        i.e. for each region and class pair (a, b) the chord of ``f_a = f_b`` inside the cell
+        where a and b beat every other class.
+        """
+        k = self.output_map.shape[1]
+        if k == 1:
+            fields = [(self.output_map[:, 0], self.output_offset[:, 0], None)]
+        else:
+            fields = [
+                (self.output_map[:, a] - self.output_map[:, b], self.output_offset[:, a] - self.output_offset[:, b], (a, b))
+                for a in range(k) for b in range(a + 1, k)
+            ]
+        polys = _Polygons.concat([_single(p) for p in self.polygons])
+        segs = []
+        for slope, offset, pair in fields:
+            cell = polys
+            owner = np.arange(polys.n)
+            if pair is not None:
+                a, b = pair
+                for c in range(k):
+                    if c in pair:
+                        continue
+                    for top in (a, b):  # f_top - f_c >= 0
+                        s_map = self.output_map[owner, top] - self.output_map[owner, c]
+                        s_off = self.output_offset[owner, top] - self.output_offset[owner, c]
+                        pv_cell = cell.poly_of_vertex()
+                        s = np.einsum("vi,vi->v", cell.verts, s_map[pv_cell]) + s_off[pv_cell]
+                        cell = _clip(cell, _snap(s, cell), DOMAIN_EDGE)
+                        alive = cell.counts >= 3
+                        cell, owner = cell.select(alive), owner[alive]
+            if not cell.n:
+                continue
+            pv_cell = cell.poly_of_vertex()
+            s = np.einsum("vi,vi->v", cell.verts, slope[owner][pv_cell]) + offset[owner][pv_cell]
+            segs.append(_chords(cell, _snap(s, cell)))
+        segs = [s for s in segs if len(s)]
+        return _unique_segments(np.concatenate(segs)) if segs else np.zeros((0, 2, 2))
+
+    # ------------------------------------------------------------------ checks
+    def check(self, model: nn.Module, n_points: int = 3, tol: float = 1e-8, seed: int = 0) -> dict:
+        """Built-in consistency checks; raises ``AssertionError`` on failure, returns the figures.
+
+        * region areas sum to the domain area (relative error <= 1e-9);
+        * at ``n_points`` interior points of every region (the centroid and points between it and
+          the vertices) the network's codes equal the region's code and its output equals the
+          region's affine map (absolute error <= ``tol``).
+        """
+        from .codes import activation_codes  # local import: codes does not depend on this module
+
+        domain_area = _polygon_area(self.domain)
+        area_error = abs(self.areas.sum() - domain_area) / domain_area
+        assert area_error <= 1e-9, f"region areas sum to {self.areas.sum()} but the domain area is {domain_area}"
+        rng = np.random.default_rng(seed)
+        points, owner = [], []
+        for r, poly in enumerate(self.polygons):
+            c = poly.mean(0)
+            points.append(c)
+            owner.append(r)
+            for _ in range(n_points - 1):
+                w = rng.dirichlet(np.ones(len(poly)))
+                points.append(0.5 * c + 0.5 * (w @ poly))
+                owner.append(r)
+        points, owner = np.array(points), np.array(owner)
+        model64 = _float64_copy(model)
+        codes = activation_codes(model64, _to_input(torch.as_tensor(points), self.slice))
+        code_mismatch = 0
+        for layer, (exact, kind) in enumerate(zip(self.codes, self.layer_kinds)):
+            sampled = codes[layer].values.reshape(len(points), -1).cpu().numpy()
+            code_mismatch += int((sampled != exact[owner].astype(sampled.dtype)).any(1).sum())
+        predicted = np.einsum("nkd,nd->nk", self.output_map[owner], points) + self.output_offset[owner]
+        out = codes.outputs.reshape(len(points), -1).cpu().numpy()
+        map_error = float(np.abs(predicted - out).max()) if len(points) else 0.0
+        assert code_mismatch == 0, f"{code_mismatch} interior points have a code different from their region's"
+        assert map_error <= tol, f"affine maps differ from the network by {map_error:.2e} (> {tol})"
+        return {"area_error": area_error, "points_checked": len(points), "max_map_error": map_error}
+
+
+def _single(poly: np.ndarray) -> _Polygons:
+    return _Polygons(poly, np.full(len(poly), DOMAIN_EDGE, np.int64), np.array([0, len(poly)]))
+
+
+def _chords(polys: _Polygons, s: np.ndarray) -> np.ndarray:
+    """The segment where the affine function (values s at vertices) vanishes inside each polygon."""
+    nxt = polys.next_index()
+    sn = s[nxt]
+    cross = ((s > 0) & (sn < 0)) | ((s < 0) & (sn > 0))
+    on_line = (s == 0) & (sn != 0)  # a vertex on the line (counted once, from its outgoing edge)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        alpha = np.where(cross, s / (s - sn), 0.0)
+    points = polys.verts + alpha[:, None] * (polys.verts[nxt] - polys.verts)
+    hit = cross | on_line
+    pv = polys.poly_of_vertex()[hit]
+    pts = points[hit]
+    order = np.argsort(pv, kind="stable")
+    pv, pts = pv[order], pts[order]
+    uniq, start, count = np.unique(pv, return_index=True, return_counts=True)
+    two = count >= 2
+    return np.stack([pts[start[two]], pts[start[two] + count[two] - 1]], 1)
+
+
+def _unique_segments(segs: np.ndarray, decimals: int = 9) -> np.ndarray:
+    """Drop duplicate segments (shared edges appear once per neighbouring polygon)."""
+    if not len(segs):
+        return segs
+    a, b = np.round(segs[:, 0], decimals), np.round(segs[:, 1], decimals)
+    swap = (a[:, 0] > b[:, 0]) | ((a[:, 0] == b[:, 0]) & (a[:, 1] > b[:, 1]))
+    first = np.where(swap[:, None], b, a)
+    second = np.where(swap[:, None], a, b)
+    keys = np.concatenate([first, second], 1)
+    _, idx = np.unique(keys, axis=0, return_index=True)
+    lengths = np.linalg.norm(segs[:, 1] - segs[:, 0], axis=1)
+    idx = idx[lengths[idx] > 0]
+    return segs[np.sort(idx)]
+
+
+def _polygon_area(poly: np.ndarray) -> float:
+    x, y = poly[:, 0], poly[:, 1]
+    return 0.5 * float(np.dot(x, np.roll(y, -1)) - np.dot(np.roll(x, -1), y))
+
+
+def _polygon_centroid(poly: np.ndarray) -> np.ndarray:
+    x, y = poly[:, 0], poly[:, 1]
+    xn, yn = np.roll(x, -1), np.roll(y, -1)
+    cross = x * yn - xn * y
+    area = 0.5 * cross.sum()
+    return np.array([((x + xn) * cross).sum(), ((y + yn) * cross).sum()]) / (6 * area)
+
+
+# --------------------------------------------------------------------------- evaluation
+def _float64_copy(model: nn.Module) -> nn.Module:
+    return copy.deepcopy(model).to(dtype=torch.float64, device="cpu").eval()
+
+
+def _to_input(uv: torch.Tensor, plane: PlaneSlice | None) -> torch.Tensor:
+    if plane is None:
+        return uv
+    flat = plane.origin.reshape(-1) + uv @ plane.basis.reshape(2, -1)
+    return flat.reshape(uv.shape[0], *plane.input_shape)
+
+
+def _layer_input_affine(model: nn.Module, call_index: int | None, points: np.ndarray,
+                        plane: PlaneSlice | None, batch_size: int = 8192):
+    """Value and (u, v)-derivatives of the input of the ``call_index``-th code-layer call
+    (``None``: the network output) at ``points`` (P, 2). Returns z0, du, dv, each (P, K)."""
+    modules = [m for _, m in code_modules(model)]
+    parts = []
+    for start in range(0, len(points), batch_size):
+        uv = torch.as_tensor(points[start : start + batch_size], dtype=torch.float64)
+        n = uv.shape[0]
+        uv2 = torch.cat([uv, uv])
+        tangent = torch.zeros_like(uv2)
+        tangent[:n, 0] = 1.0
+        tangent[n:, 1] = 1.0
+        captured = {}
+        calls = [0]
+
+        def hook(module, inputs):
+            if calls[0] == call_index:
+                captured["z"] = inputs[0]
+                raise _Stop
+            calls[0] += 1
+
+        handles = [m.register_forward_pre_hook(hook) for m in modules]
+        try:
+            with torch.no_grad(), fwAD.dual_level():
+                x = _to_input(fwAD.make_dual(uv2, tangent), plane)
+                try:
+                    captured["z"] = model(x)
+                except _Stop:
+                    pass
+                primal, tan = fwAD.unpack_dual(captured["z"])
+                primal = primal.reshape(2 * n, -1).numpy().copy()
+                tan = tan.reshape(2 * n, -1).numpy().copy()
+        finally:
+            for h in handles:
+                h.remove()
+        parts.append((primal[:n], tan[:n], tan[n:]))
+    return tuple(np.concatenate([p[i] for p in parts]) for i in range(3))
+
+
+def _pool_windows(pool: nn.MaxPool2d, shape: tuple[int, int, int]) -> np.ndarray:
+    """Flat input indices of every window position, (C * H_out * W_out, kh * kw); -1 = padding."""
+    c, h, w = shape
+    kh, kw = _pair(pool.kernel_size)
+    sh, sw = _pair(pool.stride if pool.stride is not None else pool.kernel_size)
+    ph, pw = _pair(pool.padding)
+    dh, dw = _pair(pool.dilation)
+    h_out = (h + 2 * ph - dh * (kh - 1) - 1) // sh + 1
+    w_out = (w + 2 * pw - dw * (kw - 1) - 1) // sw + 1
+    ch, i, j, a, b = np.meshgrid(np.arange(c), np.arange(h_out), np.arange(w_out), np.arange(kh), np.arange(kw), indexing="ij")
+    r, s = i * sh - ph + a * dh, j * sw - pw + b * dw
+    idx = (ch * h + r) * w + s
+    idx = np.where((r >= 0) & (r < h) & (s >= 0) & (s < w), idx, -1)
+    return idx.reshape(c * h_out * w_out, kh * kw)
+
+
+# --------------------------------------------------------------------------- the engine
+def exact_partition(
+    model: nn.Module,
+    domain=(-1.0, 1.0, -1.0, 1.0),
+    slice: PlaneSlice | None = None,
+    max_regions: int = 200_000,
+    min_area: float = 1e-14,
+) -> ExactPartition:
+    """Exact partition of ``domain`` by the code layers of ``model``.
+
+    domain: a box (u_min, u_max, v_min, v_max) or the vertices (M, 2) of a convex polygon, in
+        input coordinates (models with 2-D inputs) or slice coordinates (with ``slice``).
+    max_regions: stop with a ``RuntimeError`` once the partition would exceed this many regions.
+    min_area: polygons smaller than ``min_area`` times the domain area (numerical slivers) are
+        dropped.
+    Returns an :class:`ExactPartition` (float64 throughout).
+    """
+    check_supported(model)
+    model = _float64_copy(model)
+    domain = _domain_polygon(domain)
+    if slice is not None and not isinstance(slice, PlaneSlice):
+        raise ValueError(f"slice must be a PlaneSlice, got {type(slice).__name__}")
+    if max_regions < 1:
+        raise ValueError(f"max_regions must be >= 1, got {max_regions}")
+    _check_model_input(model, slice)
+    domain_area = _polygon_area(domain)
+    polys = _Polygons(domain.copy(), np.full(len(domain), DOMAIN_EDGE, np.int64), np.array([0, len(domain)]))
+    codes: list[np.ndarray] = []
+    names, kinds, windows = [], [], []
+    layer_modules = _code_calls(model, slice, domain)
+    for layer, (name, module, in_shape) in enumerate(layer_modules):
+        anchors = polys.vertex_means()
+        z0, du, dv = _layer_input_affine(model, layer, anchors, slice)
+        if isinstance(module, nn.MaxPool2d):
+            idx = _pool_windows(module, in_shape)
+            polys, codes, code = _split_maxpool(
+                polys, codes, anchors, z0, du, dv, idx, layer, max_regions, min_area * domain_area)
+            kh, kw = _pair(module.kernel_size)
+            windows.append(kh * kw)
+            kinds.append("maxpool")
+        else:
+            polys, codes, code = _split_relu(
+                polys, codes, anchors, z0, du, dv, layer, max_regions, min_area * domain_area)
+            kinds.append("relu")
+            windows.append(2)
+        codes.append(code)
+        names.append(name)
+    anchors = polys.vertex_means()
+    f0, fu, fv = _layer_input_affine(model, None, anchors, slice)
+    output_map = np.stack([fu, fv], -1)  # (P, K, 2)
+    output_offset = f0 - fu * anchors[:, :1] - fv * anchors[:, 1:]
+    starts = polys.offsets
+    result = ExactPartition(
+        polygons=[polys.verts[starts[i] : starts[i + 1]] for i in range(polys.n)],
+        edge_labels=[polys.labels[starts[i] : starts[i + 1]] for i in range(polys.n)],
+        codes=codes,
+        layer_names=names,
+        layer_kinds=kinds,
+        output_map=output_map,
+        output_offset=output_offset,
+        domain=domain,
+        layer_windows=windows,
+        slice=slice,
+    )
+    return result
+
+
+def _values(polys: _Polygons, origin: np.ndarray, anchors, z0, du, dv, column: int) -> np.ndarray:
+    """Value at every vertex of unit ``column`` of the layer input, whose affine map on each
+    polygon is that of its layer-start ancestor ``origin[polygon]``, expanded at ``anchors``."""
+    row = origin[polys.poly_of_vertex()]
+    d = polys.verts - anchors[row]
+    return z0[row, column] + du[row, column] * d[:, 0] + dv[row, column] * d[:, 1]
+
+
+def _budget(n: int, max_regions: int, layer: int, what: str) -> None:
+    if n > max_regions:
+        raise RuntimeError(
+            f"the partition exceeds max_regions={max_regions} at layer {layer}, {what}: "
+            "use a smaller domain or raise max_regions"
+        )
+
+
+def _split_relu(polys, codes, anchors, z0, du, dv, layer, max_regions, min_area):
+    """Cut by the zero line of every unit; returns (polygons, codes reordered, new code)."""
+    origin = np.arange(polys.n)
+    code = np.zeros((polys.n, z0.shape[1]), dtype=bool)
+    for k in range(z0.shape[1]):
+        s = _snap(_values(polys, origin, anchors, z0, du, dv, k), polys)
+        has_pos = np.maximum.reduceat(s, polys.offsets[:-1]) > 0
+        has_neg = np.minimum.reduceat(s, polys.offsets[:-1]) < 0
+        mixed = has_pos & has_neg
+        code[:, k] = has_pos & ~has_neg
+        if not mixed.any():
+            continue
+        _budget(polys.n + int(mixed.sum()), max_regions, layer, f"unit {k}")
+        sub = polys.select(mixed)
+        s_sub = s[np.repeat(mixed, polys.counts)]
+        label = (layer << 32) + k
+        pos, neg = _clip(sub, s_sub, label), _clip(sub, -s_sub, label)
+        parent = np.nonzero(mixed)[0]
+        keep_pos = (pos.counts >= 3) & (pos.areas() > min_area)
+        keep_neg = (neg.counts >= 3) & (neg.areas() > min_area)
+        rest = ~mixed
+        polys = _Polygons.concat([polys.select(rest), pos.select(keep_pos), neg.select(keep_neg)])
+        order = np.concatenate([np.nonzero(rest)[0], parent[keep_pos], parent[keep_neg]])
+        bits = np.concatenate([code[rest, k], np.ones(keep_pos.sum(), bool), np.zeros(keep_neg.sum(), bool)])
+        origin, code = origin[order], code[order]
+        code[:, k] = bits
+    return polys, [c[origin] for c in codes], code
+
+
+def _split_maxpool(polys, codes, anchors, z0, du, dv, idx, layer, max_regions, min_area):
+    """Split every polygon, window by window, into the cells where one window position wins."""
+    n_windows, r = idx.shape
+    # padding positions never win: a constant -inf column
+    z0 = np.concatenate([z0, np.full((len(z0), 1), -np.inf)], 1)
+    du = np.concatenate([du, np.zeros((len(du), 1))], 1)
+    dv = np.concatenate([dv, np.zeros((len(dv), 1))], 1)
+    idx = np.where(idx < 0, z0.shape[1] - 1, idx)
+    origin = np.arange(polys.n)
+    code = np.zeros((polys.n, n_windows), dtype=np.uint8)
+    with np.errstate(invalid="ignore"):
+        for w in range(n_windows):
+            cols = idx[w]
+            code[:, w] = z0[origin[:, None], cols[None, :]].argmax(1)  # winner at the anchors
+            vals = np.stack([_values(polys, origin, anchors, z0, du, dv, c) for c in cols], 1)
+            best = vals.argmax(1)
+            mixed = np.minimum.reduceat(best, polys.offsets[:-1]) != np.maximum.reduceat(best, polys.offsets[:-1])
+            if not mixed.any():
+                continue
+            parent = np.nonzero(mixed)[0]
+            pieces, piece_parent, piece_code = [], [], []
+            for p in range(r):
+                if cols[p] == z0.shape[1] - 1:
+                    continue  # a padding position
+                cell, owner = polys.select(mixed), parent.copy()
+                for q in range(r):
+                    if q == p or cols[q] == z0.shape[1] - 1:
+                        continue
+                    s = _values(cell, origin[owner], anchors, z0, du, dv, cols[p]) - _values(
+                        cell, origin[owner], anchors, z0, du, dv, cols[q])
+                    cell = _clip(cell, _snap(s, cell), (layer << 32) + w)
+                    alive = cell.counts >= 3
+                    cell, owner = cell.select(alive), owner[alive]
+                    if not cell.n:
+                        break
+                if not cell.n:
+                    continue
+                big = cell.areas() > min_area
+                pieces.append(cell.select(big))
+                piece_parent.append(owner[big])
+                piece_code.append(np.full(int(big.sum()), p, np.uint8))
+            rest = ~mixed
+            n_new = sum(len(pp) for pp in piece_parent)
+            _budget(int(rest.sum()) + n_new, max_regions, layer, f"window {w}")
+            polys = _Polygons.concat([polys.select(rest)] + pieces)
+            order = np.concatenate([np.nonzero(rest)[0]] + piece_parent)
+            new_code = np.concatenate([code[rest, w]] + piece_code)
+            origin, code = origin[order], code[order]
+            code[:, w] = new_code
+    return polys, [c[origin] for c in codes], code
+
+
+# --------------------------------------------------------------------------- input checks
+def _domain_polygon(domain) -> np.ndarray:
+    arr = np.asarray(domain, dtype=np.float64)
+    if arr.ndim == 1:
+        if arr.shape != (4,):
+            raise ValueError(f"a box domain must be (u_min, u_max, v_min, v_max), got {arr.shape[0]} numbers")
+        u0, u1, v0, v1 = arr
+        if not (u0 < u1 and v0 < v1) or not np.isfinite(arr).all():
+            raise ValueError(f"domain box {tuple(arr)} is empty or not finite")
+        arr = np.array([[u0, v0], [u1, v0], [u1, v1], [u0, v1]])
+    if arr.ndim != 2 or arr.shape[1] != 2 or arr.shape[0] < 3:
+        raise ValueError(f"a polygon domain must be vertices of shape (M >= 3, 2), got shape {arr.shape}")
+    if not np.isfinite(arr).all():
+        raise ValueError("domain vertices must be finite")
+    area = _polygon_area(arr)
+    if abs(area) <= 1e-12 * max(1.0, np.abs(arr).max() ** 2):
+        raise ValueError("the domain polygon is degenerate (zero area)")
+    if area < 0:
+        arr = arr[::-1].copy()
+    edges = np.roll(arr, -1, axis=0) - arr
+    turns = edges[:, 0] * np.roll(edges, -1, axis=0)[:, 1] - edges[:, 1] * np.roll(edges, -1, axis=0)[:, 0]
+    if (turns < -1e-12 * np.abs(turns).max()).any():
+        raise ValueError("the domain polygon is not convex")
+    return arr
+
+
+def _check_model_input(model: nn.Module, plane: PlaneSlice | None) -> None:
+    probe = torch.zeros(1, 2, dtype=torch.float64)
+    try:
+        with torch.no_grad():
+            model(_to_input(probe, plane))
+    except RuntimeError as exc:
+        where = f"the slice's input shape {plane.input_shape}" if plane is not None else "2-D inputs of shape (N, 2)"
+        raise ValueError(f"the model cannot be evaluated on {where}: {exc}") from exc
+
+
+def _code_calls(model: nn.Module, plane: PlaneSlice | None, domain: np.ndarray):
+    """(name, module, input shape without batch) of every code-layer call, in forward order."""
+    calls = []
+    names = {m: n for n, m in code_modules(model)}
+
+    def hook(module, inputs):
+        calls.append((names[module] or type(module).__name__, module, tuple(inputs[0].shape[1:])))
+
+    handles = [m.register_forward_pre_hook(hook) for m in names]
+    try:
+        with torch.no_grad():
+            model(_to_input(torch.as_tensor(domain[:1]), plane))
+    finally:
+        for h in handles:
+            h.remove()
+    counts: dict[str, int] = {}
+    labelled = []
+    for name, module, shape in calls:
+        counts[name] = counts.get(name, 0) + 1
+        labelled.append((name if counts[name] == 1 else f"{name}#{counts[name]}", module, shape))
+    return labelled
