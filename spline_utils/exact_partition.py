@@ -530,9 +530,10 @@ def _split_maxpool(polys, codes, anchors, z0, du, dv, idx, layer, max_regions, m
     with np.errstate(invalid="ignore"):
         for w in range(n_windows):
             cols = idx[w]
-            code[:, w] = z0[origin[:, None], cols[None, :]].argmax(1)  # winner at the anchors
             vals = np.stack([_values(polys, origin, anchors, z0, du, dv, c) for c in cols], 1)
-            best = vals.argmax(1)
+            best = vals.argmax(1)  # ties go to the first position, as in the recorded codes
+            # winner inside each polygon: at its vertex mean (the values are affine on it)
+            code[:, w] = (np.stack([polys._sum(vals[:, j]) for j in range(r)], 1)).argmax(1)
             mixed = np.minimum.reduceat(best, polys.offsets[:-1]) != np.maximum.reduceat(best, polys.offsets[:-1])
             if not mixed.any():
                 continue
@@ -547,8 +548,13 @@ def _split_maxpool(polys, codes, anchors, z0, du, dv, idx, layer, max_regions, m
                         continue
                     s = _values(cell, origin[owner], anchors, z0, du, dv, cols[p]) - _values(
                         cell, origin[owner], anchors, z0, du, dv, cols[q])
-                    cell = _clip(cell, _snap(s, cell), (layer << 32) + w)
+                    s = _snap(s, cell)
+                    if q < p:  # a tie goes to the earlier position: drop cells where z_p == z_q throughout
+                        tied = np.maximum.reduceat(np.abs(s), cell.offsets[:-1]) == 0
+                    cell = _clip(cell, s, (layer << 32) + w)
                     alive = cell.counts >= 3
+                    if q < p:
+                        alive &= ~tied
                     cell, owner = cell.select(alive), owner[alive]
                     if not cell.n:
                         break
