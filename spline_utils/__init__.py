@@ -6,7 +6,8 @@ Modules, each named for what it does:
 * :mod:`~spline_utils.codes`        -- activation (region) codes, bit packing, region ids;
 * :mod:`~spline_utils.affine_maps`  -- per-region affine maps ``(A_omega, b_omega)``;
 * :mod:`~spline_utils.slices`       -- 2-D planes through anchor points of input space;
-* :mod:`~spline_utils.grid_partition` -- partitions sampled on a grid;
+* :mod:`~spline_utils.exact_partition` -- exact partitions of 2-D slices (convex polygons);
+* :mod:`~spline_utils.grid_partition` -- partitions sampled on a grid (quick previews);
 * :mod:`~spline_utils.plotting`     -- Fig. 1a-style figures;
 * :mod:`~spline_utils.maso`         -- layers written explicitly as MASOs;
 * :mod:`~spline_utils.folding`      -- eval-mode BatchNorm folded into the layer before it;
@@ -29,10 +30,11 @@ from .data import digits_tensors, x_shaped_data
 from .folding import fold_batchnorm
 from . import explorer
 from .maso import dense_layer_maso, maso, maxpool_maso
+from .exact_partition import ExactPartition, exact_partition, sampled_local_complexity
 from .grid_partition import GridPartition, grid_partition
 from .model_walk import check_supported, code_modules, evaluation_mode
 from .models import VGG16_CFG, ResidualBlock, digits_convnet, he_init_, make_mlp, vgg
-from .plotting import plot_decision, plot_layer_by_layer, plot_partition
+from .plotting import plot_decision, plot_exact, plot_layer_by_layer, plot_partition, plot_slice
 from .run_mode import data_dir, default_device, describe_run, is_full_mode, run_mode
 from .seeding import seed_everything
 from .slices import PlaneSlice

@@ -286,6 +286,88 @@ class ExactPartition:
         return {"area_error": area_error, "points_checked": len(points), "max_map_error": map_error}
 
 
+    def check_decision_boundary(self, model: nn.Module, resolution: int = 300) -> float:
+        """Compare the exact decision boundary with argmax changes on a fine grid.
+
+        Every pair of neighbouring grid points whose predicted classes differ must have an exact
+        decision segment within one grid diagonal of their midpoint. Returns the largest such
+        distance (and raises ``AssertionError`` if it exceeds the diagonal).
+        """
+        from scipy.spatial import cKDTree
+
+        from .grid_partition import grid_partition
+
+        lo, hi = self.domain.min(0), self.domain.max(0)
+        grid = grid_partition(model, (lo[0], hi[0], lo[1], hi[1]), resolution, slice=self.slice,
+                              keep_preactivations=False)
+        cls = grid.predicted_class()
+        uu, vv = np.meshgrid(grid.u, grid.v)
+        inside = _inside_convex(self.domain, np.stack([uu.ravel(), vv.ravel()], 1)).reshape(cls.shape)
+        mids = []
+        for a, b in (((np.s_[:], np.s_[:-1]), (np.s_[:], np.s_[1:])), ((np.s_[:-1], np.s_[:]), (np.s_[1:], np.s_[:]))):
+            change = (cls[a] != cls[b]) & inside[a] & inside[b]
+            mids.append(np.stack([(uu[a] + uu[b])[change] / 2, (vv[a] + vv[b])[change] / 2], 1))
+        mids = np.concatenate(mids)
+        if not len(mids):
+            return 0.0
+        segs = self.decision_segments()
+        assert len(segs), "the grid sees class changes but the exact partition has no decision boundary"
+        step = np.hypot(grid.u[1] - grid.u[0], grid.v[1] - grid.v[0])
+        n = np.maximum(2, np.ceil(np.linalg.norm(segs[:, 1] - segs[:, 0], axis=1) / (step / 8)).astype(int))
+        t = np.concatenate([np.linspace(0, 1, k) for k in n])
+        owner = np.repeat(np.arange(len(segs)), n)
+        samples = segs[owner, 0] + t[:, None] * (segs[owner, 1] - segs[owner, 0])
+        dist, _ = cKDTree(samples).query(mids)
+        worst = float(dist.max())
+        assert worst <= step, f"a grid class change lies {worst:.3g} from the exact boundary (grid diagonal {step:.3g})"
+        return worst
+
+    def local_complexity(self, point, radius: float) -> tuple[int, int]:
+        """Exact local complexity at ``point`` (slice coordinates): the number of regions, and
+        of distinct ReLU-unit splines, that meet the closed disc of ``radius`` around it."""
+        point = np.asarray(point, dtype=np.float64)
+        regions, splines = 0, set()
+        for poly, labels in zip(self.polygons, self.edge_labels):
+            a, b = poly, np.roll(poly, -1, axis=0)
+            d = _point_segment_distance(point, a, b)
+            if _inside_convex(poly, point[None])[0] or (d <= radius).any():
+                regions += 1
+                near = labels[(d <= radius) & (labels >= 0)]
+                splines.update(int(x) for x in near if self.layer_kinds[int(x) >> 32] == "relu")
+        return regions, len(splines)
+
+
+def _inside_convex(poly: np.ndarray, points: np.ndarray) -> np.ndarray:
+    """Points (N, 2) inside or on a counter-clockwise convex polygon."""
+    a, b = poly, np.roll(poly, -1, axis=0)
+    cross = (b[:, 0] - a[:, 0])[None] * (points[:, 1:2] - a[:, 1][None]) - (b[:, 1] - a[:, 1])[None] * (points[:, 0:1] - a[:, 0][None])
+    return (cross >= -1e-12).all(1)
+
+
+def _point_segment_distance(p: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    ab = b - a
+    t = np.clip(((p - a) * ab).sum(1) / np.maximum((ab * ab).sum(1), 1e-300), 0.0, 1.0)
+    return np.linalg.norm(a + t[:, None] * ab - p, axis=1)
+
+
+def sampled_local_complexity(model: nn.Module, point, radius: float, slice: PlaneSlice | None = None) -> int:
+    """The sampled estimate of local complexity: the number of ReLU units whose pre-activation
+    sign is not the same at the four vertices ``point +- radius * e_i`` of the cross-polytope
+    (a diamond in the slice). It counts a spline only if it separates those vertices, so it
+    undercounts splines that cut the neighbourhood but not its vertices."""
+    from .codes import activation_codes
+
+    p = np.asarray(point, dtype=np.float64)
+    vertices = p + radius * np.array([[1.0, 0.0], [-1.0, 0.0], [0.0, 1.0], [0.0, -1.0]])
+    codes = activation_codes(_float64_copy(model), _to_input(torch.as_tensor(vertices), slice))
+    count = 0
+    for layer in codes.layers:
+        if layer.kind == "relu":
+            bits = layer.values.reshape(4, -1)
+            count += int((bits.any(0) & ~bits.all(0)).sum())
+    return count
+
+
 def _single(poly: np.ndarray) -> _Polygons:
     return _Polygons(poly, np.full(len(poly), DOMAIN_EDGE, np.int64), np.array([0, len(poly)]))
 

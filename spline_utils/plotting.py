@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import matplotlib.pyplot as plt
 import numpy as np
-from matplotlib.collections import LineCollection
+from matplotlib.collections import LineCollection, PolyCollection
 from matplotlib.colors import ListedColormap
 
-from .grid_partition import GridPartition
+from .exact_partition import ExactPartition, exact_partition
+from .grid_partition import GridPartition, grid_partition
 
 OKABE_ITO = {
     "black": "#000000",
@@ -181,3 +182,87 @@ def plot_layer_by_layer(part: GridPartition, panel_size: float = 3.2, suptitle: 
         fig.suptitle(suptitle)
     fig.tight_layout()
     return fig
+
+
+def region_values(part: ExactPartition, color_by: str) -> np.ndarray:
+    """One value per region for colouring: ``"region"`` (index), ``"class"`` (argmax class at the
+    region's vertex mean), ``"slope"`` (Frobenius norm of the region's output map, i.e. of
+    ``A_omega`` restricted to the slice) or ``"output"`` (first output at the vertex mean)."""
+    if color_by == "region":
+        return np.arange(part.n_regions)
+    means = np.array([p.mean(0) for p in part.polygons])
+    outputs = np.einsum("pkd,pd->pk", part.output_map, means) + part.output_offset
+    if color_by == "class":
+        return (outputs[:, 0] > 0).astype(int) if outputs.shape[1] == 1 else outputs.argmax(1)
+    if color_by == "slope":
+        return np.linalg.norm(part.output_map.reshape(part.n_regions, -1), axis=1)
+    if color_by == "output":
+        return outputs[:, 0]
+    raise ValueError(f"color_by must be 'region', 'class', 'slope' or 'output', got {color_by!r}")
+
+
+def plot_exact(
+    part: ExactPartition,
+    ax=None,
+    upto: int | None = None,
+    color_by: str = "region",
+    layer_colors=None,
+    show_decision: bool = True,
+    title: str | None = None,
+    show_anchors: bool = True,
+):
+    """Draw an exact partition: regions as one PolyCollection coloured by ``color_by`` (see
+    :func:`region_values`), the splines of layers ``[0, upto)`` (newest dark over earlier grey,
+    or ``layer_colors``; ``None`` leaves a layer out), the exact decision boundary in vermillion.
+    Returns the axes."""
+    if ax is None:
+        _, ax = plt.subplots(figsize=(4.5, 4.5))
+    n_layers = len(part.codes)
+    upto = n_layers if upto is None else upto
+    if not 0 <= upto <= n_layers:
+        raise ValueError(f"upto must be in [0, {n_layers}], got {upto}")
+    values = region_values(part, color_by)
+    if color_by in ("region", "class"):
+        cmap = region_colormap(int(values.max()) + 1) if color_by == "region" else ListedColormap(CLASS_COLORS)
+        norm = plt.Normalize(-0.5, int(values.max()) + 0.5) if color_by == "region" else plt.Normalize(-0.5, len(CLASS_COLORS) - 0.5)
+    else:
+        cmap, norm = plt.get_cmap("viridis" if color_by == "slope" else "cividis"), None
+    regions = PolyCollection(part.polygons, array=values, cmap=cmap, norm=norm, edgecolors="none", alpha=0.8)
+    ax.add_collection(regions)
+    if color_by in ("slope", "output"):
+        plt.colorbar(regions, ax=ax, fraction=0.046, pad=0.04, label="||A|| on the slice" if color_by == "slope" else "output")
+    for layer in range(upto):
+        if layer_colors is not None:
+            color, width = layer_colors[layer % len(layer_colors)], 0.9
+            if color is None:
+                continue
+        else:
+            color, width = (NEW_COLOR, 1.1) if layer == upto - 1 else (EARLIER_COLOR, 0.7)
+        ax.add_collection(LineCollection(part.layer_segments(layer), colors=color, linewidths=width))
+    if show_decision:
+        ax.add_collection(LineCollection(part.decision_segments(), colors=DECISION_COLOR, linewidths=2.0))
+    if show_anchors and part.slice is not None:
+        anchors = part.slice.anchors.numpy()
+        ax.scatter(anchors[:, 0], anchors[:, 1], marker="*", s=120, c=OKABE_ITO["yellow"], edgecolors="k", zorder=5)
+    lo, hi = part.domain.min(0), part.domain.max(0)
+    ax.set_xlim(lo[0], hi[0])
+    ax.set_ylim(lo[1], hi[1])
+    coord = ("$u$", "$v$") if part.slice is not None else ("$x_1$", "$x_2$")
+    ax.set_xlabel(coord[0])
+    ax.set_ylabel(coord[1])
+    heading = title if title is not None else f"{part.n_regions} regions"
+    ax.set_title(f"{heading}\n({part.method})", fontsize=9)
+    return ax
+
+
+def plot_slice(model, domain, slice=None, method: str = "exact", resolution: int = 300, ax=None, **kwargs):
+    """Partition of ``model`` over ``domain`` drawn with one call: ``method="exact"`` (polygons,
+    :func:`plot_exact`) or ``method="grid"`` (a preview for large slices, :func:`plot_partition`).
+    Extra keyword arguments go to the plotting function. Returns (partition, axes)."""
+    if method == "exact":
+        part = exact_partition(model, domain, slice=slice)
+        return part, plot_exact(part, ax, **kwargs)
+    if method == "grid":
+        part = grid_partition(model, domain, resolution, slice=slice)
+        return part, plot_partition(part, ax, **kwargs)
+    raise ValueError(f"method must be 'exact' or 'grid', got {method!r}")
