@@ -1,0 +1,161 @@
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+import spline_utils as su
+from spline_utils.exact_partition import ExactPartition
+
+from .conftest import SmallResNet, random_bn_, small_convnet
+from .test_grid_partition import lines_network
+
+
+def _code_set(rows: np.ndarray) -> set[bytes]:
+    return {r.tobytes() for r in rows}
+
+
+@pytest.mark.parametrize("widths, seed", [([2, 6, 6, 1], 0), ([2, 16, 16, 16, 1], 1), ([2, 12, 12, 3], 2)])
+def test_random_mlps_pass_every_check(widths, seed):
+    model = su.he_init_(su.make_mlp(widths), bias_std=0.5, generator=torch.Generator().manual_seed(seed))
+    part = su.exact_partition(model, (-2, 2, -2, 2))
+    report = part.check(model)
+    assert report["area_error"] <= 1e-9 and report["max_map_error"] <= 1e-8
+    assert part.check_decision_boundary(model, resolution=200) >= 0.0
+    grid = su.grid_partition(model, (-2, 2, -2, 2), 300, keep_preactivations=False)
+    assert _code_set(np.unique(np.concatenate(grid.codes.data, 1), axis=0)) <= _code_set(part.code_rows())
+    assert part.n_regions >= grid.n_regions()
+
+
+def test_known_arrangement_and_the_tiny_region_a_grid_misses():
+    # three lines, two through the origin and x + y = 0.01: 7 regions in [-1, 1]^2, one a triangle
+    # of area 5e-5 that a 40 x 40 grid cannot see
+    model = lines_network([[1, 0], [0, 1], [1, 1]], [0.0, 0.0, -1e-2])
+    part = su.exact_partition(model, (-1, 1, -1, 1))
+    assert part.n_regions == 7
+    assert part.areas.min() == pytest.approx(0.5 * 1e-2 * 1e-2, rel=1e-9)
+    assert su.grid_partition(model, (-1, 1, -1, 1), 40).n_regions() == 6
+    # the splines, each edge once: x = 0 and y = 0 across the square (length 2 each) and the line
+    # x + y = 0.01 from (-0.99, 1) to (1, -0.99)
+    segs = part.layer_segments(0)
+    total = np.linalg.norm(segs[:, 1] - segs[:, 0], axis=1).sum()
+    assert total == pytest.approx(4 + 1.99 * np.sqrt(2), rel=1e-12)
+
+
+def test_edges_carry_their_provenance():
+    model = lines_network([[1, 0], [0, 1]], [-0.25, 0.5])  # x = 0.25 (unit 0), y = -0.5 (unit 1)
+    part = su.exact_partition(model, (-1, 1, -1, 1))
+    for poly, labels in zip(part.polygons, part.edge_labels):
+        for j, label in enumerate(labels):
+            a, b = poly[j], poly[(j + 1) % len(poly)]
+            source = ExactPartition.edge_source(label)
+            if source is None:
+                assert np.isclose(np.abs(np.stack([a, b])).max(), 1.0)
+            elif source == (0, 0):
+                assert np.allclose([a[0], b[0]], 0.25)
+            else:
+                assert source == (0, 1) and np.allclose([a[1], b[1]], -0.5)
+
+
+def test_convnet_with_maxpool_and_a_residual_block_on_slices(convnet, resnet):
+    for model in (convnet, resnet):
+        plane = su.PlaneSlice.through(torch.randn(3, 1, 8, 8, generator=torch.Generator().manual_seed(3)))
+        part = su.exact_partition(model, (-1.5, 1.5, -1.5, 1.5), slice=plane)
+        assert "maxpool" in part.layer_kinds
+        part.check(model)
+        grid = su.grid_partition(model, (-1.5, 1.5, -1.5, 1.5), 150, slice=plane, keep_preactivations=False)
+        assert _code_set(np.unique(np.concatenate(grid.codes.data, 1), axis=0)) <= _code_set(part.code_rows())
+
+
+def test_trained_digits_convnet_decision_boundary():
+    x_tr, y_tr, x_te, y_te = su.digits_tensors()
+    net = su.digits_convnet(channels=(4, 8))
+    su.train_classifier(net, x_tr, y_tr, epochs=10, lr=0.05, progress=False)
+    plane = su.PlaneSlice.through([x_te[y_te == 6][0], x_te[y_te == 9][0]])
+    a = plane.anchors.numpy()
+    centre = a.mean(0)
+    part = su.exact_partition(net, (centre[0] - 0.4, centre[0] + 0.4, centre[1] - 0.4, centre[1] + 0.4), slice=plane)
+    part.check(net)
+    part.check_decision_boundary(net, resolution=200)
+
+
+def test_multiclass_boundary_is_kept_only_where_the_pair_is_on_top():
+    # three classes with slopes at 0, 120 and 240 degrees, tied at the origin: the boundary is
+    # three rays from the origin (not the three full lines where pairs tie)
+    model = nn.Sequential(nn.Linear(2, 2), nn.ReLU(), nn.Linear(2, 3)).double()
+    rows = torch.tensor([[1.0, 0.0], [-0.5, 3**0.5 / 2], [-0.5, -(3**0.5) / 2]], dtype=torch.float64)
+    with torch.no_grad():
+        model[0].weight.copy_(torch.eye(2))
+        model[0].bias.fill_(10.0)  # the ReLUs stay active on the domain: the model is affine there
+        model[2].weight.copy_(rows)
+        model[2].bias.copy_(-rows @ torch.full((2,), 10.0, dtype=torch.float64))
+    part = su.exact_partition(model, (-1, 1, -1, 1))
+    assert part.n_regions == 1
+    segs = part.decision_segments()
+    lengths = np.linalg.norm(segs[:, 1] - segs[:, 0], axis=1)
+    assert len(segs) == 3 and np.allclose(np.abs(segs).min(axis=(1, 2)), 0.0, atol=1e-12)
+    assert 3.0 <= lengths.sum() <= 3 * np.sqrt(2)
+    part.check_decision_boundary(model, resolution=250)
+
+
+def test_local_complexity_exact_vs_sampled():
+    # five parallel lines x + y = c, |c| <= 0.05, at distances |c| / sqrt(2) from the origin
+    offsets = np.linspace(-0.05, 0.05, 5)
+    model = lines_network([[1.0, 1.0]] * 5, list(-offsets))
+    part = su.exact_partition(model, (-1, 1, -1, 1))
+    regions, splines = part.local_complexity([0.0, 0.0], 0.2)
+    assert (regions, splines) == (6, 5)
+    assert su.sampled_local_complexity(model, [0.0, 0.0], 0.2) == 5
+    # radius 0.02: three lines meet the disc, but the diamond's vertices straddle only one
+    assert part.local_complexity([0.0, 0.0], 0.02) == (4, 3)
+    assert su.sampled_local_complexity(model, [0.0, 0.0], 0.02) == 1
+
+
+def test_plots_name_the_method():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    model = su.make_mlp([2, 5, 5, 1])
+    part, ax = su.plot_slice(model, (-1, 1, -1, 1))
+    assert "exact polygons" in ax.get_title()
+    for color_by in ("class", "slope", "output"):
+        assert "exact polygons" in su.plot_exact(part, color_by=color_by).get_title()
+    _, ax = su.plot_slice(model, (-1, 1, -1, 1), method="grid", resolution=50)
+    assert "grid sampling, 50x50 points" in ax.get_title()
+    with pytest.raises(ValueError, match="method"):
+        su.plot_slice(model, (-1, 1, -1, 1), method="mesh")
+    with pytest.raises(ValueError, match="color_by"):
+        su.plot_exact(part, color_by="depth")
+
+
+@pytest.mark.parametrize(
+    "domain, message",
+    [
+        ([[0, 0], [1, 0], [0.2, 0.2], [0, 1]], "not convex"),
+        ([[0, 0], [1, 1], [2, 2]], "degenerate"),
+        ((0, 1, 0), "box domain"),
+        ((1, 0, 0, 1), "empty"),
+        ([[0, 0], [1, 0]], r"\(M >= 3, 2\)"),
+    ],
+)
+def test_bad_domains(domain, message):
+    with pytest.raises(ValueError, match=message):
+        su.exact_partition(su.make_mlp([2, 3, 1]), domain)
+
+
+def test_bad_models_and_slices():
+    with pytest.raises(ValueError, match="2-D inputs"):
+        su.exact_partition(su.make_mlp([3, 3, 1]), (0, 1, 0, 1))
+    with pytest.raises(ValueError, match="slice's input shape"):
+        su.exact_partition(su.make_mlp([3, 3, 1]), (0, 1, 0, 1), slice=su.PlaneSlice.through(torch.randn(2, 5)))
+    with pytest.raises(ValueError, match="empty"):
+        su.exact_partition(nn.Sequential(), (0, 1, 0, 1))
+    with pytest.raises(ValueError, match="not piecewise affine"):
+        su.exact_partition(nn.Sequential(nn.Linear(2, 2), nn.Tanh()), (0, 1, 0, 1))
+    with pytest.raises(ValueError, match="PlaneSlice"):
+        su.exact_partition(su.make_mlp([2, 3, 1]), (0, 1, 0, 1), slice="uv")
+
+
+def test_region_budget_stops_with_a_clear_message():
+    model = su.he_init_(su.make_mlp([2, 32, 32, 1]), bias_std=0.5, generator=torch.Generator().manual_seed(0))
+    with pytest.raises(RuntimeError, match="max_regions=50"):
+        su.exact_partition(model, (-2, 2, -2, 2), max_regions=50)
