@@ -53,10 +53,21 @@ class _Polygons:
 
     @property
     def counts(self) -> np.ndarray:
-        return np.diff(self.offsets)
+        if "_counts" not in self.__dict__:
+            self.__dict__["_counts"] = np.diff(self.offsets)
+        return self.__dict__["_counts"]
 
     def poly_of_vertex(self) -> np.ndarray:
-        return np.repeat(np.arange(self.n), self.counts)
+        if "_pov" not in self.__dict__:
+            self.__dict__["_pov"] = np.repeat(np.arange(self.n), self.counts)
+        return self.__dict__["_pov"]
+
+    def radii(self, centres: np.ndarray) -> np.ndarray:
+        """Largest distance from each polygon's centre (P, 2) to its vertices."""
+        d = np.linalg.norm(self.verts - centres[self.poly_of_vertex()], axis=1)
+        out = np.zeros(self.n)
+        np.maximum.at(out, self.poly_of_vertex(), d)
+        return out
 
     def next_index(self) -> np.ndarray:
         nxt = np.arange(1, len(self.verts) + 1)
@@ -571,31 +582,52 @@ def _budget(n: int, max_regions: int, layer: int, what: str) -> None:
 
 
 def _split_relu(polys, codes, anchors, z0, du, dv, layer, max_regions, min_area):
-    """Cut by the zero line of every unit; returns (polygons, codes reordered, new code)."""
+    """Cut by the zero line of every unit; returns (polygons, codes reordered, new code).
+
+    A polygon whose centre value exceeds (slope x radius) cannot be cut by a unit and is
+    skipped without looking at its vertices.
+    """
     origin = np.arange(polys.n)
     code = np.zeros((polys.n, z0.shape[1]), dtype=bool)
+    centres = polys.vertex_means()
+    radii = polys.radii(centres)
     for k in range(z0.shape[1]):
-        s = _snap(_values(polys, origin, anchors, z0, du, dv, k), polys)
-        has_pos = np.maximum.reduceat(s, polys.offsets[:-1]) > 0
-        has_neg = np.minimum.reduceat(s, polys.offsets[:-1]) < 0
-        mixed = has_pos & has_neg
-        code[:, k] = has_pos & ~has_neg
-        if not mixed.any():
+        d = centres - anchors[origin]
+        centre_value = z0[origin, k] + du[origin, k] * d[:, 0] + dv[origin, k] * d[:, 1]
+        reach = np.hypot(du[origin, k], dv[origin, k]) * radii
+        candidate = np.abs(centre_value) <= reach * (1 + 1e-9) + 1e-300
+        code[:, k] = centre_value > 0
+        if not candidate.any():
             continue
+        cand_idx = np.nonzero(candidate)[0]
+        sub = polys.select(candidate)
+        s = _snap(_values(sub, origin[cand_idx], anchors, z0, du, dv, k), sub)
+        has_pos = np.maximum.reduceat(s, sub.offsets[:-1]) > 0
+        has_neg = np.minimum.reduceat(s, sub.offsets[:-1]) < 0
+        code[cand_idx, k] = has_pos & ~has_neg
+        mixed_sub = has_pos & has_neg
+        if not mixed_sub.any():
+            continue
+        mixed = np.zeros(polys.n, dtype=bool)
+        mixed[cand_idx[mixed_sub]] = True
         _budget(polys.n + int(mixed.sum()), max_regions, layer, f"unit {k}")
-        sub = polys.select(mixed)
-        s_sub = s[np.repeat(mixed, polys.counts)]
+        cut = sub.select(mixed_sub)
+        s_cut = s[np.repeat(mixed_sub, sub.counts)]
         label = (layer << 32) + k
-        pos, neg = _clip(sub, s_sub, label), _clip(sub, -s_sub, label)
+        pos, neg = _clip(cut, s_cut, label), _clip(cut, -s_cut, label)
         parent = np.nonzero(mixed)[0]
         keep_pos = (pos.counts >= 3) & (pos.areas() > min_area)
         keep_neg = (neg.counts >= 3) & (neg.areas() > min_area)
+        pos, neg = pos.select(keep_pos), neg.select(keep_neg)
         rest = ~mixed
-        polys = _Polygons.concat([polys.select(rest), pos.select(keep_pos), neg.select(keep_neg)])
+        polys = _Polygons.concat([polys.select(rest), pos, neg])
         order = np.concatenate([np.nonzero(rest)[0], parent[keep_pos], parent[keep_neg]])
-        bits = np.concatenate([code[rest, k], np.ones(keep_pos.sum(), bool), np.zeros(keep_neg.sum(), bool)])
+        bits = np.concatenate([code[rest, k], np.ones(len(pos.counts), bool), np.zeros(len(neg.counts), bool)])
         origin, code = origin[order], code[order]
         code[:, k] = bits
+        new_centres = [pos.vertex_means(), neg.vertex_means()]
+        centres = np.concatenate([centres[rest]] + new_centres)
+        radii = np.concatenate([radii[rest], pos.radii(new_centres[0]), neg.radii(new_centres[1])])
     return polys, [c[origin] for c in codes], code
 
 

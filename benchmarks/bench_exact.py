@@ -1,0 +1,76 @@
+"""Benchmark: the exact partition engine against grid sampling, on one CPU core.
+
+Prints, measured in one run:
+  * regions per second of the exact engine for He-initialised ReLU MLPs 2-16x3-1, 2-32x4-1 and
+    2-64x4-1 over [-2, 2]^2 (target >= 50,000 regions/s) and for a digits ConvNet slice (BN +
+    max-pooling) through a 6 and a 9;
+  * the fraction of the exact regions that 256^2 and 2048^2 grids find, and their times.
+
+    python benchmarks/bench_exact.py            # everything (a few minutes)
+    python benchmarks/bench_exact.py --no-fine  # skip the 2048^2 grids
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+import numpy as np
+import torch
+
+import spline_utils as su
+
+
+def timed(fn):
+    start = time.perf_counter()
+    out = fn()
+    return out, time.perf_counter() - start
+
+
+def mlp(widths, seed=0):
+    model = su.make_mlp(widths)
+    return su.he_init_(model, bias_std=0.5, generator=torch.Generator().manual_seed(seed))
+
+
+def digits_case():
+    su.seed_everything(0)
+    x_tr, y_tr, x_te, y_te = su.digits_tensors()
+    net = su.digits_convnet()
+    su.train_classifier(net, x_tr, y_tr, epochs=30, lr=0.05, progress=False)
+    plane = su.PlaneSlice.through([x_te[y_te == 6][0], x_te[y_te == 9][0]])
+    (u6, v6), (u9, v9) = plane.anchors.tolist()
+    um, vm = (u6 + u9) / 2, (v6 + v9) / 2
+    return net, (um - 0.5, um + 0.5, vm - 0.5, vm + 0.5), plane
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--no-fine", action="store_true", help="skip the 2048 x 2048 grids")
+    args = parser.parse_args()
+    torch.set_num_threads(1)
+    cases = [
+        ("MLP 2-16x3-1", mlp([2, 16, 16, 16, 1]), (-2, 2, -2, 2), None),
+        ("MLP 2-32x4-1", mlp([2, 32, 32, 32, 32, 1]), (-2, 2, -2, 2), None),
+        ("MLP 2-64x4-1", mlp([2, 64, 64, 64, 64, 1]), (-2, 2, -2, 2), None),
+        ("digits ConvNet slice", *digits_case()),
+    ]
+    su.exact_partition(cases[0][1], cases[0][2])  # warm-up
+    resolutions = [256] if args.no_fine else [256, 2048]
+    header = f"{'case':22s} {'regions':>8s} {'exact s':>8s} {'regions/s':>10s}"
+    header += "".join(f" {f'grid {r}^2 found':>17s} {'time s':>7s}" for r in resolutions)
+    print("one CPU core (torch threads = 1)\n" + header)
+    for name, model, domain, plane in cases:
+        part, t_exact = timed(lambda: su.exact_partition(model, domain, slice=plane))
+        exact_codes = {r.tobytes() for r in part.code_rows()}
+        row = f"{name:22s} {part.n_regions:8d} {t_exact:8.2f} {part.n_regions / t_exact:10.0f}"
+        for res in resolutions:
+            grid, t_grid = timed(lambda: su.grid_partition(model, domain, res, slice=plane, keep_preactivations=False,
+                                                           batch_size=1 << 15))
+            found = np.unique(np.concatenate(grid.codes.data, 1), axis=0)
+            assert all(r.tobytes() in exact_codes for r in found), "a grid code is missing from the exact partition"
+            row += f" {len(found) / part.n_regions:16.1%} {t_grid:8.2f}"
+        print(row, flush=True)
+
+
+if __name__ == "__main__":
+    main()
