@@ -9,27 +9,38 @@ from __future__ import annotations
 import matplotlib.pyplot as plt
 import torch
 
+from .exact_partition import exact_partition
 from .grid_partition import grid_partition
 from .models import he_init_, make_mlp
-from .plotting import plot_partition
+from .plotting import plot_exact, plot_partition
 
 
 def explorer_figure(width: int = 8, depth: int = 3, layer: int = 3, seed: int = 0,
-                    domain=(-2.0, 2.0, -2.0, 2.0), resolution: int = 250, ax=None):
+                    domain=(-2.0, 2.0, -2.0, 2.0), method: str = "exact", resolution: int = 250, ax=None):
     """Partition of a He-initialised ReLU MLP ``2 -> width x depth -> 1`` after layers 1..layer.
 
-    Biases are drawn from N(0, 0.5^2) so splines do not all pass through the origin. Draws
+    Biases are drawn from N(0, 0.5^2) so splines do not all pass through the origin.
+    ``method`` is ``"exact"`` (polygons) or ``"grid"`` (``resolution`` points per axis). Draws
     into ``ax`` (a new figure when ``None``) and returns the axes.
     """
     if not 1 <= layer <= depth:
         raise ValueError(f"layer must be in [1, depth={depth}], got {layer}")
     model = make_mlp([2] + [width] * depth + [1])
     he_init_(model, bias_std=0.5, generator=torch.Generator().manual_seed(seed))
-    part = grid_partition(model, domain, resolution)
     if ax is None:
         _, ax = plt.subplots(figsize=(4.8, 4.8))
-    plot_partition(part, ax, upto=layer, show_decision=layer == depth,
-                   title=f"2-{'-'.join([str(width)] * depth)}-1, layers 1-{layer}: {part.n_regions(layer)} regions")
+    name = f"2-{'-'.join([str(width)] * depth)}-1, layers 1-{layer}"
+    if method == "exact":
+        part = exact_partition(model, domain)
+        count = len({r.tobytes() for r in part.code_rows(layer)})
+        plot_exact(part, ax, upto=layer, show_decision=layer == depth, color_by="region" if layer == depth else "none",
+                   title=f"{name}: {count} regions")
+    elif method == "grid":
+        part = grid_partition(model, domain, resolution)
+        plot_partition(part, ax, upto=layer, show_decision=layer == depth,
+                       title=f"{name}: {part.n_regions(layer)} regions")
+    else:
+        raise ValueError(f"method must be 'exact' or 'grid', got {method!r}")
     return ax
 
 

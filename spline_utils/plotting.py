@@ -166,18 +166,27 @@ def plot_decision(part: GridPartition, ax=None, title: str | None = None, show_s
     return ax
 
 
-def plot_layer_by_layer(part: GridPartition, panel_size: float = 3.2, suptitle: str | None = None):
-    """One panel per layer: the partition after layers 1..l, newest splines dark over earlier
-    ones in grey; a last panel shows the predicted classes and the decision boundary, the
-    output layer's spline (the paper's Fig. 1a). Returns the figure."""
-    n = part.n_layers
+def plot_layer_by_layer(part, panel_size: float = 3.2, suptitle: str | None = None):
+    """One panel per code layer: the partition after layers 1..l, newest splines dark over
+    earlier ones in grey; a last panel shows the predicted classes and the decision boundary, the
+    output layer's spline (the paper's Fig. 1a). Takes an :class:`ExactPartition` or a
+    :class:`GridPartition`. Returns the figure."""
+    exact = isinstance(part, ExactPartition)
+    n = len(part.codes) if exact else part.n_layers
     fig, axes = plt.subplots(1, n + 1, figsize=(panel_size * (n + 1), panel_size + 0.4), squeeze=False)
     for layer in range(n):
-        plot_partition(
-            part, axes[0, layer], upto=layer + 1, show_decision=False,
-            title=f"after layer {layer + 1}: {part.n_regions(layer + 1)} regions",
-        )
-    plot_decision(part, axes[0, n], title="output layer: decision boundary")
+        count = len({r.tobytes() for r in part.code_rows(layer + 1)}) if exact else part.n_regions(layer + 1)
+        title = f"after layer {layer + 1}: {count} regions"
+        if exact:
+            plot_exact(part, axes[0, layer], upto=layer + 1, show_decision=False, title=title,
+                       color_by="region" if layer == n - 1 else "none")
+        else:
+            plot_partition(part, axes[0, layer], upto=layer + 1, show_decision=False, title=title)
+    if exact:
+        plot_exact(part, axes[0, n], color_by="class", layer_colors=[EARLIER_COLOR],
+                   title="output layer: decision boundary")
+    else:
+        plot_decision(part, axes[0, n], title="output layer: decision boundary")
     if suptitle:
         fig.suptitle(suptitle)
     fig.tight_layout()
@@ -185,7 +194,8 @@ def plot_layer_by_layer(part: GridPartition, panel_size: float = 3.2, suptitle: 
 
 
 def region_values(part: ExactPartition, color_by: str) -> np.ndarray:
-    """One value per region for colouring: ``"region"`` (index), ``"class"`` (argmax class at the
+    """One value per region for colouring (``color_by="none"`` in :func:`plot_exact` leaves regions
+    unfilled): ``"region"`` (index), ``"class"`` (argmax class at the
     region's vertex mean), ``"slope"`` (Frobenius norm of the region's output map, i.e. of
     ``A_omega`` restricted to the slice) or ``"output"`` (first output at the vertex mean)."""
     if color_by == "region":
@@ -221,13 +231,19 @@ def plot_exact(
     upto = n_layers if upto is None else upto
     if not 0 <= upto <= n_layers:
         raise ValueError(f"upto must be in [0, {n_layers}], got {upto}")
-    values = region_values(part, color_by)
-    if color_by in ("region", "class"):
+    if color_by == "none":
+        values = None
+    else:
+        values = region_values(part, color_by)
+    if values is None:
+        cmap = norm = None
+    elif color_by in ("region", "class"):
         cmap = region_colormap(int(values.max()) + 1) if color_by == "region" else ListedColormap(CLASS_COLORS)
         norm = plt.Normalize(-0.5, int(values.max()) + 0.5) if color_by == "region" else plt.Normalize(-0.5, len(CLASS_COLORS) - 0.5)
     else:
         cmap, norm = plt.get_cmap("viridis" if color_by == "slope" else "cividis"), None
-    regions = PolyCollection(part.polygons, array=values, cmap=cmap, norm=norm, edgecolors="none", alpha=0.8)
+    regions = PolyCollection(part.polygons, array=values, cmap=cmap, norm=norm, edgecolors="none", alpha=0.8,
+                             facecolors="none" if values is None else None)
     ax.add_collection(regions)
     if color_by in ("slope", "output"):
         plt.colorbar(regions, ax=ax, fraction=0.046, pad=0.04, label="||A|| on the slice" if color_by == "slope" else "output")

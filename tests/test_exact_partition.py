@@ -159,3 +159,17 @@ def test_region_budget_stops_with_a_clear_message():
     model = su.he_init_(su.make_mlp([2, 32, 32, 1]), bias_std=0.5, generator=torch.Generator().manual_seed(0))
     with pytest.raises(RuntimeError, match="max_regions=50"):
         su.exact_partition(model, (-2, 2, -2, 2), max_regions=50)
+
+
+def test_layer_by_layer_figure_counts_match_the_codes():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    model = su.he_init_(su.make_mlp([2, 6, 6, 1]), bias_std=0.5, generator=torch.Generator().manual_seed(0))
+    part = su.exact_partition(model, (-2, 2, -2, 2))
+    fig = su.plot_layer_by_layer(part)
+    assert len(fig.axes) == 3
+    layer1 = len({r.tobytes() for r in part.code_rows(1)})
+    assert f"after layer 1: {layer1} regions" in fig.axes[0].get_title()
+    assert f"after layer 2: {part.n_regions} regions" in fig.axes[1].get_title()
+    assert 1 < layer1 <= 1 + 6 + 15  # at most 1 + k + k(k-1)/2 regions for k = 6 lines

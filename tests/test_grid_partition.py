@@ -117,7 +117,9 @@ def test_explorer_figure_and_widget():
     from spline_utils.explorer import explorer_figure, partition_explorer
 
     ax = explorer_figure(width=4, depth=2, layer=2, resolution=40)
-    assert "layers 1-2" in ax.get_title() and "grid sampling" in ax.get_title()
+    assert "layers 1-2" in ax.get_title() and "exact polygons" in ax.get_title()
+    ax = explorer_figure(width=4, depth=2, layer=1, method="grid", resolution=40)
+    assert "grid sampling" in ax.get_title()
     with pytest.raises(ValueError, match="layer must be in"):
         explorer_figure(width=4, depth=2, layer=3)
     widget = partition_explorer()
