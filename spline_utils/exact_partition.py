@@ -22,6 +22,7 @@ and every cut is vectorised over all polygons. Everything runs in float64 on the
 from __future__ import annotations
 
 import copy
+import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -191,6 +192,17 @@ class ExactPartition:
 
     def centroids(self) -> np.ndarray:
         return np.array([_polygon_centroid(p) for p in self.polygons])
+
+    def spline_units(self, layer: int) -> np.ndarray:
+        """Sorted indices of the units (max-pooling: windows) of one code layer whose splines
+        cut the domain, i.e. that label at least one edge."""
+        labels = np.concatenate(self.edge_labels) if self.edge_labels else np.zeros(0, np.int64)
+        own = labels[(labels >= 0) & ((labels >> 32) == layer)]
+        return np.unique(own & 0xFFFFFFFF)
+
+    def region_counts(self) -> list[int]:
+        """Number of regions after each code layer: distinct codes of layers 1..l."""
+        return [len({r.tobytes() for r in self.code_rows(upto)}) for upto in range(1, len(self.codes) + 1)]
 
     def layer_segments(self, layer: int) -> np.ndarray:
         """Segments (S, 2, 2) of the splines of one code layer (each edge once)."""
@@ -466,7 +478,9 @@ def _layer_input_affine(model: nn.Module, call_index: int | None, points: np.nda
 
         handles = [m.register_forward_pre_hook(hook) for m in modules]
         try:
-            with torch.no_grad(), fwAD.dual_level():
+            with torch.no_grad(), fwAD.dual_level(), warnings.catch_warnings():
+                # torch loads its forward-AD decompositions through a deprecated jit call once
+                warnings.filterwarnings("ignore", message=".*torch.jit.script.*", category=FutureWarning)
                 x = _to_input(fwAD.make_dual(uv2, tangent), plane)
                 try:
                     captured["z"] = model(x)

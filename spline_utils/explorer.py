@@ -33,7 +33,7 @@ def explorer_figure(width: int = 8, depth: int = 3, layer: int = 3, seed: int = 
     if method == "exact":
         part = exact_partition(model, domain)
         count = len({r.tobytes() for r in part.code_rows(layer)})
-        plot_exact(part, ax, upto=layer, show_decision=layer == depth, color_by="region" if layer == depth else "none",
+        plot_exact(part, ax, upto=layer, show_decision=layer == depth,
                    title=f"{name}: {count} regions")
     elif method == "grid":
         part = grid_partition(model, domain, resolution)

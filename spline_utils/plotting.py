@@ -175,11 +175,10 @@ def plot_layer_by_layer(part, panel_size: float = 3.2, suptitle: str | None = No
     n = len(part.codes) if exact else part.n_layers
     fig, axes = plt.subplots(1, n + 1, figsize=(panel_size * (n + 1), panel_size + 0.4), squeeze=False)
     for layer in range(n):
-        count = len({r.tobytes() for r in part.code_rows(layer + 1)}) if exact else part.n_regions(layer + 1)
+        count = part.region_counts()[layer] if exact else part.n_regions(layer + 1)
         title = f"after layer {layer + 1}: {count} regions"
         if exact:
-            plot_exact(part, axes[0, layer], upto=layer + 1, show_decision=False, title=title,
-                       color_by="region" if layer == n - 1 else "none")
+            plot_exact(part, axes[0, layer], upto=layer + 1, show_decision=False, title=title)
         else:
             plot_partition(part, axes[0, layer], upto=layer + 1, show_decision=False, title=title)
     if exact:
@@ -222,7 +221,7 @@ def plot_exact(
     show_anchors: bool = True,
 ):
     """Draw an exact partition: regions as one PolyCollection coloured by ``color_by`` (see
-    :func:`region_values`), the splines of layers ``[0, upto)`` (newest dark over earlier grey,
+    :func:`region_values`; ``"region"`` tints the partition of layers ``[0, upto)``), the splines of layers ``[0, upto)`` (newest dark over earlier grey,
     or ``layer_colors``; ``None`` leaves a layer out), the exact decision boundary in vermillion.
     Returns the axes."""
     if ax is None:
@@ -233,6 +232,8 @@ def plot_exact(
         raise ValueError(f"upto must be in [0, {n_layers}], got {upto}")
     if color_by == "none":
         values = None
+    elif color_by == "region" and upto < n_layers:  # tint the coarser partition of layers 1..upto
+        values = np.unique(part.code_rows(upto), axis=0, return_inverse=True)[1].reshape(-1)
     else:
         values = region_values(part, color_by)
     if values is None:

@@ -31,7 +31,8 @@ def test_known_arrangement_and_the_tiny_region_a_grid_misses():
     # of area 5e-5 that a 40 x 40 grid cannot see
     model = lines_network([[1, 0], [0, 1], [1, 1]], [0.0, 0.0, -1e-2])
     part = su.exact_partition(model, (-1, 1, -1, 1))
-    assert part.n_regions == 7
+    assert part.n_regions == 7 and part.region_counts() == [7]
+    assert part.spline_units(0).tolist() == [0, 1, 2]
     assert part.areas.min() == pytest.approx(0.5 * 1e-2 * 1e-2, rel=1e-9)
     assert su.grid_partition(model, (-1, 1, -1, 1), 40).n_regions() == 6
     # the splines, each edge once: x = 0 and y = 0 across the square (length 2 each) and the line
