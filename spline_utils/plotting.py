@@ -243,8 +243,11 @@ def plot_exact(
         norm = plt.Normalize(-0.5, int(values.max()) + 0.5) if color_by == "region" else plt.Normalize(-0.5, len(CLASS_COLORS) - 0.5)
     else:
         cmap, norm = plt.get_cmap("viridis" if color_by == "slope" else "cividis"), None
-    regions = PolyCollection(part.polygons, array=values, cmap=cmap, norm=norm, edgecolors="none", alpha=0.8,
-                             facecolors="none" if values is None else None)
+    if values is None:
+        regions = PolyCollection(part.polygons, facecolors="none", edgecolors="none")
+    else:  # edges in the face colour hide anti-aliasing seams between polygons of one coarse region
+        regions = PolyCollection(part.polygons, array=values, cmap=cmap, norm=norm, edgecolors="face",
+                                 linewidths=0.3, alpha=0.8)
     ax.add_collection(regions)
     if color_by in ("slope", "output"):
         plt.colorbar(regions, ax=ax, fraction=0.046, pad=0.04, label="||A|| on the slice" if color_by == "slope" else "output")
