@@ -200,6 +200,16 @@ class ExactPartition:
         own = labels[(labels >= 0) & ((labels >> 32) == layer)]
         return np.unique(own & 0xFFFFFFFF)
 
+    def grid_coverage(self, grid) -> float:
+        """Fraction of the exact regions that a :class:`~spline_utils.grid_partition.GridPartition`
+        of the same model and domain samples. Raises ``AssertionError`` if the grid finds a code
+        that no exact region has (which would make one of the two wrong)."""
+        exact = {row.tobytes() for row in self.code_rows()}
+        found = np.unique(np.concatenate(grid.codes.data, 1), axis=0)
+        stray = sum(row.tobytes() not in exact for row in found)
+        assert stray == 0, f"{stray} grid codes are missing from the exact partition"
+        return len(found) / self.n_regions
+
     def region_counts(self) -> list[int]:
         """Number of regions after each code layer: distinct codes of layers 1..l."""
         return [len({r.tobytes() for r in self.code_rows(upto)}) for upto in range(1, len(self.codes) + 1)]

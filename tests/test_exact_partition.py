@@ -10,10 +10,6 @@ from .conftest import SmallResNet, random_bn_, small_convnet
 from .test_grid_partition import lines_network
 
 
-def _code_set(rows: np.ndarray) -> set[bytes]:
-    return {r.tobytes() for r in rows}
-
-
 @pytest.mark.parametrize("widths, seed", [([2, 6, 6, 1], 0), ([2, 16, 16, 16, 1], 1), ([2, 12, 12, 3], 2)])
 def test_random_mlps_pass_every_check(widths, seed):
     model = su.he_init_(su.make_mlp(widths), bias_std=0.5, generator=torch.Generator().manual_seed(seed))
@@ -22,7 +18,7 @@ def test_random_mlps_pass_every_check(widths, seed):
     assert report["area_error"] <= 1e-9 and report["max_map_error"] <= 1e-8
     assert part.check_decision_boundary(model, resolution=200) >= 0.0
     grid = su.grid_partition(model, (-2, 2, -2, 2), 300, keep_preactivations=False)
-    assert _code_set(np.unique(np.concatenate(grid.codes.data, 1), axis=0)) <= _code_set(part.code_rows())
+    assert 0 < part.grid_coverage(grid) <= 1.0
     assert part.n_regions >= grid.n_regions()
 
 
@@ -64,7 +60,7 @@ def test_convnet_with_maxpool_and_a_residual_block_on_slices(convnet, resnet):
         assert "maxpool" in part.layer_kinds
         part.check(model)
         grid = su.grid_partition(model, (-1.5, 1.5, -1.5, 1.5), 150, slice=plane, keep_preactivations=False)
-        assert _code_set(np.unique(np.concatenate(grid.codes.data, 1), axis=0)) <= _code_set(part.code_rows())
+        assert 0 < part.grid_coverage(grid) <= 1.0
 
 
 def test_trained_digits_convnet_decision_boundary():
@@ -174,3 +170,16 @@ def test_layer_by_layer_figure_counts_match_the_codes():
     assert f"after layer 1: {layer1} regions" in fig.axes[0].get_title()
     assert f"after layer 2: {part.n_regions} regions" in fig.axes[1].get_title()
     assert 1 < layer1 <= 1 + 6 + 15  # at most 1 + k + k(k-1)/2 regions for k = 6 lines
+
+
+def test_grid_coverage_detects_a_foreign_code():
+    model = lines_network([[1, 0], [0, 1]], [0.0, 0.0])
+    part = su.exact_partition(model, (-1, 1, -1, 1))
+    grid = su.grid_partition(model, (-1, 1, -1, 1), 21)
+    assert part.grid_coverage(grid) == 1.0
+    other = su.grid_partition(lines_network([[1, 0], [0, 1]], [0.5, 0.5]), (-1, 1, -1, 1), 21)
+    other.codes.data[0][:] = 0b01000000  # a code (0, 1) that the exact partition does have...
+    assert part.grid_coverage(other) == 0.25
+    other.codes.data[0] = np.full_like(other.codes.data[0], 0b11100000)  # ...and an impossible width
+    with pytest.raises(AssertionError, match="missing from the exact partition"):
+        part.grid_coverage(other)
