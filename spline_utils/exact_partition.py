@@ -31,7 +31,7 @@ import torch.autograd.forward_ad as fwAD
 from torch import nn
 from torch.nn.modules.utils import _pair
 
-from .model_walk import check_supported, code_modules
+from .model_walk import check_supported, code_modules, pool_geometry
 from .slices import PlaneSlice
 
 DOMAIN_EDGE = -1  # edge label of the domain boundary
@@ -509,12 +509,9 @@ def _layer_input_affine(model: nn.Module, call_index: int | None, points: np.nda
 def _pool_windows(pool: nn.MaxPool2d, shape: tuple[int, int, int]) -> np.ndarray:
     """Flat input indices of every window position, (C * H_out * W_out, kh * kw); -1 = padding."""
     c, h, w = shape
-    kh, kw = _pair(pool.kernel_size)
-    sh, sw = _pair(pool.stride if pool.stride is not None else pool.kernel_size)
-    ph, pw = _pair(pool.padding)
-    dh, dw = _pair(pool.dilation)
-    h_out = (h + 2 * ph - dh * (kh - 1) - 1) // sh + 1
-    w_out = (w + 2 * pw - dw * (kw - 1) - 1) // sw + 1
+    g = pool_geometry(pool, h, w)
+    kh, kw, sh, sw, ph, pw, dh, dw = (g[k] for k in ("kh", "kw", "sh", "sw", "ph", "pw", "dh", "dw"))
+    h_out, w_out = g["h_out"], g["w_out"]
     ch, i, j, a, b = np.meshgrid(np.arange(c), np.arange(h_out), np.arange(w_out), np.arange(kh), np.arange(kw), indexing="ij")
     r, s = i * sh - ph + a * dh, j * sw - pw + b * dw
     idx = (ch * h + r) * w + s

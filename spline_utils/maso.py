@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import torch
 from torch import nn
-from torch.nn.modules.utils import _pair
+from .model_walk import pool_geometry
 
 
 def maso(x: torch.Tensor, slopes: torch.Tensor, offsets: torch.Tensor) -> torch.Tensor:
@@ -49,12 +49,9 @@ def maxpool_maso(pool: nn.MaxPool2d, input_shape: tuple[int, int, int]) -> tuple
     Returns slopes (K, kh*kw, C*H*W) and offsets (K, kh*kw), with K = C * H_out * W_out.
     """
     c, h, w = input_shape
-    kh, kw = _pair(pool.kernel_size)
-    sh, sw = _pair(pool.stride if pool.stride is not None else pool.kernel_size)
-    ph, pw = _pair(pool.padding)
-    dh, dw = _pair(pool.dilation)
-    h_out = (h + 2 * ph - dh * (kh - 1) - 1) // sh + 1
-    w_out = (w + 2 * pw - dw * (kw - 1) - 1) // sw + 1
+    g = pool_geometry(pool, h, w)
+    kh, kw, sh, sw, ph, pw, dh, dw = (g[k] for k in ("kh", "kw", "sh", "sw", "ph", "pw", "dh", "dw"))
+    h_out, w_out = g["h_out"], g["w_out"]
     k = c * h_out * w_out
     slopes = torch.zeros(k, kh * kw, c * h * w)
     offsets = torch.full((k, kh * kw), float("-inf"))

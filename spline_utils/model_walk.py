@@ -208,6 +208,20 @@ def evaluation_mode(model: nn.Module) -> Iterator[nn.Module]:
             m.train(training)
 
 
+def pool_geometry(pool: nn.MaxPool2d, height: int, width: int) -> dict[str, int]:
+    """Kernel, stride, padding and dilation of a 2-D max-pool (as kh, kw, sh, sw, ph, pw, dh, dw)
+    and its output size (h_out, w_out) on inputs of size height x width (ceil_mode=False)."""
+    from torch.nn.modules.utils import _pair
+
+    kh, kw = _pair(pool.kernel_size)
+    sh, sw = _pair(pool.stride if pool.stride is not None else pool.kernel_size)
+    ph, pw = _pair(pool.padding)
+    dh, dw = _pair(pool.dilation)
+    h_out = (height + 2 * ph - dh * (kh - 1) - 1) // sh + 1
+    w_out = (width + 2 * pw - dw * (kw - 1) - 1) // sw + 1
+    return dict(kh=kh, kw=kw, sh=sh, sw=sw, ph=ph, pw=pw, dh=dh, dw=dw, h_out=h_out, w_out=w_out)
+
+
 def model_dtype_device(model: nn.Module) -> tuple[torch.dtype, torch.device]:
     """dtype and device of the model's first parameter (float32 / CPU for parameter-free models)."""
     for p in model.parameters():

@@ -82,6 +82,19 @@ def draw_decision_boundary(ax, part: GridPartition, linewidth: float = 2.0) -> N
             ax.contour(part.u, part.v, values, levels=[0.0], colors=[DECISION_COLOR], linewidths=linewidth)
 
 
+def _finish_axes(ax, part, extent, heading: str, show_anchors: bool) -> None:
+    """Anchor stars (slices), limits, coordinate labels and a title that names the method."""
+    if show_anchors and part.slice is not None:
+        anchors = part.slice.anchors.numpy()
+        ax.scatter(anchors[:, 0], anchors[:, 1], marker="*", s=120, c=OKABE_ITO["yellow"], edgecolors="k", zorder=5)
+    ax.set_xlim(extent[0], extent[1])
+    ax.set_ylim(extent[2], extent[3])
+    coord = ("$u$", "$v$") if part.slice is not None else ("$x_1$", "$x_2$")
+    ax.set_xlabel(coord[0])
+    ax.set_ylabel(coord[1])
+    ax.set_title(f"{heading}\n({part.method})", fontsize=9)
+
+
 def plot_partition(
     part: GridPartition,
     ax=None,
@@ -121,16 +134,8 @@ def plot_partition(
         draw_layer_splines(ax, part, layer, color, width)
     if show_decision:
         draw_decision_boundary(ax, part)
-    if show_anchors and part.slice is not None:
-        anchors = part.slice.anchors.numpy()
-        ax.scatter(anchors[:, 0], anchors[:, 1], marker="*", s=120, c=OKABE_ITO["yellow"], edgecolors="k", zorder=5)
-    ax.set_xlim(part.u[0], part.u[-1])
-    ax.set_ylim(part.v[0], part.v[-1])
-    coord = ("$u$", "$v$") if part.slice is not None else ("$x_1$", "$x_2$")
-    ax.set_xlabel(coord[0])
-    ax.set_ylabel(coord[1])
     heading = title if title is not None else f"layers 1-{upto}: {part.n_regions(upto)} regions found"
-    ax.set_title(f"{heading}\n({part.method})", fontsize=9)
+    _finish_axes(ax, part, part.extent, heading, show_anchors)
     return ax
 
 
@@ -154,15 +159,7 @@ def plot_decision(part: GridPartition, ax=None, title: str | None = None, show_s
         names = class_names if class_names is not None else [str(c) for c in range(n_classes)]
         handles = [plt.Rectangle((0, 0), 1, 1, color=colors[c], alpha=0.5) for c in present]
         ax.legend(handles, [f"class {names[c]}" for c in present], fontsize=7, loc="upper left", framealpha=0.8)
-    if show_anchors and part.slice is not None:
-        anchors = part.slice.anchors.numpy()
-        ax.scatter(anchors[:, 0], anchors[:, 1], marker="*", s=120, c=OKABE_ITO["yellow"], edgecolors="k", zorder=5)
-    ax.set_xlim(part.u[0], part.u[-1])
-    ax.set_ylim(part.v[0], part.v[-1])
-    coord = ("$u$", "$v$") if part.slice is not None else ("$x_1$", "$x_2$")
-    ax.set_xlabel(coord[0])
-    ax.set_ylabel(coord[1])
-    ax.set_title(f"{title or 'decision boundary (vermillion)'}\n({part.method})", fontsize=9)
+    _finish_axes(ax, part, part.extent, title or "decision boundary (vermillion)", show_anchors)
     return ax
 
 
@@ -261,17 +258,9 @@ def plot_exact(
         ax.add_collection(LineCollection(part.layer_segments(layer), colors=color, linewidths=width))
     if show_decision:
         ax.add_collection(LineCollection(part.decision_segments(), colors=DECISION_COLOR, linewidths=2.0))
-    if show_anchors and part.slice is not None:
-        anchors = part.slice.anchors.numpy()
-        ax.scatter(anchors[:, 0], anchors[:, 1], marker="*", s=120, c=OKABE_ITO["yellow"], edgecolors="k", zorder=5)
     lo, hi = part.domain.min(0), part.domain.max(0)
-    ax.set_xlim(lo[0], hi[0])
-    ax.set_ylim(lo[1], hi[1])
-    coord = ("$u$", "$v$") if part.slice is not None else ("$x_1$", "$x_2$")
-    ax.set_xlabel(coord[0])
-    ax.set_ylabel(coord[1])
     heading = title if title is not None else f"{part.n_regions} regions"
-    ax.set_title(f"{heading}\n({part.method})", fontsize=9)
+    _finish_axes(ax, part, (lo[0], hi[0], lo[1], hi[1]), heading, show_anchors)
     return ax
 
 
