@@ -84,14 +84,6 @@ class _Polygons:
         nxt = self.next_index()
         return 0.5 * self._sum(x * y[nxt] - x[nxt] * y)
 
-    def centroids(self) -> np.ndarray:
-        """Area centroids (P, 2); strictly interior for non-degenerate convex polygons."""
-        x, y = self.verts[:, 0], self.verts[:, 1]
-        nxt = self.next_index()
-        cross = x * y[nxt] - x[nxt] * y
-        area = 0.5 * self._sum(cross)
-        return np.stack([self._sum((x + x[nxt]) * cross), self._sum((y + y[nxt]) * cross)], 1) / (6 * area[:, None])
-
     def vertex_means(self) -> np.ndarray:
         """Mean of each polygon's vertices (P, 2): inside every convex polygon, and computed
         without dividing by the area (robust for slivers)."""
