@@ -182,9 +182,6 @@ class ExactPartition:
         layers ``unit`` is the pooling window."""
         return None if label < 0 else (int(label) >> 32, int(label) & 0xFFFFFFFF)
 
-    def centroids(self) -> np.ndarray:
-        return np.array([_polygon_centroid(p) for p in self.polygons])
-
     def spline_units(self, layer: int) -> np.ndarray:
         """Sorted indices of the units (max-pooling: windows) of one code layer whose splines
         cut the domain, i.e. that label at least one edge."""
@@ -411,7 +408,7 @@ def _chords(polys: _Polygons, s: np.ndarray) -> np.ndarray:
     pts = points[hit]
     order = np.argsort(pv, kind="stable")
     pv, pts = pv[order], pts[order]
-    uniq, start, count = np.unique(pv, return_index=True, return_counts=True)
+    _, start, count = np.unique(pv, return_index=True, return_counts=True)
     two = count >= 2
     return np.stack([pts[start[two]], pts[start[two] + count[two] - 1]], 1)
 
@@ -434,14 +431,6 @@ def _unique_segments(segs: np.ndarray, decimals: int = 9) -> np.ndarray:
 def _polygon_area(poly: np.ndarray) -> float:
     x, y = poly[:, 0], poly[:, 1]
     return 0.5 * float(np.dot(x, np.roll(y, -1)) - np.dot(np.roll(x, -1), y))
-
-
-def _polygon_centroid(poly: np.ndarray) -> np.ndarray:
-    x, y = poly[:, 0], poly[:, 1]
-    xn, yn = np.roll(x, -1), np.roll(y, -1)
-    cross = x * yn - xn * y
-    area = 0.5 * cross.sum()
-    return np.array([((x + xn) * cross).sum(), ((y + yn) * cross).sum()]) / (6 * area)
 
 
 # --------------------------------------------------------------------------- evaluation
