@@ -6,6 +6,8 @@ Prints, measured in one run:
     max-pooling) through a 6 and a 9;
   * the fraction of the exact regions that 256^2 and 2048^2 grids find, and their times.
 
+Exact-engine times are the best of three runs (this machine's timings vary by +-20% between runs).
+
     python benchmarks/bench_exact.py            # everything (a few minutes)
     python benchmarks/bench_exact.py --no-fine  # skip the 2048^2 grids
 """
@@ -20,10 +22,14 @@ import torch
 import spline_utils as su
 
 
-def timed(fn):
-    start = time.perf_counter()
-    out = fn()
-    return out, time.perf_counter() - start
+def timed(fn, repeat: int = 1):
+    """Result of ``fn()`` and its best wall time over ``repeat`` calls (seconds)."""
+    best = float("inf")
+    for _ in range(repeat):
+        start = time.perf_counter()
+        out = fn()
+        best = min(best, time.perf_counter() - start)
+    return out, best
 
 
 def mlp(widths, seed=0):
@@ -59,7 +65,7 @@ def main() -> None:
     header += "".join(f" {f'grid {r}^2 found':>17s} {'time s':>7s}" for r in resolutions)
     print("one CPU core (torch threads = 1)\n" + header)
     for name, model, domain, plane in cases:
-        part, t_exact = timed(lambda: su.exact_partition(model, domain, slice=plane))
+        part, t_exact = timed(lambda: su.exact_partition(model, domain, slice=plane), repeat=3)
         row = f"{name:22s} {part.n_regions:8d} {t_exact:8.2f} {part.n_regions / t_exact:10.0f}"
         for res in resolutions:
             grid, t_grid = timed(lambda: su.grid_partition(model, domain, res, slice=plane, keep_preactivations=False,

@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 import torch.autograd.forward_ad as fwAD
+import torch.nn.functional as F
 from torch import nn
 from torch.nn.modules.utils import _pair
 
@@ -118,7 +119,8 @@ def _clip(polys: _Polygons, s: np.ndarray, new_label: np.ndarray | int) -> _Poly
     with np.errstate(invalid="ignore", divide="ignore"):
         alpha = np.where(cross, s / (s - sn), 0.0)
     points = polys.verts + alpha[:, None] * (polys.verts[nxt] - polys.verts)
-    cut = np.broadcast_to(np.asarray(new_label), (polys.n,))[polys.poly_of_vertex()]
+    new_label = np.asarray(new_label, dtype=np.int64)
+    cut = new_label[polys.poly_of_vertex()] if new_label.ndim else np.full(len(s), new_label)
     label_vertex = np.where((s == 0) & (sn < 0), cut, polys.labels)
     label_cross = np.where(s > 0, cut, polys.labels)
     emit = np.stack([keep, cross], 1)
@@ -500,6 +502,114 @@ def _pool_windows(pool: nn.MaxPool2d, shape: tuple[int, int, int]) -> np.ndarray
     return idx.reshape(c * h_out * w_out, kh * kw)
 
 
+# --------------------------------------------------------------------------- sequential models
+def _sequential_segments(model: nn.Module) -> list[list[nn.Module]] | None:
+    """For a plain ``nn.Sequential`` (nested Sequentials allowed) of supported leaves: the affine
+    modules before the first code layer, between consecutive code layers and after the last
+    (n_code + 1 lists). ``None`` for any other model (the engine then uses forward-mode AD)."""
+    leaves: list[nn.Module] = []
+
+    def walk(module: nn.Module) -> bool:
+        if type(module) is nn.Sequential:
+            return all(walk(child) for child in module)
+        if isinstance(module, (nn.BatchNorm1d, nn.BatchNorm2d)) and module.running_mean is None:
+            return False
+        if not isinstance(module, (nn.ReLU, nn.LeakyReLU, nn.MaxPool2d, nn.Linear, nn.Conv2d,
+                                   nn.BatchNorm1d, nn.BatchNorm2d, nn.AvgPool2d, nn.AdaptiveAvgPool2d,
+                                   nn.Flatten, nn.Dropout, nn.Identity)):
+            return False
+        leaves.append(module)
+        return True
+
+    if not walk(model):
+        return None
+    segments: list[list[nn.Module]] = [[]]
+    for module in leaves:
+        if isinstance(module, (nn.ReLU, nn.LeakyReLU, nn.MaxPool2d)):
+            segments.append([])
+        else:
+            segments[-1].append(module)
+    return segments
+
+
+def _affine_apply(module: nn.Module, x: torch.Tensor, n: int) -> torch.Tensor:
+    """Apply an (eval-mode) affine module to a batch whose first ``n`` rows are points and
+    whose other rows are directions (which get the linear part only)."""
+    if isinstance(module, nn.Linear):
+        out = F.linear(x, module.weight)
+        bias = module.bias
+    elif isinstance(module, nn.Conv2d):
+        out = module._conv_forward(x, module.weight, None)
+        bias = None if module.bias is None else module.bias.view(-1, 1, 1)
+    elif isinstance(module, (nn.BatchNorm1d, nn.BatchNorm2d)):
+        scale = torch.rsqrt(module.running_var + module.eps)
+        if module.weight is not None:
+            scale = scale * module.weight
+        bias = -module.running_mean * scale
+        if module.bias is not None:
+            bias = bias + module.bias
+        shape = (-1,) + (1,) * (x.dim() - 2)
+        out, bias = x * scale.view(shape), bias.view(shape)
+    else:  # Flatten, average pooling, Identity, Dropout (eval): linear without offset
+        return module(x)
+    if bias is not None:
+        out[:n] += bias
+    return out
+
+
+def _propagate(segment, x0, xu, xv, batch_size: int = 8192):
+    """Push the affine maps ``x0 + xu du + xv dv`` (each (P, *shape)) through affine modules.
+    Returns the flattened maps (P, K) of the result: value, u- and v-derivatives."""
+    parts = []
+    for start in range(0, len(x0), batch_size):
+        sl = slice(start, start + batch_size)
+        n = len(x0[sl])
+        x = torch.from_numpy(np.concatenate([x0[sl], xu[sl], xv[sl]]))
+        with torch.no_grad():
+            for module in segment:
+                x = _affine_apply(module, x, n)
+        x = x.reshape(3 * n, -1).numpy()
+        parts.append((x[:n], x[n : 2 * n], x[2 * n :]))
+    return tuple(np.concatenate([p[i] for p in parts]) for i in range(3))
+
+
+def _code_layer_output(module, shape, code, values, du, dv):
+    """The output maps of a code layer on regions where its code is known: ReLU / LeakyReLU
+    scale each unit by its slope, max-pooling picks each window's winning position.
+    ``values``, ``du``, ``dv``: (P, units) maps of the layer input; returns (P, *out_shape)."""
+    n = len(code)
+    if isinstance(module, nn.MaxPool2d):
+        c, h, w = shape
+        g = pool_geometry(module, h, w)
+        flat = np.take_along_axis(_pool_windows(module, shape)[None], code[..., None].astype(np.int64), 2)[..., 0]
+        out_shape = (n, c, g["h_out"], g["w_out"])
+        return tuple(np.take_along_axis(a, flat, 1).reshape(out_shape) for a in (values, du, dv))
+    if isinstance(module, nn.ReLU):
+        return tuple(np.multiply(a, code).reshape(n, *shape) for a in (values, du, dv))
+    factor = np.where(code, 1.0, float(module.negative_slope))
+    return tuple((a * factor).reshape(n, *shape) for a in (values, du, dv))
+
+
+def _sequential_maps(segment, previous, anchors: np.ndarray, plane: PlaneSlice | None):
+    """Affine maps (value at ``anchors``, d/du, d/dv; each (P, K)) of the input of the next code
+    layer (or of the output) of a sequential model, from the previous code layer's input maps
+    (expanded at its own anchors) and the codes of the current polygons."""
+    n = len(anchors)
+    if previous is None:
+        x0 = _to_input(torch.as_tensor(anchors, dtype=torch.float64), plane).numpy()
+        if plane is None:
+            basis = np.eye(2)
+        else:
+            basis = plane.basis.to(torch.float64).numpy().reshape(2, *plane.input_shape)
+        xu, xv = (np.ascontiguousarray(np.broadcast_to(b, x0.shape)) for b in basis)
+    else:
+        module, shape, prev_anchors, z0, du, dv, origin, code = previous
+        d = anchors - prev_anchors[origin]
+        gu, gv = du[origin], dv[origin]
+        x0, xu, xv = _code_layer_output(module, shape, code, z0[origin] + gu * d[:, :1] + gv * d[:, 1:], gu, gv)
+    return _propagate(segment, x0, xu, xv)
+
+
 # --------------------------------------------------------------------------- the engine
 def exact_partition(
     model: nn.Module,
@@ -530,27 +640,33 @@ def exact_partition(
     codes: list[np.ndarray] = []
     names, kinds, windows = [], [], []
     layer_modules = _code_calls(model, slice, domain)
-    for layer, (name, module, in_shape) in enumerate(layer_modules):
+    segments = _sequential_segments(model)
+    previous = None  # sequential models: (module, input shape, anchors, z0, du, dv, origin, code)
+    for layer, (name, module, in_shape) in enumerate(layer_modules + [(None, None, None)]):
         anchors = polys.vertex_means()
-        z0, du, dv = _layer_input_affine(model, layer, anchors, slice)
+        if segments is None:
+            z0, du, dv = _layer_input_affine(model, None if module is None else layer, anchors, slice)
+        else:
+            z0, du, dv = _sequential_maps(segments[layer], previous, anchors, slice)
+        if module is None:
+            break
         if isinstance(module, nn.MaxPool2d):
             idx = _pool_windows(module, in_shape)
-            polys, codes, code = _split_maxpool(
-                polys, codes, anchors, z0, du, dv, idx, layer, max_regions, min_area * domain_area)
+            polys, origin, code = _split_maxpool(
+                polys, anchors, z0, du, dv, idx, layer, max_regions, min_area * domain_area)
             kh, kw = _pair(module.kernel_size)
             windows.append(kh * kw)
             kinds.append("maxpool")
         else:
-            polys, codes, code = _split_relu(
-                polys, codes, anchors, z0, du, dv, layer, max_regions, min_area * domain_area)
+            polys, origin, code = _split_relu(
+                polys, anchors, z0, du, dv, layer, max_regions, min_area * domain_area)
             kinds.append("relu")
             windows.append(2)
-        codes.append(code)
+        codes = [c[origin] for c in codes] + [code]
         names.append(name)
-    anchors = polys.vertex_means()
-    f0, fu, fv = _layer_input_affine(model, None, anchors, slice)
-    output_map = np.stack([fu, fv], -1)  # (P, K, 2)
-    output_offset = f0 - fu * anchors[:, :1] - fv * anchors[:, 1:]
+        previous = (module, in_shape, anchors, z0, du, dv, origin, code)
+    output_map = np.stack([du, dv], -1)  # (P, K, 2)
+    output_offset = z0 - du * anchors[:, :1] - dv * anchors[:, 1:]
     starts = polys.offsets
     result = ExactPartition(
         polygons=[polys.verts[starts[i] : starts[i + 1]] for i in range(polys.n)],
@@ -567,12 +683,13 @@ def exact_partition(
     return result
 
 
-def _values(polys: _Polygons, origin: np.ndarray, anchors, z0, du, dv, column: int) -> np.ndarray:
+def _values(polys: _Polygons, origin: np.ndarray, anchors, z0t, dut, dvt, column: int) -> np.ndarray:
     """Value at every vertex of unit ``column`` of the layer input, whose affine map on each
-    polygon is that of its layer-start ancestor ``origin[polygon]``, expanded at ``anchors``."""
+    polygon is that of its layer-start ancestor ``origin[polygon]``, expanded at ``anchors``.
+    ``z0t``, ``dut``, ``dvt``: the maps unit-major, (units, P0), so one unit's row is contiguous."""
     row = origin[polys.poly_of_vertex()]
     d = polys.verts - anchors[row]
-    return z0[row, column] + du[row, column] * d[:, 0] + dv[row, column] * d[:, 1]
+    return z0t[column][row] + dut[column][row] * d[:, 0] + dvt[column][row] * d[:, 1]
 
 
 def _budget(n: int, max_regions: int, layer: int, what: str) -> None:
@@ -583,84 +700,170 @@ def _budget(n: int, max_regions: int, layer: int, what: str) -> None:
         )
 
 
-def _split_relu(polys, codes, anchors, z0, du, dv, layer, max_regions, min_area):
-    """Cut by the zero line of every unit; returns (polygons, codes reordered, new code).
-
-    A polygon whose centre value exceeds (slope x radius) cannot be cut by a unit and is
-    skipped without looking at its vertices.
-    """
-    origin = np.arange(polys.n)
-    code = np.zeros((polys.n, z0.shape[1]), dtype=bool)
+def _relu_rows(polys: _Polygons, origin, anchors, z0, du, dv, slope):
+    """Centre values (P, units) of every unit on every polygon, and which units may cut it:
+    those whose centre value is within (slope x radius) of zero. ``slope``: (P0, units)
+    gradient norms of the units on the layer-start polygons."""
     centres = polys.vertex_means()
     radii = polys.radii(centres)
-    for k in range(z0.shape[1]):
-        d = centres - anchors[origin]
-        centre_value = z0[origin, k] + du[origin, k] * d[:, 0] + dv[origin, k] * d[:, 1]
-        reach = np.hypot(du[origin, k], dv[origin, k]) * radii
-        candidate = np.abs(centre_value) <= reach * (1 + 1e-9) + 1e-300
-        code[:, k] = centre_value > 0
-        if not candidate.any():
+    d = centres - anchors[origin]
+    value = z0[origin] + du[origin] * d[:, :1] + dv[origin] * d[:, 1:]
+    return value, np.abs(value) <= slope[origin] * (radii[:, None] * (1 + 1e-9)) + 1e-300
+
+
+def _group_starts(owner: np.ndarray, n: int) -> np.ndarray:
+    """Start index of each owner's run in a sorted owner array (n + 1 entries)."""
+    return np.searchsorted(owner, np.arange(n + 1))
+
+
+def _split_relu(polys, anchors, z0, du, dv, layer, max_regions, min_area):
+    """Cut every polygon by the zero lines of the layer's units.
+
+    Returns (polygons, origin, code): ``origin[i]`` is the layer-start polygon that polygon ``i``
+    came from, ``code`` (P, units) bool its activation pattern.
+
+    The cuts run in rounds, vectorised over polygons. Each polygon keeps a short list of
+    *candidate* units, whose lines pass within its bounding circle (a few of them, typically);
+    every other unit has one sign on it, read at its centre. In each round every polygon with
+    candidates is tested against the candidate line nearest its centre and, if that line
+    crosses it, cut in two; the pieces keep those of the parent's candidates that are still near
+    them. A polygon without candidates is final. The partition does not depend on the order of
+    the cuts (it is an arrangement of lines), and cutting near the centre keeps the rounds few.
+    """
+    slope = np.hypot(du, dv)
+    origin = np.arange(polys.n)
+    value, cand = _relu_rows(polys, origin, anchors, z0, du, dv, slope)
+    code = value > 0
+    # candidate pairs (polygon, unit, centre-to-line distance), sorted by polygon then distance
+    cp, cu = np.nonzero(cand)
+    cd = np.abs(value[cp, cu]) / np.maximum(slope[cp, cu], 1e-300)
+    order = np.lexsort((cd, cp))
+    cp, cu, cd = cp[order], cu[order], cd[order]
+    done: list[tuple[_Polygons, np.ndarray, np.ndarray]] = []
+    n_done = 0
+    while polys.n:
+        busy = np.zeros(polys.n, bool)
+        busy[cp] = True
+        if not busy.all():
+            final = ~busy
+            done.append((polys.select(final), origin[final], code[final]))
+            n_done += int(final.sum())
+            polys, origin, code = polys.select(busy), origin[busy], code[busy]
+            cp = (np.cumsum(busy) - 1)[cp]
+            if not polys.n:
+                break
+        starts = _group_starts(cp, polys.n)
+        first = starts[:-1]
+        unit = cu[first]
+        rows = np.arange(polys.n)
+        pv = polys.poly_of_vertex()
+        o, k = origin[pv], unit[pv]
+        d = polys.verts - anchors[o]
+        s = _snap(z0[o, k] + du[o, k] * d[:, 0] + dv[o, k] * d[:, 1], polys)
+        has_pos = np.maximum.reduceat(s, polys.offsets[:-1]) > 0
+        has_neg = np.minimum.reduceat(s, polys.offsets[:-1]) < 0
+        code[rows, unit] = has_pos & ~has_neg
+        remaining = np.ones(len(cp), bool)
+        remaining[first] = False
+        mixed = has_pos & has_neg
+        if not mixed.any():
+            cp, cu, cd = cp[remaining], cu[remaining], cd[remaining]
             continue
-        cand_idx = np.nonzero(candidate)[0]
-        sub = polys.select(candidate)
-        s = _snap(_values(sub, origin[cand_idx], anchors, z0, du, dv, k), sub)
-        has_pos = np.maximum.reduceat(s, sub.offsets[:-1]) > 0
-        has_neg = np.minimum.reduceat(s, sub.offsets[:-1]) < 0
-        code[cand_idx, k] = has_pos & ~has_neg
-        mixed_sub = has_pos & has_neg
-        if not mixed_sub.any():
-            continue
-        mixed = np.zeros(polys.n, dtype=bool)
-        mixed[cand_idx[mixed_sub]] = True
-        _budget(polys.n + int(mixed.sum()), max_regions, layer, f"unit {k}")
-        cut = sub.select(mixed_sub)
-        s_cut = s[np.repeat(mixed_sub, sub.counts)]
-        label = (layer << 32) + k
-        pos, neg = _clip(cut, s_cut, label), _clip(cut, -s_cut, label)
         parent = np.nonzero(mixed)[0]
-        keep_pos = (pos.counts >= 3) & (pos.areas() > min_area)
-        keep_neg = (neg.counts >= 3) & (neg.areas() > min_area)
-        pos, neg = pos.select(keep_pos), neg.select(keep_neg)
+        _budget(n_done + polys.n + len(parent), max_regions, layer, f"unit {unit[parent[0]]}")
+        cut = polys.select(mixed)
+        s_cut = s[np.repeat(mixed, polys.counts)]
+        labels = (layer << 32) + unit[parent]
+        pieces = _clip(_Polygons.concat([cut, cut]), np.concatenate([s_cut, -s_cut]),
+                       np.concatenate([labels, labels]))
+        side = np.repeat([True, False], len(parent))
+        parent = np.concatenate([parent, parent])
+        keep = (pieces.counts >= 3) & (pieces.areas() > min_area)
+        pieces, side, parent = pieces.select(keep), side[keep], parent[keep]
+        child_origin = origin[parent]
+        child_code = code[parent]
+        child_code[np.arange(pieces.n), unit[parent]] = side
+        # the parents' other candidates, tested against each piece's bounding circle
+        n_pairs = starts[parent + 1] - starts[parent] - 1  # minus the unit just used
+        pair_child = np.repeat(np.arange(pieces.n), n_pairs)
+        pair_src = np.repeat(starts[parent] + 1 - np.concatenate([[0], np.cumsum(n_pairs)[:-1]]), n_pairs)
+        pair_src += np.arange(len(pair_src))
+        pair_unit = cu[pair_src]
+        centres = pieces.vertex_means()
+        radii = pieces.radii(centres)
+        po = child_origin[pair_child]
+        dc = centres[pair_child] - anchors[po]
+        pair_value = z0[po, pair_unit] + du[po, pair_unit] * dc[:, 0] + dv[po, pair_unit] * dc[:, 1]
+        pair_slope = slope[po, pair_unit]
+        near = np.abs(pair_value) <= pair_slope * radii[pair_child] * (1 + 1e-9) + 1e-300
+        child_code[pair_child[~near], pair_unit[~near]] = pair_value[~near] > 0
+        pair_child, pair_unit = pair_child[near], pair_unit[near]
+        pair_dist = np.abs(pair_value[near]) / np.maximum(pair_slope[near], 1e-300)
+        order = np.lexsort((pair_dist, pair_child))
+        # the uncut polygons keep their remaining pairs (renumbered), then the pieces follow
         rest = ~mixed
-        polys = _Polygons.concat([polys.select(rest), pos, neg])
-        order = np.concatenate([np.nonzero(rest)[0], parent[keep_pos], parent[keep_neg]])
-        bits = np.concatenate([code[rest, k], np.ones(len(pos.counts), bool), np.zeros(len(neg.counts), bool)])
-        origin, code = origin[order], code[order]
-        code[:, k] = bits
-        new_centres = [pos.vertex_means(), neg.vertex_means()]
-        centres = np.concatenate([centres[rest]] + new_centres)
-        radii = np.concatenate([radii[rest], pos.radii(new_centres[0]), neg.radii(new_centres[1])])
-    return polys, [c[origin] for c in codes], code
+        keep_pair = remaining & rest[cp]
+        new_index = np.cumsum(rest) - 1
+        n_rest = int(rest.sum())
+        cp = np.concatenate([new_index[cp[keep_pair]], n_rest + pair_child[order]])
+        cu = np.concatenate([cu[keep_pair], pair_unit[order]])
+        cd = np.concatenate([cd[keep_pair], pair_dist[order]])
+        polys = _Polygons.concat([polys.select(rest), pieces])
+        origin = np.concatenate([origin[rest], child_origin])
+        code = np.concatenate([code[rest], child_code])
+    if not done:
+        return polys, origin, code
+    return (_Polygons.concat([d[0] for d in done]), np.concatenate([d[1] for d in done]),
+            np.concatenate([d[2] for d in done]))
 
 
-def _split_maxpool(polys, codes, anchors, z0, du, dv, idx, layer, max_regions, min_area):
-    """Split every polygon, window by window, into the cells where one window position wins."""
+def _split_maxpool(polys, anchors, z0, du, dv, idx, layer, max_regions, min_area):
+    """Split every polygon, window by window, into the cells where one window position wins.
+    Returns (polygons, origin, code) like :func:`_split_relu`; code (P, windows) uint8."""
     n_windows, r = idx.shape
     # padding positions never win: a constant -inf column
-    z0 = np.concatenate([z0, np.full((len(z0), 1), -np.inf)], 1)
-    du = np.concatenate([du, np.zeros((len(du), 1))], 1)
-    dv = np.concatenate([dv, np.zeros((len(dv), 1))], 1)
-    idx = np.where(idx < 0, z0.shape[1] - 1, idx)
+    z0 = np.concatenate([z0.T, np.full((1, len(z0)), -np.inf)])  # unit-major (units + 1, P0)
+    du = np.concatenate([du.T, np.zeros((1, len(du)))])
+    dv = np.concatenate([dv.T, np.zeros((1, len(dv)))])
+    idx = np.where(idx < 0, z0.shape[0] - 1, idx)
     origin = np.arange(polys.n)
     code = np.zeros((polys.n, n_windows), dtype=np.uint8)
+    centres = polys.vertex_means()
+    radii = polys.radii(centres)
     with np.errstate(invalid="ignore"):
         for w in range(n_windows):
             cols = idx[w]
-            vals = np.stack([_values(polys, origin, anchors, z0, du, dv, c) for c in cols], 1)
-            best = vals.argmax(1)  # ties go to the first position, as in the recorded codes
-            # winner inside each polygon: at its vertex mean (the values are affine on it)
-            code[:, w] = (np.stack([polys._sum(vals[:, j]) for j in range(r)], 1)).argmax(1)
-            mixed = np.minimum.reduceat(best, polys.offsets[:-1]) != np.maximum.reduceat(best, polys.offsets[:-1])
-            if not mixed.any():
+            # winner at each polygon's centre; only polygons where a rival position comes within
+            # (slope of the difference x radius) of it can change winner inside
+            d = centres - anchors[origin]
+            gu, gv = du[cols][:, origin].T, dv[cols][:, origin].T  # (P, r)
+            centre_value = z0[cols][:, origin].T + gu * d[:, :1] + gv * d[:, 1:]
+            best = centre_value.argmax(1)  # ties go to the first position, as in the recorded codes
+            code[:, w] = best
+            rows = np.arange(polys.n)
+            gap = centre_value[rows, best][:, None] - centre_value
+            reach = np.hypot(gu[rows, best][:, None] - gu, gv[rows, best][:, None] - gv) * radii[:, None]
+            near = gap <= reach * (1 + 1e-9) + 1e-300
+            near[rows, best] = False
+            cand = np.nonzero(near.any(1))[0]
+            if not len(cand):
                 continue
+            sub = polys.select(near.any(1))
+            vals = np.stack([_values(sub, origin[cand], anchors, z0, du, dv, c) for c in cols], 1)
+            best_v = vals.argmax(1)
+            mixed_sub = np.minimum.reduceat(best_v, sub.offsets[:-1]) != np.maximum.reduceat(best_v, sub.offsets[:-1])
+            if not mixed_sub.any():
+                continue
+            mixed = np.zeros(polys.n, bool)
+            mixed[cand[mixed_sub]] = True
             parent = np.nonzero(mixed)[0]
             pieces, piece_parent, piece_code = [], [], []
             for p in range(r):
-                if cols[p] == z0.shape[1] - 1:
+                if cols[p] == z0.shape[0] - 1:
                     continue  # a padding position
                 cell, owner = polys.select(mixed), parent.copy()
                 for q in range(r):
-                    if q == p or cols[q] == z0.shape[1] - 1:
+                    if q == p or cols[q] == z0.shape[0] - 1:
                         continue
                     s = _values(cell, origin[owner], anchors, z0, du, dv, cols[p]) - _values(
                         cell, origin[owner], anchors, z0, du, dv, cols[q])
@@ -686,9 +889,12 @@ def _split_maxpool(polys, codes, anchors, z0, du, dv, idx, layer, max_regions, m
             polys = _Polygons.concat([polys.select(rest)] + pieces)
             order = np.concatenate([np.nonzero(rest)[0]] + piece_parent)
             new_code = np.concatenate([code[rest, w]] + piece_code)
+            new_centres = [centres[rest]] + [piece.vertex_means() for piece in pieces]
+            radii = np.concatenate([radii[rest]] + [piece.radii(c) for piece, c in zip(pieces, new_centres[1:])])
+            centres = np.concatenate(new_centres)
             origin, code = origin[order], code[order]
             code[:, w] = new_code
-    return polys, [c[origin] for c in codes], code
+    return polys, origin, code
 
 
 # --------------------------------------------------------------------------- input checks

@@ -186,7 +186,10 @@ def check_supported(model: nn.Module, trace: bool = True) -> None:
         raise ValueError(f"model {type(model).__name__} is empty: it has no layers")
     for name, module in modules:
         _check_module(name, module)
-    if trace and not isinstance(model, CODE_MODULES + AFFINE_MODULES):
+    # only custom forward methods can hold functional operations: plain Sequentials of
+    # supported leaves need no trace
+    plain = all(type(m) is nn.Sequential or next(m.children(), None) is None for _, m in modules)
+    if trace and not plain:
         _check_forward_ops(model)
 
 

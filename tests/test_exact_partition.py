@@ -183,3 +183,41 @@ def test_grid_coverage_detects_a_foreign_code():
     other.codes.data[0] = np.full_like(other.codes.data[0], 0b11100000)  # ...and an impossible width
     with pytest.raises(AssertionError, match="missing from the exact partition"):
         part.grid_coverage(other)
+
+
+class _Wrapped(nn.Module):
+    """The same network behind a custom forward: the engine must use its general (autodiff) path."""
+
+    def __init__(self, inner):
+        super().__init__()
+        self.inner = inner
+
+    def forward(self, x):
+        return self.inner(x)
+
+
+@pytest.mark.parametrize("case", ["leaky_mlp", "convnet"])
+def test_sequential_fast_path_equals_the_general_path(case, convnet):
+    from spline_utils.exact_partition import _sequential_segments
+
+    if case == "leaky_mlp":
+        model = su.he_init_(su.make_mlp([2, 10, 10, 10, 2], activation="leaky_relu", batch_norm=True),
+                            bias_std=0.5, generator=torch.Generator().manual_seed(4))
+        random_bn_(model)
+        plane, domain = None, (-2, 2, -2, 2)
+    else:
+        model = convnet
+        plane = su.PlaneSlice.through(torch.randn(3, 1, 8, 8, generator=torch.Generator().manual_seed(5)))
+        domain = (-1, 1, -1, 1)
+    model.eval()
+    wrapped = _Wrapped(model)
+    assert _sequential_segments(model) is not None and _sequential_segments(wrapped) is None
+    fast = su.exact_partition(model, domain, slice=plane)
+    general = su.exact_partition(wrapped, domain, slice=plane)
+    assert fast.n_regions == general.n_regions > 20
+    key = lambda part: np.lexsort(part.code_rows().T)  # noqa: E731  order regions by code
+    a, b = key(fast), key(general)
+    assert (fast.code_rows()[a] == general.code_rows()[b]).all()
+    np.testing.assert_allclose(fast.output_map[a], general.output_map[b], rtol=1e-9, atol=1e-9)
+    np.testing.assert_allclose(fast.output_offset[a], general.output_offset[b], rtol=1e-9, atol=1e-9)
+    fast.check(model)
