@@ -11,6 +11,10 @@ Modules, each named for what it does:
 * :mod:`~spline_utils.plotting`     -- Fig. 1a-style figures;
 * :mod:`~spline_utils.maso`         -- layers written explicitly as MASOs;
 * :mod:`~spline_utils.folding`      -- eval-mode BatchNorm folded into the layer before it;
+* :mod:`~spline_utils.masks`        -- pruning masks ``Q_W``, ``q_b`` applied to model copies;
+* :mod:`~spline_utils.spline_params` -- unit hyperplanes, spline distances, merging and its bound;
+* :mod:`~spline_utils.unit_pruning` -- node pruning by spline redundancy / magnitude / at random;
+* :mod:`~spline_utils.turning_points` -- where splines and decision boundaries bend, and why;
 * :mod:`~spline_utils.models`, :mod:`~spline_utils.data`, :mod:`~spline_utils.training`;
 * :mod:`~spline_utils.run_mode`, :mod:`~spline_utils.seeding`.
 """
@@ -32,12 +36,40 @@ from . import explorer
 from .maso import dense_layer_maso, maso, maxpool_maso
 from .exact_partition import ExactPartition, exact_partition, sampled_local_complexity
 from .grid_partition import GridPartition, grid_partition
+from .masks import (
+    PruningMask,
+    apply_mask,
+    following_batchnorm,
+    full_mask,
+    magnitude_weight_mask,
+    prunable_layers,
+    unit_mask,
+    weight_mask,
+)
 from .model_walk import check_supported, code_modules, evaluation_mode
 from .models import VGG16_CFG, ResidualBlock, digits_convnet, he_init_, make_mlp, vgg
 from .plotting import plot_decision, plot_exact, plot_layer_by_layer, plot_partition, plot_slice
 from .run_mode import data_dir, default_device, describe_run, is_full_mode, run_mode
 from .seeding import seed_everything
 from .slices import PlaneSlice
+from .spline_params import (
+    bn_spline_distance,
+    data_spline_distance,
+    merge_bound,
+    merge_units,
+    normalised_hyperplanes,
+    spline_distances,
+    unit_hyperplanes,
+)
+from .turning_points import (
+    bends,
+    decision_turning_points,
+    spline_segments,
+    spline_turning_points,
+    supplying_splines,
+    unit_preactivations,
+)
+from .unit_pruning import UnitPruning, input_radius, prune_units, redundancy_bounds, remove_pruned_units
 from .training import accuracy, train_classifier
 
 __version__ = "0.1.0"

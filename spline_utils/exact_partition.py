@@ -196,7 +196,8 @@ class ExactPartition:
         of the same model and domain samples. Raises ``AssertionError`` if the grid finds a code
         that no exact region has (which would make one of the two wrong)."""
         exact = {row.tobytes() for row in self.code_rows()}
-        found = np.unique(np.concatenate(grid.codes.data, 1), axis=0)
+        rows = np.ascontiguousarray(np.concatenate(grid.codes.data, 1))
+        found = np.unique(rows.view(np.dtype((np.void, rows.shape[1]))).ravel())  # distinct rows, fast
         stray = sum(row.tobytes() not in exact for row in found)
         assert stray == 0, f"{stray} grid codes are missing from the exact partition"
         return len(found) / self.n_regions
@@ -230,12 +231,13 @@ class ExactPartition:
             rows.append(np.packbits(bits, axis=1))
         return np.concatenate(rows, axis=1) if rows else np.zeros((self.n_regions, 0), np.uint8)
 
-    def decision_segments(self) -> np.ndarray:
+    def decision_segments(self, with_pairs: bool = False):
         """Exact decision-boundary segments (S, 2, 2).
 
         One output: the zero set of ``f``. ``K >= 2`` outputs: where the two largest outputs tie,
         i.e. for each region and class pair (a, b) the chord of ``f_a = f_b`` inside the cell
-        where a and b beat every other class.
+        where a and b beat every other class. ``with_pairs=True`` also returns the class pair
+        (a, b) of every segment, (S, 2) int (``(0, 0)`` for a single output).
         """
         k = self.output_map.shape[1]
         if k == 1:
@@ -246,7 +248,7 @@ class ExactPartition:
                 for a in range(k) for b in range(a + 1, k)
             ]
         polys = _Polygons.concat([_single(p) for p in self.polygons])
-        segs = []
+        segs, pairs = [], []
         for slope, offset, pair in fields:
             cell = polys
             owner = np.arange(polys.n)
@@ -268,8 +270,11 @@ class ExactPartition:
             pv_cell = cell.poly_of_vertex()
             s = np.einsum("vi,vi->v", cell.verts, slope[owner][pv_cell]) + offset[owner][pv_cell]
             segs.append(_chords(cell, _snap(s, cell)))
-        segs = [s for s in segs if len(s)]
-        return _unique_segments(np.concatenate(segs)) if segs else np.zeros((0, 2, 2))
+            pairs.append(np.tile(pair or (0, 0), (len(segs[-1]), 1)))
+        segs = np.concatenate(segs) if segs else np.zeros((0, 2, 2))
+        pairs = np.concatenate(pairs) if pairs else np.zeros((0, 2), np.int64)
+        idx = _unique_segments(segs, return_index=True)
+        return (segs[idx], pairs[idx]) if with_pairs else segs[idx]
 
     # ------------------------------------------------------------------ checks
     def check(self, model: nn.Module, n_points: int = 3, tol: float = 1e-8, seed: int = 0) -> dict:
@@ -415,10 +420,11 @@ def _chords(polys: _Polygons, s: np.ndarray) -> np.ndarray:
     return np.stack([pts[start[two]], pts[start[two] + count[two] - 1]], 1)
 
 
-def _unique_segments(segs: np.ndarray, decimals: int = 9) -> np.ndarray:
-    """Drop duplicate segments (shared edges appear once per neighbouring polygon)."""
+def _unique_segments(segs: np.ndarray, decimals: int = 9, return_index: bool = False) -> np.ndarray:
+    """Drop duplicate and zero-length segments (shared edges appear once per neighbouring
+    polygon); ``return_index`` gives the indices of the kept segments instead."""
     if not len(segs):
-        return segs
+        return np.zeros(0, np.int64) if return_index else segs
     a, b = np.round(segs[:, 0], decimals), np.round(segs[:, 1], decimals)
     swap = (a[:, 0] > b[:, 0]) | ((a[:, 0] == b[:, 0]) & (a[:, 1] > b[:, 1]))
     first = np.where(swap[:, None], b, a)
@@ -426,8 +432,8 @@ def _unique_segments(segs: np.ndarray, decimals: int = 9) -> np.ndarray:
     keys = np.concatenate([first, second], 1)
     _, idx = np.unique(keys, axis=0, return_index=True)
     lengths = np.linalg.norm(segs[:, 1] - segs[:, 0], axis=1)
-    idx = idx[lengths[idx] > 0]
-    return segs[np.sort(idx)]
+    idx = np.sort(idx[lengths[idx] > 0])
+    return idx if return_index else segs[idx]
 
 
 def _polygon_area(poly: np.ndarray) -> float:

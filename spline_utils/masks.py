@@ -1,0 +1,175 @@
+"""Pruning masks in the paper's notation, applied to a copy of a model.
+
+Pruning layer ``l`` multiplies its weights and biases by binary masks:
+``W~ = Q_W * W`` and ``b~ = q_b * b`` (entries in {0, 1}, elementwise). *Unit* (node / channel,
+structured) pruning zeroes a whole row of ``Q_W`` -- for a ``Conv2d`` a whole output filter -- and
+the unit's bias; *weight* (unstructured) pruning zeroes single entries.
+
+A unit followed by a BatchNorm would still emit the constant ``beta - gamma * mu / sigma`` after its
+row is zeroed, so :func:`apply_mask` also zeroes that BatchNorm's ``gamma`` and ``beta`` for a
+pruned unit: the unit then outputs exactly zero, as if it had been removed. The dense model is
+never modified.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+PRUNABLE = (nn.Linear, nn.Conv2d)
+
+
+@dataclass
+class PruningMask:
+    """Masks per prunable layer (qualified module name -> tensor).
+
+    weight: ``Q_W``, bool, the shape of the layer's weight, e.g. (out, in) or (out, in, kh, kw).
+    bias: ``q_b``, bool (out,), or ``None`` for a layer without bias.
+    """
+
+    weight: dict[str, torch.Tensor]
+    bias: dict[str, torch.Tensor | None]
+
+    def pruned_units(self, name: str) -> list[int]:
+        """Units (rows / output channels) of layer ``name`` whose weights and bias are all zero."""
+        q_w = self.weight[name].reshape(self.weight[name].shape[0], -1)
+        dead = ~q_w.any(1)
+        if self.bias.get(name) is not None:
+            dead &= ~self.bias[name]
+        return torch.nonzero(dead).flatten().tolist()
+
+    def sparsity(self, name: str | None = None) -> float:
+        """Fraction of zeroed weight entries, of one layer or of all masked layers together."""
+        masks = [self.weight[name]] if name is not None else list(self.weight.values())
+        total = sum(m.numel() for m in masks)
+        return 1.0 - sum(int(m.sum()) for m in masks) / total
+
+
+def prunable_layers(model: nn.Module) -> list[tuple[str, nn.Module]]:
+    """(qualified name, module) of every ``nn.Linear`` / ``nn.Conv2d``, in registration order."""
+    return [(n, m) for n, m in model.named_modules() if isinstance(m, PRUNABLE)]
+
+
+def following_batchnorm(model: nn.Module) -> dict[str, nn.Module]:
+    """Map each Linear / Conv2d name to the BatchNorm registered right after it over its outputs
+    (the ``layer -> BN`` pairs of ``conv_bn_relu`` blocks, MLPs with BN, residual blocks)."""
+    leaves = [(n, m) for n, m in model.named_modules() if next(m.children(), None) is None]
+    pairs = {}
+    for (name, layer), (_, after) in zip(leaves[:-1], leaves[1:]):
+        if isinstance(layer, PRUNABLE) and isinstance(after, (nn.BatchNorm1d, nn.BatchNorm2d)):
+            if after.num_features == layer.weight.shape[0]:
+                pairs[name] = after
+    return pairs
+
+
+def full_mask(model: nn.Module) -> PruningMask:
+    """All-ones masks (nothing pruned) for every prunable layer."""
+    weight, bias = {}, {}
+    for name, layer in prunable_layers(model):
+        weight[name] = torch.ones_like(layer.weight, dtype=torch.bool)
+        bias[name] = None if layer.bias is None else torch.ones_like(layer.bias, dtype=torch.bool)
+    return PruningMask(weight, bias)
+
+
+def _layer(model: nn.Module, name: str) -> nn.Module:
+    layers = dict(prunable_layers(model))
+    if name not in layers:
+        raise ValueError(f"unknown layer {name!r}: prunable layers (Linear / Conv2d) are {sorted(layers)}")
+    return layers[name]
+
+
+def unit_mask(model: nn.Module, units: Mapping[str, Sequence[int]]) -> PruningMask:
+    """Node / channel pruning: zero the rows of ``Q_W`` and the entries of ``q_b`` of the listed
+    units, e.g. ``unit_mask(net, {"0": [2, 5]})`` prunes units 2 and 5 of layer ``"0"``."""
+    mask = full_mask(model)
+    for name, idx in units.items():
+        out = _layer(model, name).weight.shape[0]
+        idx = [int(i) for i in idx]
+        bad = [i for i in idx if not 0 <= i < out]
+        if bad:
+            raise ValueError(f"layer {name!r} has {out} units; cannot prune unit(s) {bad}")
+        mask.weight[name][idx] = False
+        if mask.bias[name] is not None:
+            mask.bias[name][idx] = False
+    return mask
+
+
+def magnitude_weight_mask(model: nn.Module, ratio: float, layers: Sequence[str] | None = None) -> PruningMask:
+    """Weight (unstructured) pruning: in each listed layer (default: every prunable layer but the
+    last) zero the fraction ``ratio`` of weight entries with the smallest magnitude. Biases stay."""
+    _check_ratio(ratio)
+    mask = full_mask(model)
+    names = [n for n, _ in prunable_layers(model)][:-1] if layers is None else list(layers)
+    for name in names:
+        w = _layer(model, name).weight.detach().abs().flatten()
+        n_prune = int(round(ratio * w.numel()))
+        if n_prune:
+            order = torch.argsort(w, stable=True)
+            flat = mask.weight[name].flatten()
+            flat[order[:n_prune]] = False
+            mask.weight[name] = flat.reshape(mask.weight[name].shape)
+    return mask
+
+
+def weight_mask(model: nn.Module, weight: Mapping[str, torch.Tensor],
+                bias: Mapping[str, torch.Tensor] | None = None) -> PruningMask:
+    """Masks given explicitly (bool tensors of each weight's / bias's shape); unlisted layers are
+    kept whole."""
+    mask = full_mask(model)
+    for name, q in list(weight.items()) + list((bias or {}).items()):
+        _layer(model, name)
+    for name, q in weight.items():
+        mask.weight[name] = _checked(q, mask.weight[name], f"weight mask of layer {name!r}")
+    for name, q in (bias or {}).items():
+        if mask.bias[name] is None:
+            raise ValueError(f"layer {name!r} has no bias to mask")
+        mask.bias[name] = _checked(q, mask.bias[name], f"bias mask of layer {name!r}")
+    return mask
+
+
+def _checked(q, like: torch.Tensor, what: str) -> torch.Tensor:
+    q = torch.as_tensor(q)
+    if q.shape != like.shape:
+        raise ValueError(f"{what} has shape {tuple(q.shape)}, expected {tuple(like.shape)}")
+    if q.dtype != torch.bool and not ((q == 0) | (q == 1)).all():
+        raise ValueError(f"{what} must hold only 0 and 1")
+    return q.to(torch.bool)
+
+
+def apply_mask(model: nn.Module, mask: PruningMask) -> nn.Module:
+    """A copy of ``model`` with ``W * Q_W`` and ``b * q_b`` in every masked layer; a fully pruned
+    unit also gets ``gamma = beta = 0`` in the BatchNorm that follows it (it then outputs 0)."""
+    layers = dict(prunable_layers(model))
+    unknown = sorted(set(mask.weight) - set(layers))
+    if unknown:
+        raise ValueError(f"the mask names layers the model does not have: {unknown}")
+    for name, q in mask.weight.items():
+        if q.shape != layers[name].weight.shape:
+            raise ValueError(f"mask of layer {name!r} has shape {tuple(q.shape)}, "
+                             f"the weight has {tuple(layers[name].weight.shape)}")
+    pruned = copy.deepcopy(model)
+    players = dict(prunable_layers(pruned))
+    bns = following_batchnorm(pruned)
+    with torch.no_grad():
+        for name, q in mask.weight.items():
+            layer = players[name]
+            layer.weight.mul_(q.to(layer.weight.dtype))
+            if layer.bias is not None and mask.bias.get(name) is not None:
+                layer.bias.mul_(mask.bias[name].to(layer.bias.dtype))
+            dead = mask.pruned_units(name)
+            if dead and name in bns:
+                bn = bns[name]
+                if bn.weight is not None:
+                    bn.weight[dead] = 0.0
+                if bn.bias is not None:
+                    bn.bias[dead] = 0.0
+    return pruned
+
+
+def _check_ratio(ratio: float) -> None:
+    if not 0.0 <= float(ratio) < 1.0:
+        raise ValueError(f"pruning ratio must be in [0, 1), got {ratio}")

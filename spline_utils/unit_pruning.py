@@ -1,0 +1,174 @@
+"""Node pruning of MLP layers by three criteria, and physical removal of pruned MLP units.
+
+* ``"spline"`` -- spline redundancy. Over the ball ``||z|| <= R`` that holds the layer's input
+  data, deleting unit ``k`` changes the next layer's pre-activation by at most
+  ``||v_k|| ||w_k|| max(0, R + b^_k)`` (zero when the spline misses the ball with the unit off),
+  and merging it into unit ``j`` (:func:`~spline_utils.spline_params.merge_units`) by at most
+  ``||v_k|| ||w_k|| (R ||w^_j - w^_k|| + |b^_j - b^_k|)``. Greedily, the unit with the smallest
+  such bound is deleted or merged, the bounds are recomputed, and so on: units whose splines miss
+  the data or duplicate another unit's spline go first.
+* ``"magnitude"`` -- the units whose incoming weight rows have the smallest L2 norm (the
+  authors' FCNet lottery-ticket variant).
+* ``"random"`` -- a seeded random choice.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+from torch import nn
+
+from .masks import _check_ratio, apply_mask, following_batchnorm, prunable_layers, unit_mask
+from .spline_params import _mlp_block, merge_units, normalised_hyperplanes, unit_hyperplanes
+
+CRITERIA = ("spline", "magnitude", "random")
+
+
+@dataclass
+class UnitPruning:
+    """Result of :func:`prune_units`: the pruned copy, the pruned units (in pruning order) and,
+    for the spline criterion, which kept unit each merged unit went into (``-1``: deleted)."""
+
+    model: nn.Module
+    layer: str
+    pruned: list[int]
+    merged_into: list[int] = field(default_factory=list)
+
+
+@torch.no_grad()
+def input_radius(model: nn.Module, name: str, x: torch.Tensor) -> float:
+    """Largest Euclidean norm of layer ``name``'s input over the data ``x`` (eval mode)."""
+    layer = dict(prunable_layers(model))[name]
+    captured = {}
+    handle = layer.register_forward_pre_hook(lambda m, inputs: captured.__setitem__("z", inputs[0]))
+    was_training = model.training
+    model.eval()
+    try:
+        model(x)
+    finally:
+        handle.remove()
+        model.train(was_training)
+    z = captured["z"].to(torch.float64)
+    return float(z.reshape(z.shape[0], -1).norm(dim=1).max())
+
+
+def redundancy_bounds(model: nn.Module, name: str, radius: float, alive: np.ndarray | None = None):
+    """Bounds (over ``||z|| <= radius``) on the next-layer change for every way to remove a unit.
+
+    Returns ``(delete, merge)``: delete (units,) for deleting each unit, merge (units, units) with
+    ``merge[k, j]`` for merging ``k`` into ``j`` (``inf`` on the diagonal and for units that are
+    already pruned). ``alive``: bool (units,) of units still present (default: nonzero rows).
+    """
+    _, next_name = _mlp_block(model, name)
+    w, b = unit_hyperplanes(model, name)
+    norms = np.linalg.norm(w, axis=1)
+    alive = norms > 0 if alive is None else alive & (norms > 0)
+    w_hat, b_hat = normalised_hyperplanes(w, b)
+    v = dict(prunable_layers(model))[next_name].weight.detach().to(torch.float64).cpu().numpy()
+    weight = np.linalg.norm(v, axis=0) * norms  # ||v_k|| ||w_k||
+    with np.errstate(invalid="ignore"):
+        delete = weight * np.maximum(0.0, radius + b_hat)
+        gap = radius * np.linalg.norm(w_hat[:, None] - w_hat[None], axis=2) + np.abs(b_hat[:, None] - b_hat[None])
+        merge = weight[:, None] * gap
+    delete = np.where(alive, delete, np.inf)
+    merge[~alive] = np.inf
+    merge[:, ~alive] = np.inf
+    np.fill_diagonal(merge, np.inf)
+    return delete, merge
+
+
+def prune_units(model: nn.Module, name: str, ratio: float, criterion: str = "spline",
+                x: torch.Tensor | None = None, seed: int = 0) -> UnitPruning:
+    """Prune ``round(ratio * units)`` units of the Linear layer ``name`` (followed by
+    ``[BN ->] ReLU -> Linear``) of a copy of ``model``.
+
+    criterion: ``"spline"`` (needs the data ``x`` to set the ball radius), ``"magnitude"`` or
+    ``"random"`` (seeded by ``seed``); see the module docstring. ``ratio`` in [0, 1).
+    """
+    _check_ratio(ratio)
+    if criterion not in CRITERIA:
+        raise ValueError(f"criterion must be one of {CRITERIA}, got {criterion!r}")
+    layer, _ = _mlp_block(model, name)
+    units = layer.weight.shape[0]
+    n_prune = int(round(ratio * units))
+    if n_prune >= units:
+        n_prune = units - 1  # keep at least one unit
+    if criterion == "magnitude":
+        order = np.argsort(layer.weight.detach().norm(dim=1).cpu().numpy(), kind="stable")
+        pruned = [int(k) for k in order[:n_prune]]
+        return UnitPruning(apply_mask(model, unit_mask(model, {name: pruned})), name, pruned)
+    if criterion == "random":
+        generator = torch.Generator().manual_seed(seed)
+        pruned = torch.randperm(units, generator=generator)[:n_prune].tolist()
+        return UnitPruning(apply_mask(model, unit_mask(model, {name: pruned})), name, pruned)
+    if x is None:
+        raise ValueError("the spline criterion needs the data x (it sets the radius of the input ball)")
+    radius = input_radius(model, name, x)
+    current = copy.deepcopy(model)
+    alive = np.ones(units, bool)
+    pruned, merged_into = [], []
+    for _ in range(n_prune):
+        delete, merge = redundancy_bounds(current, name, radius, alive)
+        k_del = int(np.argmin(delete))
+        k_merge, j_merge = np.unravel_index(int(np.argmin(merge)), merge.shape)
+        if merge[k_merge, j_merge] < delete[k_del]:
+            current = merge_units(current, name, int(j_merge), int(k_merge))
+            pruned.append(int(k_merge))
+            merged_into.append(int(j_merge))
+        else:
+            current = apply_mask(current, unit_mask(current, {name: [k_del]}))
+            pruned.append(k_del)
+            merged_into.append(-1)
+        alive[pruned[-1]] = False
+    return UnitPruning(current, name, pruned, merged_into)
+
+
+def remove_pruned_units(model: nn.Module, name: str) -> nn.Module:
+    """Physically remove the pruned units (zero rows) of MLP layer ``name``: a copy whose Linear
+    (and BatchNorm1d) has fewer outputs and whose next Linear has fewer inputs. The outputs are
+    unchanged, because a pruned unit contributes exactly zero."""
+    layer, next_name = _mlp_block(model, name)
+    w, b = unit_hyperplanes(model, name)  # BN folded: a pruned unit has w = 0 and b = 0
+    keep = torch.as_tensor((w != 0).any(1) | (b != 0))
+    bn = following_batchnorm(model).get(name)
+    if not keep.any():
+        raise ValueError(f"every unit of layer {name!r} is pruned: nothing would be left")
+    idx = torch.nonzero(keep).flatten()
+    small = copy.deepcopy(model)
+    modules = dict(small.named_modules())
+    old, nxt = modules[name], modules[next_name]
+    new = nn.Linear(old.in_features, len(idx), bias=old.bias is not None)
+    new_next = nn.Linear(len(idx), nxt.out_features, bias=nxt.bias is not None)
+    with torch.no_grad():
+        new.weight.copy_(old.weight[idx])
+        new_next.weight.copy_(nxt.weight[:, idx])
+        if old.bias is not None:
+            new.bias.copy_(old.bias[idx])
+        if nxt.bias is not None:
+            new_next.bias.copy_(nxt.bias)
+    new.train(old.training)
+    new_next.train(nxt.training)
+    _replace(small, name, new)
+    _replace(small, next_name, new_next)
+    if bn is not None:
+        bn_name = next(n for n, m in model.named_modules() if m is bn)
+        new_bn = nn.BatchNorm1d(len(idx), eps=bn.eps, momentum=bn.momentum, affine=bn.affine)
+        with torch.no_grad():
+            new_bn.running_mean.copy_(bn.running_mean[idx])
+            new_bn.running_var.copy_(bn.running_var[idx])
+            if bn.affine:
+                new_bn.weight.copy_(bn.weight[idx])
+                new_bn.bias.copy_(bn.bias[idx])
+            new_bn.num_batches_tracked.copy_(bn.num_batches_tracked)
+        new_bn.train(bn.training)
+        _replace(small, bn_name, new_bn)
+    return small.to(layer.weight.device)
+
+
+def _replace(model: nn.Module, name: str, module: nn.Module) -> None:
+    parent_name, _, child = name.rpartition(".")
+    parent = model.get_submodule(parent_name) if parent_name else model
+    setattr(parent, child, module)

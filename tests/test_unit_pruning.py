@@ -1,0 +1,72 @@
+import numpy as np
+import pytest
+import torch
+
+import spline_utils as su
+
+
+def _net_with_redundancy():
+    """2 -> 6 -> 2 net: unit 4 duplicates unit 0's spline x + y + 0.1 = 0 (scaled by 3), unit 5
+    is off on the whole data."""
+    torch.manual_seed(0)
+    net = su.make_mlp([2, 6, 2]).double()
+    with torch.no_grad():
+        net[0].weight[0] = torch.tensor([1.0, 1.0], dtype=torch.float64)
+        net[0].bias[0] = 0.1
+        net[0].weight[4] = 3.0 * net[0].weight[0]
+        net[0].bias[4] = 3.0 * net[0].bias[0]
+        net[0].weight[5] = torch.tensor([1.0, 0.0], dtype=torch.float64)
+        net[0].bias[5] = -100.0
+    return net
+
+
+def test_spline_criterion_removes_duplicate_and_dead_units_first_without_changing_outputs():
+    net = _net_with_redundancy()
+    x = torch.rand(400, 2, dtype=torch.float64) * 2 - 1
+    result = su.prune_units(net, "0", 2 / 6, criterion="spline", x=x)
+    assert sorted(result.pruned) == [4, 5] or sorted(result.pruned) == [0, 5]
+    torch.testing.assert_close(result.model(x), net(x), rtol=0, atol=1e-10)
+    assert -1 in result.merged_into  # the dead unit is deleted, the duplicate merged
+
+
+def test_magnitude_and_random_criteria():
+    net = su.make_mlp([2, 10, 2])
+    norms = net[0].weight.detach().norm(dim=1)
+    result = su.prune_units(net, "0", 0.3, criterion="magnitude")
+    assert sorted(result.pruned) == sorted(torch.argsort(norms)[:3].tolist())
+    assert int((result.model[0].weight.abs().sum(1) == 0).sum()) == 3
+    a = su.prune_units(net, "0", 0.5, criterion="random", seed=1).pruned
+    b = su.prune_units(net, "0", 0.5, criterion="random", seed=1).pruned
+    c = su.prune_units(net, "0", 0.5, criterion="random", seed=2).pruned
+    assert a == b and len(a) == 5 and a != c
+
+
+def test_physical_removal_keeps_outputs_and_shrinks_the_layer():
+    torch.manual_seed(1)
+    net = su.make_mlp([2, 12, 8, 3], batch_norm=True)
+    net.eval()
+    x = torch.randn(50, 2)
+    result = su.prune_units(net, "0", 0.5, criterion="spline", x=x)
+    small = su.remove_pruned_units(result.model, "0")
+    assert small[0].out_features == 6 and small[1].num_features == 6 and small[3].in_features == 6
+    torch.testing.assert_close(small(x), result.model(x), rtol=1e-5, atol=1e-6)
+    count = lambda m: sum(p.numel() for p in m.parameters())  # noqa: E731
+    assert count(small) < count(net)
+
+
+def test_ratio_bounds_and_bad_criteria():
+    net = su.make_mlp([2, 4, 1])
+    assert len(su.prune_units(net, "0", 0.95, criterion="magnitude").pruned) == 3  # one unit stays
+    with pytest.raises(ValueError, match="criterion must be one of"):
+        su.prune_units(net, "0", 0.5, criterion="gradient")
+    with pytest.raises(ValueError, match=r"ratio must be in \[0, 1\)"):
+        su.prune_units(net, "0", 1.0)
+    with pytest.raises(ValueError, match="needs the data x"):
+        su.prune_units(net, "0", 0.5, criterion="spline")
+
+
+def test_redundancy_bounds_shape_and_diagonal():
+    net = su.make_mlp([2, 5, 1])
+    delete, merge = su.redundancy_bounds(net, "0", radius=2.0)
+    assert delete.shape == (5,) and merge.shape == (5, 5)
+    assert np.isinf(np.diag(merge)).all() and (delete >= 0).all()
