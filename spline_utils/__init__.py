@@ -15,6 +15,7 @@ Modules, each named for what it does:
 * :mod:`~spline_utils.spline_params` -- unit hyperplanes, spline distances, merging and its bound;
 * :mod:`~spline_utils.unit_pruning` -- node pruning by spline redundancy / magnitude / at random;
 * :mod:`~spline_utils.turning_points` -- where splines and decision boundaries bend, and why;
+* :mod:`~spline_utils.fcnet_study`  -- the FCNet pruning study of the paper's Fig. 2;
 * :mod:`~spline_utils.models`, :mod:`~spline_utils.data`, :mod:`~spline_utils.training`;
 * :mod:`~spline_utils.run_mode`, :mod:`~spline_utils.seeding`.
 """
@@ -32,6 +33,7 @@ from .codes import (
 )
 from .data import digits_tensors, x_shaped_data
 from .folding import fold_batchnorm
+from . import fcnet_study
 from . import explorer
 from .maso import dense_layer_maso, maso, maxpool_maso
 from .exact_partition import ExactPartition, exact_partition, sampled_local_complexity
@@ -39,6 +41,7 @@ from .grid_partition import GridPartition, grid_partition
 from .masks import (
     PruningMask,
     apply_mask,
+    enforce_mask_,
     following_batchnorm,
     full_mask,
     magnitude_weight_mask,

@@ -151,9 +151,14 @@ def apply_mask(model: nn.Module, mask: PruningMask) -> nn.Module:
         if q.shape != layers[name].weight.shape:
             raise ValueError(f"mask of layer {name!r} has shape {tuple(q.shape)}, "
                              f"the weight has {tuple(layers[name].weight.shape)}")
-    pruned = copy.deepcopy(model)
-    players = dict(prunable_layers(pruned))
-    bns = following_batchnorm(pruned)
+    return enforce_mask_(copy.deepcopy(model), mask)
+
+
+def enforce_mask_(model: nn.Module, mask: PruningMask) -> nn.Module:
+    """Apply ``mask`` to ``model`` in place (as :func:`apply_mask` does to a copy) and return it;
+    used after every optimiser step of a fine-tuning run so that pruned weights stay zero."""
+    players = dict(prunable_layers(model))
+    bns = following_batchnorm(model)
     with torch.no_grad():
         for name, q in mask.weight.items():
             layer = players[name]
@@ -167,7 +172,7 @@ def apply_mask(model: nn.Module, mask: PruningMask) -> nn.Module:
                     bn.weight[dead] = 0.0
                 if bn.bias is not None:
                     bn.bias[dead] = 0.0
-    return pruned
+    return model
 
 
 def _check_ratio(ratio: float) -> None:

@@ -7,6 +7,8 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm.auto import tqdm
 
+from .masks import enforce_mask_
+
 
 def train_classifier(
     model: nn.Module,
@@ -19,8 +21,12 @@ def train_classifier(
     weight_decay: float = 0.0,
     seed: int = 0,
     progress: bool = True,
+    mask=None,
 ) -> list[float]:
     """Train with SGD on cross-entropy (mini-batches, reshuffled each epoch with ``seed``).
+
+    ``mask``: a :class:`~spline_utils.masks.PruningMask` re-applied after every step, so that a
+    pruned model is fine-tuned without its pruned weights growing back.
 
     x: (N, *input_shape) float; y: (N,) int64 class labels. A model with a single output is a
     binary classifier trained with the logistic loss on ``f(x)`` (class 1 where ``f(x) > 0``).
@@ -43,6 +49,8 @@ def train_classifier(
             opt.zero_grad()
             loss.backward()
             opt.step()
+            if mask is not None:
+                enforce_mask_(model, mask)
             total += float(loss.detach()) * idx.numel()
         history.append(total / x.shape[0])
     model.eval()

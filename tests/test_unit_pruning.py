@@ -70,3 +70,31 @@ def test_redundancy_bounds_shape_and_diagonal():
     delete, merge = su.redundancy_bounds(net, "0", radius=2.0)
     assert delete.shape == (5,) and merge.shape == (5, 5)
     assert np.isinf(np.diag(merge)).all() and (delete >= 0).all()
+
+
+def test_fcnet_study_rows_and_widths():
+    from spline_utils import fcnet_study
+
+    table, models = fcnet_study.fcnet_pruning_study(
+        widths=[10], ratios=[0.0, 0.5], criteria=["spline", "random"], seeds=[0],
+        train_epochs=20, finetune_epochs=2, progress=False)
+    assert len(table) == 4 and set(table.columns) >= {"H", "seed", "criterion", "ratio", "acc_dense",
+                                                       "width", "acc_pruned", "acc_finetuned", "s_per_epoch"}
+    assert table.set_index(["criterion", "ratio"])["width"].to_dict() == {
+        ("spline", 0.0): 10, ("spline", 0.5): 5, ("random", 0.0): 10, ("random", 0.5): 5}
+    unpruned = table[table.ratio == 0.0]
+    assert (unpruned.acc_pruned == unpruned.acc_dense).all()  # nothing removed, nothing changed
+    assert models[(10, 0, "spline", 0.5)][0].out_features == 5
+    assert len(fcnet_study.from_scratch(3, seeds=[0, 1], epochs=2)) == 2
+
+
+def test_finetuning_with_a_mask_keeps_pruned_weights_at_zero():
+    torch.manual_seed(0)
+    net = su.digits_convnet()
+    mask = su.unit_mask(net, {"0": [1, 3], "4": [0]})
+    pruned = su.apply_mask(net, mask)
+    x, y = torch.rand(64, 1, 8, 8), torch.randint(0, 10, (64,))
+    su.train_classifier(pruned, x, y, epochs=2, lr=0.1, batch_size=16, progress=False, mask=mask)
+    assert (pruned[0].weight[[1, 3]] == 0).all() and (pruned[4].weight[0] == 0).all()
+    assert (pruned[1].weight[[1, 3]] == 0).all() and (pruned[1].bias[[1, 3]] == 0).all()
+    assert (pruned[0].weight[0] != net[0].weight[0]).any()  # the rest did train
