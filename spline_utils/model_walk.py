@@ -211,6 +211,23 @@ def evaluation_mode(model: nn.Module) -> Iterator[nn.Module]:
             m.train(training)
 
 
+@torch.no_grad()
+def module_tensor(model: nn.Module, module: nn.Module, x: torch.Tensor, output: bool = True) -> torch.Tensor:
+    """The output (``output=True``) or the first input of ``module`` when the eval-mode
+    ``model`` runs on ``x``; the model's train/eval modes are restored afterwards."""
+    captured = {}
+    if output:
+        handle = module.register_forward_hook(lambda m, i, out: captured.__setitem__("t", out.detach()))
+    else:
+        handle = module.register_forward_pre_hook(lambda m, i: captured.__setitem__("t", i[0].detach()))
+    try:
+        with evaluation_mode(model):
+            model(x)
+    finally:
+        handle.remove()
+    return captured["t"]
+
+
 def pool_geometry(pool: nn.MaxPool2d, height: int, width: int) -> dict[str, int]:
     """Kernel, stride, padding and dilation of a 2-D max-pool (as kh, kw, sh, sw, ph, pw, dh, dw)
     and its output size (h_out, w_out) on inputs of size height x width (ceil_mode=False)."""

@@ -16,6 +16,7 @@ from torch import nn
 
 from .folding import fold_batchnorm
 from .masks import apply_mask, following_batchnorm, prunable_layers, unit_mask
+from .model_walk import module_tensor
 
 
 def _named_layer(model: nn.Module, name: str) -> nn.Module:
@@ -83,17 +84,7 @@ def data_spline_distance(model: nn.Module, name: str, x: torch.Tensor) -> np.nda
     BN-folded pre-activation, ``|mean(h_k)| / std(h_k)`` (units,). Eval mode."""
     layer = _named_layer(model, name)
     bn = following_batchnorm(model).get(name)
-    target = bn if bn is not None else layer
-    captured = {}
-    handle = target.register_forward_hook(lambda m, i, out: captured.__setitem__("h", out.detach()))
-    was_training = model.training
-    model.eval()
-    try:
-        model(x)
-    finally:
-        handle.remove()
-        model.train(was_training)
-    h = captured["h"].to(torch.float64)
+    h = module_tensor(model, bn if bn is not None else layer, x).to(torch.float64)
     h = h.transpose(0, 1).reshape(h.shape[1], -1)  # (units, N * positions)
     return (h.mean(1).abs() / h.std(1)).cpu().numpy()
 

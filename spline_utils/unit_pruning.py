@@ -21,6 +21,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from .model_walk import module_tensor
 from .masks import _check_ratio, apply_mask, following_batchnorm, prunable_layers, unit_mask
 from .spline_params import _mlp_block, merge_units, normalised_hyperplanes, unit_hyperplanes
 
@@ -41,17 +42,7 @@ class UnitPruning:
 @torch.no_grad()
 def input_radius(model: nn.Module, name: str, x: torch.Tensor) -> float:
     """Largest Euclidean norm of layer ``name``'s input over the data ``x`` (eval mode)."""
-    layer = dict(prunable_layers(model))[name]
-    captured = {}
-    handle = layer.register_forward_pre_hook(lambda m, inputs: captured.__setitem__("z", inputs[0]))
-    was_training = model.training
-    model.eval()
-    try:
-        model(x)
-    finally:
-        handle.remove()
-        model.train(was_training)
-    z = captured["z"].to(torch.float64)
+    z = module_tensor(model, dict(prunable_layers(model))[name], x, output=False).to(torch.float64)
     return float(z.reshape(z.shape[0], -1).norm(dim=1).max())
 
 

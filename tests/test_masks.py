@@ -14,13 +14,22 @@ def _bn_mlp(seed=0):
     return random_bn_(su.make_mlp([3, 7, 5, 2], batch_norm=True), seed=seed)
 
 
-def _zero_after(module: nn.Module, units):
-    """A forward hook that forces the given units (channels) of a module's output to zero."""
-    def hook(m, inputs, out):
-        out = out.clone()
-        out[:, units] = 0.0
-        return out
-    return module.register_forward_hook(hook)
+def _with_units_zeroed(net: nn.Module, zeroed: dict, x: torch.Tensor) -> torch.Tensor:
+    """The output of ``net`` on ``x`` with the given units (channels) of the outputs of the given
+    modules forced to zero by forward hooks: ``zeroed`` maps module -> unit list."""
+    def hook(units):
+        def zero(m, inputs, out):
+            out = out.clone()
+            out[:, units] = 0.0
+            return out
+        return zero
+
+    handles = [module.register_forward_hook(hook(units)) for module, units in zeroed.items()]
+    try:
+        return net(x)
+    finally:
+        for h in handles:
+            h.remove()
 
 
 def test_unit_pruning_equals_zeroing_the_unit_output_mlp_with_bn():
@@ -28,12 +37,7 @@ def test_unit_pruning_equals_zeroing_the_unit_output_mlp_with_bn():
     dense = copy.deepcopy(net.state_dict())
     pruned = su.apply_mask(net, su.unit_mask(net, {"0": [1, 4], "3": [0]}))
     x = torch.randn(64, 3, generator=torch.Generator().manual_seed(1))
-    handles = [_zero_after(net[2], [1, 4]), _zero_after(net[5], [0])]  # the ReLUs after BN
-    try:
-        expected = net(x)
-    finally:
-        for h in handles:
-            h.remove()
+    expected = _with_units_zeroed(net, {net[2]: [1, 4], net[5]: [0]}, x)  # the ReLUs after BN
     torch.testing.assert_close(pruned(x), expected, rtol=1e-5, atol=1e-6)
     assert not torch.allclose(pruned(x), net(x))
     for key, value in net.state_dict().items():  # the dense model is untouched
@@ -46,12 +50,7 @@ def test_channel_pruning_of_a_convnet_zeroes_the_channel():
     assert mask.pruned_units("0") == [2] and mask.pruned_units("4") == [5, 7]
     pruned = su.apply_mask(net, mask)
     x = torch.rand(16, 1, 8, 8, generator=torch.Generator().manual_seed(2))
-    handles = [_zero_after(net[2], [2]), _zero_after(net[6], [5, 7])]
-    try:
-        expected = net(x)
-    finally:
-        for h in handles:
-            h.remove()
+    expected = _with_units_zeroed(net, {net[2]: [2], net[6]: [5, 7]}, x)
     torch.testing.assert_close(pruned(x), expected, rtol=1e-5, atol=1e-6)
     assert pruned[1].weight[2] == 0 and pruned[1].bias[2] == 0  # its BN is zeroed too
 
