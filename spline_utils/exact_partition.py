@@ -600,7 +600,6 @@ def _sequential_maps(segment, previous, anchors: np.ndarray, plane: PlaneSlice |
     """Affine maps (value at ``anchors``, d/du, d/dv; each (P, K)) of the input of the next code
     layer (or of the output) of a sequential model, from the previous code layer's input maps
     (expanded at its own anchors) and the codes of the current polygons."""
-    n = len(anchors)
     if previous is None:
         x0 = _to_input(torch.as_tensor(anchors, dtype=torch.float64), plane).numpy()
         if plane is None:

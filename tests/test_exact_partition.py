@@ -6,7 +6,7 @@ from torch import nn
 import spline_utils as su
 from spline_utils.exact_partition import ExactPartition
 
-from .conftest import SmallResNet, random_bn_, small_convnet
+from .conftest import random_bn_
 from .test_grid_partition import lines_network
 
 
