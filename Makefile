@@ -27,6 +27,7 @@ book: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_codes.py
 	$(BIN)/python benchmarks/bench_exact.py
+	$(BIN)/python benchmarks/bench_pruning.py
 
 clean:
 	rm -rf _build .pytest_cache spline_pruning_book.egg-info $(VENV)

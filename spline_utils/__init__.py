@@ -16,6 +16,9 @@ Modules, each named for what it does:
 * :mod:`~spline_utils.unit_pruning` -- node pruning by spline redundancy / magnitude / at random;
 * :mod:`~spline_utils.turning_points` -- where splines and decision boundaries bend, and why;
 * :mod:`~spline_utils.fcnet_study`  -- the FCNet pruning study of the paper's Fig. 2;
+* :mod:`~spline_utils.criteria`     -- channel pruning criteria as scores; layerwise / global selection;
+* :mod:`~spline_utils.physical`     -- physical removal of pruned units (MLP, ConvNet, VGG, PreResNet);
+* :mod:`~spline_utils.costs`        -- parameters, FLOPs and measured throughput;
 * :mod:`~spline_utils.models`, :mod:`~spline_utils.data`, :mod:`~spline_utils.training`;
 * :mod:`~spline_utils.run_mode`, :mod:`~spline_utils.seeding`.
 """
@@ -33,7 +36,7 @@ from .codes import (
 )
 from .data import digits_tensors, x_shaped_data
 from .folding import fold_batchnorm
-from . import fcnet_study
+from . import costs, criteria, fcnet_study, physical
 from . import explorer
 from .maso import dense_layer_maso, maso, maxpool_maso
 from .exact_partition import ExactPartition, exact_partition, sampled_local_complexity
@@ -50,7 +53,7 @@ from .masks import (
     weight_mask,
 )
 from .model_walk import check_supported, code_modules, evaluation_mode
-from .models import VGG16_CFG, ResidualBlock, digits_convnet, he_init_, make_mlp, vgg
+from .models import VGG16_CFG, PreResNet, ResidualBlock, digits_convnet, he_init_, make_mlp, preresnet, vgg
 from .plotting import plot_decision, plot_exact, plot_layer_by_layer, plot_partition, plot_slice
 from .run_mode import data_dir, default_device, describe_run, is_full_mode, run_mode
 from .seeding import seed_everything

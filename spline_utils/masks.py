@@ -55,13 +55,16 @@ def prunable_layers(model: nn.Module) -> list[tuple[str, nn.Module]]:
 
 
 def following_batchnorm(model: nn.Module) -> dict[str, nn.Module]:
-    """Map each Linear / Conv2d name to the BatchNorm registered right after it over its outputs
-    (the ``layer -> BN`` pairs of ``conv_bn_relu`` blocks, MLPs with BN, residual blocks)."""
+    """Map each Linear / Conv2d name to the BatchNorm registered right after it, in the same
+    parent module, over its outputs (the ``layer -> BN`` pairs of ``conv_bn_relu`` blocks, MLPs
+    with BN, residual blocks). A BN of the *next* block (after a residual addition, as in
+    pre-activation ResNets) has another parent and is not paired."""
     leaves = [(n, m) for n, m in model.named_modules() if next(m.children(), None) is None]
     pairs = {}
-    for (name, layer), (_, after) in zip(leaves[:-1], leaves[1:]):
+    for (name, layer), (after_name, after) in zip(leaves[:-1], leaves[1:]):
         if isinstance(layer, PRUNABLE) and isinstance(after, (nn.BatchNorm1d, nn.BatchNorm2d)):
-            if after.num_features == layer.weight.shape[0]:
+            same_parent = name.rpartition(".")[0] == after_name.rpartition(".")[0]
+            if same_parent and after.num_features == layer.weight.shape[0]:
                 pairs[name] = after
     return pairs
 

@@ -106,3 +106,103 @@ class ResidualBlock(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         out = self.bn2(self.conv2(self.relu1(self.bn1(self.conv1(x)))))
         return self.relu2(out + x)
+
+
+class PreActBlock(nn.Module):
+    """Pre-activation basic block (CIFAR PreResNet): ``BN-ReLU-conv3x3-BN-ReLU-conv3x3`` plus the
+    shortcut (a 1x1 conv on the block input where the shape changes). ``mid`` is the internal
+    width (output channels of ``conv1``), the one that pruning may shrink."""
+
+    expansion = 1
+
+    def __init__(self, c_in: int, planes: int, stride: int = 1, mid: int | None = None):
+        super().__init__()
+        mid = planes if mid is None else int(mid)
+        c_out = planes * self.expansion
+        self.bn1, self.relu1 = nn.BatchNorm2d(c_in), nn.ReLU()
+        self.conv1 = nn.Conv2d(c_in, mid, 3, stride=stride, padding=1, bias=False)
+        self.bn2, self.relu2 = nn.BatchNorm2d(mid), nn.ReLU()
+        self.conv2 = nn.Conv2d(mid, c_out, 3, padding=1, bias=False)
+        self.downsample = None
+        if stride != 1 or c_in != c_out:
+            self.downsample = nn.Conv2d(c_in, c_out, 1, stride=stride, bias=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out = self.conv1(self.relu1(self.bn1(x)))
+        out = self.conv2(self.relu2(self.bn2(out)))
+        return out + (x if self.downsample is None else self.downsample(x))
+
+
+class PreActBottleneck(nn.Module):
+    """Pre-activation bottleneck block: ``BN-ReLU-conv1x1-BN-ReLU-conv3x3-BN-ReLU-conv1x1`` (4x
+    expansion) plus the shortcut. ``mid`` = (width of conv1's output, width of conv2's output)."""
+
+    expansion = 4
+
+    def __init__(self, c_in: int, planes: int, stride: int = 1, mid=None):
+        super().__init__()
+        m1, m2 = (planes, planes) if mid is None else (int(mid[0]), int(mid[1]))
+        c_out = planes * self.expansion
+        self.bn1, self.relu1 = nn.BatchNorm2d(c_in), nn.ReLU()
+        self.conv1 = nn.Conv2d(c_in, m1, 1, bias=False)
+        self.bn2, self.relu2 = nn.BatchNorm2d(m1), nn.ReLU()
+        self.conv2 = nn.Conv2d(m1, m2, 3, stride=stride, padding=1, bias=False)
+        self.bn3, self.relu3 = nn.BatchNorm2d(m2), nn.ReLU()
+        self.conv3 = nn.Conv2d(m2, c_out, 1, bias=False)
+        self.downsample = None
+        if stride != 1 or c_in != c_out:
+            self.downsample = nn.Conv2d(c_in, c_out, 1, stride=stride, bias=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out = self.conv1(self.relu1(self.bn1(x)))
+        out = self.conv2(self.relu2(self.bn2(out)))
+        out = self.conv3(self.relu3(self.bn3(out)))
+        return out + (x if self.downsample is None else self.downsample(x))
+
+
+class PreResNet(nn.Module):
+    """Pre-activation ResNet for 32x32 inputs (the CIFAR variant of network slimming and the
+    early-bird work): a 3x3 stem conv, three stages of blocks at 16 / 32 / 64 planes (strides
+    1, 2, 2), then ``BN-ReLU``, global average pooling and a Linear classifier.
+
+    depth: ``6n + 2`` with basic blocks (20, 56, 110) or ``9n + 2`` with bottlenecks (101, 164;
+    ``bottleneck=None`` picks bottlenecks for exactly these two depths).
+    mid: optional internal widths, one entry per block in order (an int for basic blocks, a pair
+    for bottlenecks): a physically pruned PreResNet is this model with smaller ``mid``. The
+    residual stream keeps its full width.
+    """
+
+    def __init__(self, depth: int = 20, num_classes: int = 10, in_channels: int = 3, mid=None,
+                 bottleneck: bool | None = None):
+        super().__init__()
+        if bottleneck is None:
+            bottleneck = depth in (101, 164)
+        step = 9 if bottleneck else 6
+        if depth < step + 2 or (depth - 2) % step:
+            kind = "bottleneck blocks need 9n + 2" if bottleneck else "basic blocks need 6n + 2"
+            raise ValueError(f"depth {depth} does not fit: {kind} (e.g. 20, 56, 110 basic; 101, 164 bottleneck)")
+        block, n = (PreActBottleneck if bottleneck else PreActBlock), (depth - 2) // step
+        n_blocks = 3 * n
+        if mid is not None and len(mid) != n_blocks:
+            raise ValueError(f"mid must list {n_blocks} blocks' internal widths, got {len(mid)}")
+        self.depth = depth
+        self.conv1 = nn.Conv2d(in_channels, 16, 3, padding=1, bias=False)
+        blocks, c, i = [], 16, 0
+        for planes, stride in ((16, 1), (32, 2), (64, 2)):
+            for j in range(n):
+                blocks.append(block(c, planes, stride if j == 0 else 1, None if mid is None else mid[i]))
+                c, i = planes * block.expansion, i + 1
+        self.blocks = nn.Sequential(*blocks)
+        self.bn, self.relu = nn.BatchNorm2d(c), nn.ReLU()
+        self.pool, self.flatten = nn.AdaptiveAvgPool2d(1), nn.Flatten()
+        self.fc = nn.Linear(c, num_classes)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out = self.blocks(self.conv1(x))
+        return self.fc(self.flatten(self.pool(self.relu(self.bn(out)))))
+
+
+def preresnet(depth: int = 20, num_classes: int = 10, in_channels: int = 3, mid=None,
+              bottleneck: bool | None = None) -> PreResNet:
+    """A CIFAR PreResNet (see :class:`PreResNet`); e.g. ``preresnet(56)``, ``preresnet(164)``."""
+    return PreResNet(depth, num_classes, in_channels, mid, bottleneck)

@@ -1,0 +1,179 @@
+"""Physical removal of pruned units: a genuinely smaller model, equal to the masked one.
+
+Pruning with masks (:mod:`spline_utils.masks`) keeps the model's shapes, so it saves nothing at
+run time. :func:`remove_units` builds a copy in which every pruned unit (output channel / row) of
+a Linear or Conv2d is gone, together with its BatchNorm entries and the matching input channels
+(or columns) of the layer that reads it. Supported, written out by hand:
+
+* plain ``nn.Sequential`` models: MLPs, the digits ConvNet, VGG (ReLU, pooling and BatchNorm
+  between layers; a ``Flatten`` maps a channel to its block of columns);
+* :class:`~spline_utils.models.PreResNet`: the internal convolutions of each block (``conv1``, and
+  ``conv2`` in bottlenecks); the residual stream keeps its full width, as in network slimming.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Mapping, Sequence
+
+import torch
+from torch import nn
+
+from .masks import prunable_layers
+from .model_walk import module_tensor
+from .models import PreActBlock, PreActBottleneck, PreResNet
+
+_CHANNELWISE = (nn.ReLU, nn.LeakyReLU, nn.MaxPool2d, nn.AvgPool2d, nn.AdaptiveAvgPool2d, nn.Dropout, nn.Identity)
+
+
+def remove_units(model: nn.Module, pruned: Mapping[str, Sequence[int]], example: torch.Tensor) -> nn.Module:
+    """A smaller copy of ``model`` without the ``pruned`` units ``{layer name: unit indices}``.
+
+    The copy computes what the masked model (``apply_mask(model, unit_mask(model, pruned))``)
+    computes. ``example``: one input batch (its shape locates ``Flatten`` boundaries).
+    Raises ``ValueError`` for an architecture or a layer this function does not handle.
+    """
+    layers = dict(prunable_layers(model))
+    unknown = sorted(set(pruned) - set(layers))
+    if unknown:
+        raise ValueError(f"unknown layers {unknown}: prunable layers are {sorted(layers)}")
+    for name, idx in pruned.items():
+        units = layers[name].weight.shape[0]
+        if len(set(idx)) >= units:
+            raise ValueError(f"layer {name!r} would lose all its {units} units: keep at least one")
+        if any(not 0 <= int(i) < units for i in idx):
+            raise ValueError(f"layer {name!r} has {units} units; got indices {sorted(idx)}")
+    small = copy.deepcopy(model)
+    if isinstance(model, PreResNet):
+        _remove_preresnet(small, pruned)
+    elif type(model) is nn.Sequential:
+        _remove_sequential(small, pruned, example)
+    else:
+        raise ValueError(
+            f"physical removal supports plain nn.Sequential models (MLP, ConvNet, VGG) and PreResNet, "
+            f"not {type(model).__name__}"
+        )
+    return small
+
+
+def _keep(units: int, pruned: Sequence[int]) -> torch.Tensor:
+    drop = set(int(i) for i in pruned)
+    return torch.tensor([i for i in range(units) if i not in drop], dtype=torch.long)
+
+
+def _slice_out(layer: nn.Module, keep: torch.Tensor) -> nn.Module:
+    if isinstance(layer, nn.Linear):
+        new = nn.Linear(layer.in_features, len(keep), bias=layer.bias is not None)
+    else:
+        new = nn.Conv2d(layer.in_channels, len(keep), layer.kernel_size, layer.stride, layer.padding,
+                        layer.dilation, 1, bias=layer.bias is not None)
+        if layer.groups != 1:
+            raise ValueError("grouped convolutions are not supported by physical removal")
+    with torch.no_grad():
+        new.weight.copy_(layer.weight[keep])
+        if layer.bias is not None:
+            new.bias.copy_(layer.bias[keep])
+    return new.to(layer.weight.device, layer.weight.dtype).train(layer.training)
+
+
+def _slice_in(layer: nn.Module, keep: torch.Tensor, block: int = 1) -> nn.Module:
+    """Keep input channels ``keep``; a Linear after Flatten keeps blocks of ``block`` columns."""
+    if isinstance(layer, nn.Linear):
+        cols = (keep[:, None] * block + torch.arange(block)[None]).reshape(-1)
+        new = nn.Linear(len(cols), layer.out_features, bias=layer.bias is not None)
+        weight = layer.weight[:, cols]
+    else:
+        cols = keep
+        new = nn.Conv2d(len(keep), layer.out_channels, layer.kernel_size, layer.stride, layer.padding,
+                        layer.dilation, 1, bias=layer.bias is not None)
+        weight = layer.weight[:, keep]
+    with torch.no_grad():
+        new.weight.copy_(weight)
+        if layer.bias is not None:
+            new.bias.copy_(layer.bias)
+    return new.to(layer.weight.device, layer.weight.dtype).train(layer.training)
+
+
+def _slice_bn(bn: nn.Module, keep: torch.Tensor) -> nn.Module:
+    new = type(bn)(len(keep), eps=bn.eps, momentum=bn.momentum, affine=bn.affine,
+                   track_running_stats=bn.track_running_stats)
+    with torch.no_grad():
+        if bn.affine:
+            new.weight.copy_(bn.weight[keep])
+            new.bias.copy_(bn.bias[keep])
+        if bn.track_running_stats:
+            new.running_mean.copy_(bn.running_mean[keep])
+            new.running_var.copy_(bn.running_var[keep])
+            new.num_batches_tracked.copy_(bn.num_batches_tracked)
+    ref = bn.weight if bn.affine else bn.running_mean
+    return new.to(ref.device, ref.dtype).train(bn.training) if ref is not None else new.train(bn.training)
+
+
+def _set(model: nn.Module, name: str, module: nn.Module) -> None:
+    parent, _, child = name.rpartition(".")
+    setattr(model.get_submodule(parent) if parent else model, child, module)
+
+
+def _remove_sequential(model: nn.Sequential, pruned, example) -> None:
+    leaves = [(n, m) for n, m in model.named_modules() if next(m.children(), None) is None]
+    names = [n for n, _ in leaves]
+    blocks = {}  # columns per channel after each Flatten, read off the unmodified model
+    for n, m in leaves:
+        if isinstance(m, nn.Flatten):
+            shape = module_tensor(model, m, example, output=False).shape
+            blocks[n] = int(torch.tensor(shape[2:]).prod()) if len(shape) > 2 else 1
+    for name, idx in pruned.items():
+        if not idx:
+            continue
+        i = names.index(name)
+        layer = model.get_submodule(name)  # current module: its inputs may be sliced already
+        keep = _keep(layer.weight.shape[0], idx)
+        block, consumer = 1, None
+        for j in range(i + 1, len(leaves)):
+            after_name = leaves[j][0]
+            after = model.get_submodule(after_name)
+            if isinstance(after, (nn.BatchNorm1d, nn.BatchNorm2d)):
+                _set(model, after_name, _slice_bn(after, keep))
+            elif isinstance(after, nn.Flatten):
+                block = blocks[after_name]
+            elif isinstance(after, (nn.Linear, nn.Conv2d)):
+                consumer = (after_name, after)
+                break
+            elif not isinstance(after, _CHANNELWISE):
+                raise ValueError(f"cannot remove units through a {type(after).__name__} ({after_name!r})")
+        if consumer is None:
+            raise ValueError(f"layer {name!r} is the last layer: its outputs (the classes) cannot be removed")
+        _set(model, name, _slice_out(layer, keep))
+        _set(model, consumer[0], _slice_in(consumer[1], keep, block))
+
+
+def _remove_preresnet(model: PreResNet, pruned) -> None:
+    allowed = {}
+    for block_name, block in model.blocks.named_children():
+        prefix = f"blocks.{block_name}."
+        allowed[prefix + "conv1"] = (prefix + "bn2", prefix + "conv2")
+        if isinstance(block, PreActBottleneck):
+            allowed[prefix + "conv2"] = (prefix + "bn3", prefix + "conv3")
+        elif not isinstance(block, PreActBlock):
+            raise ValueError(f"unknown block type {type(block).__name__}")
+    for name, idx in pruned.items():
+        if name not in allowed:
+            raise ValueError(
+                f"layer {name!r} writes to the residual stream (or is the classifier): PreResNet "
+                f"removal prunes only block-internal convolutions {sorted(allowed)[:3]}..."
+            )
+    for name, idx in pruned.items():
+        if not idx:
+            continue
+        bn_name, next_name = allowed[name]
+        layer = model.get_submodule(name)
+        keep = _keep(layer.weight.shape[0], idx)
+        _set(model, name, _slice_out(layer, keep))
+        _set(model, bn_name, _slice_bn(model.get_submodule(bn_name), keep))
+        _set(model, next_name, _slice_in(model.get_submodule(next_name), keep))
+
+
+def pruned_widths(model: nn.Module) -> dict[str, int]:
+    """Output width of every Linear / Conv2d (for comparing architectures)."""
+    return {n: m.weight.shape[0] for n, m in prunable_layers(model)}
+
