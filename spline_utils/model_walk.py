@@ -215,11 +215,11 @@ def evaluation_mode(model: nn.Module) -> Iterator[nn.Module]:
 def module_tensor(model: nn.Module, module: nn.Module, x: torch.Tensor, output: bool = True) -> torch.Tensor:
     """The output (``output=True``) or the first input of ``module`` when the eval-mode
     ``model`` runs on ``x``; the model's train/eval modes are restored afterwards."""
-    captured = {}
+    captured = {}  # cloned: an in-place ReLU after the module would overwrite the tensor
     if output:
-        handle = module.register_forward_hook(lambda m, i, out: captured.__setitem__("t", out.detach()))
+        handle = module.register_forward_hook(lambda m, i, out: captured.__setitem__("t", out.detach().clone()))
     else:
-        handle = module.register_forward_pre_hook(lambda m, i: captured.__setitem__("t", i[0].detach()))
+        handle = module.register_forward_pre_hook(lambda m, i: captured.__setitem__("t", i[0].detach().clone()))
     try:
         with evaluation_mode(model):
             model(x)

@@ -108,6 +108,11 @@ class ResidualBlock(nn.Module):
         return self.relu2(out + x)
 
 
+def _shortcut(c_in: int, c_out: int, stride: int) -> nn.Module | None:
+    """A 1x1 strided conv where a residual block changes shape, else ``None`` (identity)."""
+    return nn.Conv2d(c_in, c_out, 1, stride=stride, bias=False) if stride != 1 or c_in != c_out else None
+
+
 class PreActBlock(nn.Module):
     """Pre-activation basic block (CIFAR PreResNet): ``BN-ReLU-conv3x3-BN-ReLU-conv3x3`` plus the
     shortcut (a 1x1 conv on the block input where the shape changes). ``mid`` is the internal
@@ -123,9 +128,7 @@ class PreActBlock(nn.Module):
         self.conv1 = nn.Conv2d(c_in, mid, 3, stride=stride, padding=1, bias=False)
         self.bn2, self.relu2 = nn.BatchNorm2d(mid), nn.ReLU()
         self.conv2 = nn.Conv2d(mid, c_out, 3, padding=1, bias=False)
-        self.downsample = None
-        if stride != 1 or c_in != c_out:
-            self.downsample = nn.Conv2d(c_in, c_out, 1, stride=stride, bias=False)
+        self.downsample = _shortcut(c_in, c_out, stride)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         out = self.conv1(self.relu1(self.bn1(x)))
@@ -149,9 +152,7 @@ class PreActBottleneck(nn.Module):
         self.conv2 = nn.Conv2d(m1, m2, 3, stride=stride, padding=1, bias=False)
         self.bn3, self.relu3 = nn.BatchNorm2d(m2), nn.ReLU()
         self.conv3 = nn.Conv2d(m2, c_out, 1, bias=False)
-        self.downsample = None
-        if stride != 1 or c_in != c_out:
-            self.downsample = nn.Conv2d(c_in, c_out, 1, stride=stride, bias=False)
+        self.downsample = _shortcut(c_in, c_out, stride)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         out = self.conv1(self.relu1(self.bn1(x)))

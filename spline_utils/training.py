@@ -22,11 +22,14 @@ def train_classifier(
     seed: int = 0,
     progress: bool = True,
     mask=None,
+    bn_l1: float = 0.0,
 ) -> list[float]:
     """Train with SGD on cross-entropy (mini-batches, reshuffled each epoch with ``seed``).
 
     ``mask``: a :class:`~spline_utils.masks.PruningMask` re-applied after every step, so that a
     pruned model is fine-tuned without its pruned weights growing back.
+    ``bn_l1``: network slimming's sparsity term ``bn_l1 * sum |gamma|`` over every BatchNorm,
+    applied as ``bn_l1 * sign(gamma)`` added to gamma's gradient (0 = off).
 
     x: (N, *input_shape) float; y: (N,) int64 class labels. A model with a single output is a
     binary classifier trained with the logistic loss on ``f(x)`` (class 1 where ``f(x) > 0``).
@@ -36,6 +39,10 @@ def train_classifier(
         raise ValueError(f"x and y must hold the same non-zero number of examples, got {x.shape[0]} and {y.shape[0]}")
     if epochs < 1 or batch_size < 1 or lr <= 0:
         raise ValueError(f"need epochs >= 1, batch_size >= 1, lr > 0; got {epochs}, {batch_size}, {lr}")
+    if bn_l1 < 0:
+        raise ValueError(f"bn_l1 must be >= 0, got {bn_l1}")
+    bn_weights = [m.weight for m in model.modules()
+                  if isinstance(m, (nn.BatchNorm1d, nn.BatchNorm2d)) and m.weight is not None]
     generator = torch.Generator().manual_seed(seed)
     opt = torch.optim.SGD(model.parameters(), lr=lr, momentum=momentum, weight_decay=weight_decay)
     history = []
@@ -48,6 +55,9 @@ def train_classifier(
             loss = _loss(model(x[idx]), y[idx])
             opt.zero_grad()
             loss.backward()
+            if bn_l1:
+                for gamma in bn_weights:
+                    gamma.grad.add_(bn_l1 * torch.sign(gamma.detach()))
             opt.step()
             if mask is not None:
                 enforce_mask_(model, mask)

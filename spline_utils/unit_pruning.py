@@ -22,7 +22,8 @@ import torch
 from torch import nn
 
 from .model_walk import module_tensor
-from .masks import _check_ratio, apply_mask, following_batchnorm, prunable_layers, unit_mask
+from .masks import _check_ratio, apply_mask, prunable_layers, unit_mask
+from .physical import remove_units
 from .spline_params import _mlp_block, merge_units, normalised_hyperplanes, unit_hyperplanes
 
 CRITERIA = ("spline", "magnitude", "random")
@@ -120,46 +121,13 @@ def prune_units(model: nn.Module, name: str, ratio: float, criterion: str = "spl
 def remove_pruned_units(model: nn.Module, name: str) -> nn.Module:
     """Physically remove the pruned units (zero rows) of MLP layer ``name``: a copy whose Linear
     (and BatchNorm1d) has fewer outputs and whose next Linear has fewer inputs. The outputs are
-    unchanged, because a pruned unit contributes exactly zero."""
-    layer, next_name = _mlp_block(model, name)
+    unchanged, because a pruned unit contributes exactly zero
+    (:func:`~spline_utils.physical.remove_units` does the slicing)."""
+    layer, _ = _mlp_block(model, name)
     w, b = unit_hyperplanes(model, name)  # BN folded: a pruned unit has w = 0 and b = 0
-    keep = torch.as_tensor((w != 0).any(1) | (b != 0))
-    bn = following_batchnorm(model).get(name)
-    if not keep.any():
+    pruned = np.nonzero(~((w != 0).any(1) | (b != 0)))[0].tolist()
+    if len(pruned) == len(w):
         raise ValueError(f"every unit of layer {name!r} is pruned: nothing would be left")
-    idx = torch.nonzero(keep).flatten()
-    small = copy.deepcopy(model)
-    modules = dict(small.named_modules())
-    old, nxt = modules[name], modules[next_name]
-    new = nn.Linear(old.in_features, len(idx), bias=old.bias is not None)
-    new_next = nn.Linear(len(idx), nxt.out_features, bias=nxt.bias is not None)
-    with torch.no_grad():
-        new.weight.copy_(old.weight[idx])
-        new_next.weight.copy_(nxt.weight[:, idx])
-        if old.bias is not None:
-            new.bias.copy_(old.bias[idx])
-        if nxt.bias is not None:
-            new_next.bias.copy_(nxt.bias)
-    new.train(old.training)
-    new_next.train(nxt.training)
-    _replace(small, name, new)
-    _replace(small, next_name, new_next)
-    if bn is not None:
-        bn_name = next(n for n, m in model.named_modules() if m is bn)
-        new_bn = nn.BatchNorm1d(len(idx), eps=bn.eps, momentum=bn.momentum, affine=bn.affine)
-        with torch.no_grad():
-            new_bn.running_mean.copy_(bn.running_mean[idx])
-            new_bn.running_var.copy_(bn.running_var[idx])
-            if bn.affine:
-                new_bn.weight.copy_(bn.weight[idx])
-                new_bn.bias.copy_(bn.bias[idx])
-            new_bn.num_batches_tracked.copy_(bn.num_batches_tracked)
-        new_bn.train(bn.training)
-        _replace(small, bn_name, new_bn)
-    return small.to(layer.weight.device)
-
-
-def _replace(model: nn.Module, name: str, module: nn.Module) -> None:
-    parent_name, _, child = name.rpartition(".")
-    parent = model.get_submodule(parent_name) if parent_name else model
-    setattr(parent, child, module)
+    first = next(m for _, m in prunable_layers(model))
+    example = torch.zeros(2, first.in_features, dtype=layer.weight.dtype, device=layer.weight.device)
+    return remove_units(model, {name: pruned}, example)

@@ -1,7 +1,6 @@
 import numpy as np
 import pytest
 import torch
-from torch import nn
 
 import spline_utils as su
 from spline_utils import costs, criteria, physical
@@ -114,3 +113,12 @@ def test_default_layers_skip_the_residual_stream():
     layers = criteria.default_layers(pre)
     assert layers and all(name.endswith("conv1") and name.startswith("blocks.") for name in layers)
     assert criteria.default_layers(su.vgg(SMALL_VGG)) == ["0", "4", "8", "11"]
+
+
+def test_digits_study_rows():
+    from spline_utils import digits_study
+
+    table = digits_study.digits_pruning_study(criteria=["spline", "random"], ratios=[0.5], seeds=[0],
+                                              epochs=1, finetune_epochs=1, progress=False)
+    assert len(table) == 2 and (table.flops < 1).all() and (table.params < 1).all()
+    assert set(table.columns) >= {"acc_dense", "acc_pruned", "acc_finetuned"}

@@ -92,3 +92,13 @@ def test_merge_bad_input():
         su.merge_units(net, "2", 0, 1) if False else su.merge_units(nn.Sequential(nn.Linear(2, 3), nn.ReLU()), "0", 0, 1)
     with pytest.raises(ValueError, match="not followed by an affine BatchNorm"):
         su.bn_spline_distance(net, "0")
+
+
+def test_data_distance_survives_an_inplace_relu():
+    # conv_bn_relu uses ReLU(inplace=True), which overwrites the BN output after the hook
+    net = random_bn_(su.digits_convnet(), seed=2)
+    x = torch.rand(300, 1, 8, 8, generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        h = net[1](net[0](x)).transpose(0, 1).reshape(8, -1).double()
+    expected = (h.mean(1).abs() / h.std(1)).numpy()
+    np.testing.assert_allclose(su.data_spline_distance(net, "0", x), expected, rtol=1e-6)

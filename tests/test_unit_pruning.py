@@ -98,3 +98,16 @@ def test_finetuning_with_a_mask_keeps_pruned_weights_at_zero():
     assert (pruned[0].weight[[1, 3]] == 0).all() and (pruned[4].weight[0] == 0).all()
     assert (pruned[1].weight[[1, 3]] == 0).all() and (pruned[1].bias[[1, 3]] == 0).all()
     assert (pruned[0].weight[0] != net[0].weight[0]).any()  # the rest did train
+
+
+def test_bn_l1_penalty_shrinks_the_batchnorm_scales():
+    x, y = torch.rand(128, 1, 8, 8, generator=torch.Generator().manual_seed(0)), torch.arange(128) % 10
+    scales = []
+    for l1 in (0.0, 0.05):
+        torch.manual_seed(0)
+        net = su.digits_convnet()
+        su.train_classifier(net, x, y, epochs=5, lr=0.05, batch_size=32, progress=False, bn_l1=l1)
+        scales.append(net[1].weight.detach().abs().sum().item())
+    assert scales[1] < 0.8 * scales[0]
+    with pytest.raises(ValueError, match="bn_l1 must be >= 0"):
+        su.train_classifier(su.digits_convnet(), x, y, epochs=1, bn_l1=-1.0, progress=False)
