@@ -10,14 +10,15 @@ Criteria:
 * ``random`` -- seeded uniform scores;
 * ``magnitude`` -- L1 norm of each unit's filter / weight row;
 * ``slimming`` -- ``|gamma|`` of the BatchNorm after the layer (network slimming);
-* ``spline`` -- this book's spline policy (Chapter 5): a unit matters when its spline cuts the
-  data *and* no other spline of the layer runs close to it. With BN, unit ``k``'s spline lies
-  ``t_k = |beta_k / gamma_k|`` standard deviations from the data mean, so (for roughly Gaussian
-  pre-activations) it separates a fraction ``Phi(-t_k)`` of the data from the rest; and its
-  *distinctiveness* is the distance from its normalised hyperplane ``(w^_k, b^_k)`` to the nearest
-  one of a *more* data-separating unit of the layer, relative to the layer's median such distance
-  (capped at 1; the most separating unit has distinctiveness 1). The score is
-  ``2 Phi(-t_k) * distinctiveness_k``, in [0, 1]: of two coincident splines one scores 0.
+* ``spline`` -- this book's spline policy (Chapter 5). With BN, unit ``k``'s spline lies
+  ``t_k = beta_k / |gamma_k|`` standard deviations from the data mean, on the side where the unit
+  is active when ``t_k > 0``. For roughly Gaussian pre-activations the unit's mean output over the
+  data is ``|gamma_k| (t_k Phi(t_k) + phi(t_k))``: the mean distance of the data beyond its spline,
+  on the active side, in output units. Deleting the unit changes the next layer by that much times
+  ``||v_k||`` (how strongly the next layer reads it; Chapter 3's deletion bound, taken in
+  expectation over the data instead of over a ball). A unit whose hyperplane nearly duplicates that
+  of a more important unit is discounted further (Chapter 3's merging: a duplicate can go at no
+  cost): the score is ``||v_k|| |gamma_k| (t_k Phi(t_k) + phi(t_k)) r_k`` with ``r_k`` in [0, 1].
 """
 
 from __future__ import annotations
@@ -30,7 +31,8 @@ from scipy.stats import norm
 from torch import nn
 
 from .masks import _check_ratio, following_batchnorm, prunable_layers
-from .spline_params import bn_spline_distance, normalised_hyperplanes, unit_hyperplanes
+from .physical import consumer_name
+from .spline_params import normalised_hyperplanes, unit_hyperplanes
 
 CRITERIA = ("random", "magnitude", "slimming", "spline")
 
@@ -75,29 +77,52 @@ def unit_scores(model: nn.Module, criterion: str, layers: Sequence[str] | None =
     return scores
 
 
+def outgoing_norms(model: nn.Module, name: str) -> np.ndarray:
+    """``||v_k||`` (units,): the norm of the weights with which the next layer reads unit
+    (channel) ``k`` of layer ``name`` (all its kernel positions; after a Flatten, all of the
+    channel's columns)."""
+    units = dict(prunable_layers(model))[name].weight.shape[0]
+    weight = dict(prunable_layers(model))[consumer_name(model, name)].weight.detach().to(torch.float64)
+    if weight.dim() == 2:  # Linear: a channel owns a block of columns after Flatten
+        weight = weight.reshape(weight.shape[0], units, -1)
+    return weight.transpose(0, 1).reshape(units, -1).norm(dim=1).cpu().numpy()
+
+
 def spline_scores(model: nn.Module, name: str) -> np.ndarray:
-    """The spline policy's scores (units,) for one layer followed by BatchNorm (module doc)."""
-    cut = 2.0 * norm.sf(bn_spline_distance(model, name))  # fraction of data the spline separates x 2
+    """The spline policy's scores (units,) for one layer followed by BatchNorm (module doc):
+    ``||v_k|| * |gamma_k| * (t_k Phi(t_k) + phi(t_k)) * redundancy_k`` with ``t_k = beta_k / |gamma_k|``."""
+    bn = following_batchnorm(model).get(name)
+    if bn is None or bn.weight is None:
+        raise ValueError(f"the spline policy needs an affine BatchNorm after layer {name!r}")
+    gamma = bn.weight.detach().to(torch.float64).abs().cpu().numpy()
+    beta = bn.bias.detach().to(torch.float64).cpu().numpy()
+    with np.errstate(divide="ignore", invalid="ignore"):
+        t = np.where(gamma > 0, beta / np.where(gamma > 0, gamma, 1.0), np.sign(beta) * np.inf)
+        depth = np.where(gamma > 0, gamma * (t * norm.cdf(t) + norm.pdf(t)), np.maximum(beta, 0.0))
+    depth = np.nan_to_num(depth, nan=0.0)
+    return outgoing_norms(model, name) * depth * _redundancy(model, name, depth)
+
+
+def _redundancy(model: nn.Module, name: str, importance: np.ndarray, near: float = 0.1) -> np.ndarray:
+    """1, or less for a unit whose normalised hyperplane lies within ``near`` x (the layer's
+    median nearest-neighbour distance) of the hyperplane of a *more* important unit: then
+    ``distance / (near x median)``, so an exact duplicate scores 0 and its twin keeps its score."""
     w, b = unit_hyperplanes(model, name)
     w_hat, b_hat = normalised_hyperplanes(w, b)
-    alive = np.isfinite(b_hat)
-    if alive.sum() < 2:
-        return np.where(alive, cut, 0.0)
-    idx = np.nonzero(alive)[0]
+    factor = np.ones(len(w))
+    idx = np.nonzero(np.isfinite(b_hat))[0]
+    if len(idx) < 2:
+        return factor
     points = np.concatenate([w_hat, b_hat[:, None]], 1)[idx]
     gap = np.linalg.norm(points[:, None] - points[None], axis=2)
-    # a unit is redundant only next to a *more* important one (larger cut; ties: lower index),
-    # so of two coincident splines one keeps its score
-    rank = np.lexsort((idx, -cut[idx]))
+    np.fill_diagonal(gap, np.inf)
+    scale = near * max(float(np.median(gap.min(1))), 1e-12)
+    rank = np.lexsort((idx, -importance[idx]))
     position = np.empty(len(idx), int)
     position[rank] = np.arange(len(idx))
-    gap[position[None, :] >= position[:, None]] = np.inf
-    nearest = gap.min(1)
-    finite = nearest[np.isfinite(nearest)]
-    scale = max(float(np.median(finite)), 1e-12) if len(finite) else 1.0
-    distinct = np.zeros(len(w))
-    distinct[idx] = np.minimum(1.0, nearest / scale)
-    return np.where(alive, cut * distinct, 0.0)
+    gap[position[None, :] >= position[:, None]] = np.inf  # compare with more important units only
+    factor[idx] = np.minimum(1.0, gap.min(1) / scale)
+    return factor
 
 
 def select_units(scores: Mapping[str, np.ndarray], ratio: float, scope: str = "layerwise") -> dict[str, list[int]]:

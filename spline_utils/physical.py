@@ -173,6 +173,28 @@ def _remove_preresnet(model: PreResNet, pruned) -> None:
         _set(model, next_name, _slice_in(model.get_submodule(next_name), keep))
 
 
+def consumer_name(model: nn.Module, name: str) -> str:
+    """Name of the layer that reads the outputs of prunable layer ``name`` (the next Linear /
+    Conv2d of a plain Sequential; the next conv inside a PreResNet block)."""
+    if isinstance(model, PreResNet):
+        for block_name, block in model.blocks.named_children():
+            prefix = f"blocks.{block_name}."
+            pairs = {prefix + "conv1": prefix + "conv2"}
+            if isinstance(block, PreActBottleneck):
+                pairs[prefix + "conv2"] = prefix + "conv3"
+            if name in pairs:
+                return pairs[name]
+        raise ValueError(f"layer {name!r} is not a block-internal convolution of this PreResNet")
+    if type(model) is not nn.Sequential:
+        raise ValueError(f"consumer lookup supports plain nn.Sequential models and PreResNet, not {type(model).__name__}")
+    names = [n for n, _ in prunable_layers(model)]
+    if name not in names:
+        raise ValueError(f"unknown layer {name!r}: prunable layers are {sorted(names)}")
+    if names.index(name) == len(names) - 1:
+        raise ValueError(f"layer {name!r} is the last layer: nothing reads its outputs")
+    return names[names.index(name) + 1]
+
+
 def pruned_widths(model: nn.Module) -> dict[str, int]:
     """Output width of every Linear / Conv2d (for comparing architectures)."""
     return {n: m.weight.shape[0] for n, m in prunable_layers(model)}

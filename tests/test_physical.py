@@ -76,14 +76,16 @@ def test_criteria_order_on_hand_built_layers():
         net[1].running_mean.zero_()
         net[1].running_var.fill_(1.0)
         net[1].weight.copy_(torch.tensor([1.0, 0.2, 1.0, 2.0]))
-        net[1].bias.copy_(torch.tensor([0.0, 1.0, 0.0, 0.1]))
+        net[1].bias.copy_(torch.tensor([0.0, -1.0, 0.0, 0.1]))
+        net[3].weight.fill_(1.0)
     assert np.argsort(criteria.unit_scores(net, "magnitude")["0"]).tolist() == [0, 2, 1, 3]
     assert np.argsort(criteria.unit_scores(net, "slimming")["0"]).tolist() == [1, 0, 2, 3]
     spline = criteria.unit_scores(net, "spline")["0"]
-    # unit 1: its spline lies 5 std from the data; units 0 and 2 share one spline, so one of them
-    # (the later) is redundant and the other is not
-    assert spline[1] < 1e-5 and spline[2] == 0.0 and spline[0] > 0.5 and spline[3] > 0.5
-    assert np.argsort(spline).tolist()[:2] == [2, 1]
+    # unit 1: off on the data (its spline 5 std away, data on the inactive side); units 0 and 2
+    # share one spline, so the later one is redundant; unit 3 reaches deepest into the data
+    assert spline[2] == 0.0 and spline[1] < 1e-6 and spline[3] > spline[0] > 0.3
+    phi0 = 1 / np.sqrt(2 * np.pi)  # unit 0: t = 0, mean output |gamma| phi(0), read with ||v|| = 1
+    assert spline[0] == pytest.approx(phi0)
 
 
 def test_bad_input_for_criteria_and_removal():
