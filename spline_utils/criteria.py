@@ -10,6 +10,8 @@ Criteria:
 * ``random`` -- seeded uniform scores;
 * ``magnitude`` -- L1 norm of each unit's filter / weight row;
 * ``slimming`` -- ``|gamma|`` of the BatchNorm after the layer (network slimming);
+* ``mask`` -- a mask drawn earlier (e.g. an early-bird ticket, Chapter 4) applied to this model:
+  score 1 for the units it keeps, 0 for those it prunes;
 * ``spline`` -- this book's spline policy (Chapter 5). With BN, unit ``k``'s spline lies
   ``t_k = beta_k / |gamma_k|`` standard deviations from the data mean, on the side where the unit
   is active when ``t_k > 0``. For roughly Gaussian pre-activations the unit's mean output over the
@@ -34,7 +36,7 @@ from .masks import _check_ratio, following_batchnorm, prunable_layers
 from .physical import consumer_name
 from .spline_params import normalised_hyperplanes, unit_hyperplanes
 
-CRITERIA = ("random", "magnitude", "slimming", "spline")
+CRITERIA = ("random", "magnitude", "slimming", "spline", "mask")
 
 
 def default_layers(model: nn.Module) -> list[str]:
@@ -49,10 +51,13 @@ def default_layers(model: nn.Module) -> list[str]:
 
 
 def unit_scores(model: nn.Module, criterion: str, layers: Sequence[str] | None = None,
-                seed: int = 0) -> dict[str, np.ndarray]:
-    """Importance scores ``{layer: (units,) float64}`` by ``criterion`` (see the module doc)."""
+                seed: int = 0, mask=None) -> dict[str, np.ndarray]:
+    """Importance scores ``{layer: (units,) float64}`` by ``criterion`` (see the module doc).
+    ``mask``: the :class:`~spline_utils.masks.PruningMask` of the ``"mask"`` criterion."""
     if criterion not in CRITERIA:
         raise ValueError(f"criterion must be one of {CRITERIA}, got {criterion!r}")
+    if (criterion == "mask") != (mask is not None):
+        raise ValueError("pass mask=... exactly when the criterion is 'mask'")
     layers = default_layers(model) if layers is None else list(layers)
     modules = dict(prunable_layers(model))
     unknown = [n for n in layers if n not in modules]
@@ -67,6 +72,11 @@ def unit_scores(model: nn.Module, criterion: str, layers: Sequence[str] | None =
             scores[name] = rng.random(units)
         elif criterion == "magnitude":
             scores[name] = weight.reshape(units, -1).abs().sum(1).cpu().numpy()
+        elif criterion == "mask":
+            if name not in mask.weight or mask.weight[name].shape != weight.shape:
+                raise ValueError(f"the mask has no entry of shape {tuple(weight.shape)} for layer {name!r}")
+            scores[name] = np.ones(units)
+            scores[name][mask.pruned_units(name)] = 0.0
         elif criterion == "slimming":
             bn = following_batchnorm(model).get(name)
             if bn is None or bn.weight is None:

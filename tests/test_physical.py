@@ -124,3 +124,15 @@ def test_digits_study_rows():
                                               epochs=1, finetune_epochs=1, progress=False)
     assert len(table) == 2 and (table.flops < 1).all() and (table.params < 1).all()
     assert set(table.columns) >= {"acc_dense", "acc_pruned", "acc_finetuned"}
+
+
+def test_mask_criterion_reproduces_an_earlier_mask():
+    model, _ = _models()["digits"]
+    early = su.unit_mask(model, {"0": [1, 6], "4": [0, 3, 9, 12]})
+    scores = criteria.unit_scores(model, "mask", mask=early)
+    assert scores["0"].tolist() == [1, 0, 1, 1, 1, 1, 0, 1]
+    assert criteria.select_units(scores, 0.25) == {"0": [1, 6], "4": [0, 3, 9, 12]}
+    with pytest.raises(ValueError, match="exactly when the criterion is 'mask'"):
+        criteria.unit_scores(model, "mask")
+    with pytest.raises(ValueError, match="exactly when the criterion is 'mask'"):
+        criteria.unit_scores(model, "magnitude", mask=early)
