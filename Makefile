@@ -28,6 +28,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_codes.py
 	$(BIN)/python benchmarks/bench_exact.py
 	$(BIN)/python benchmarks/bench_pruning.py
+	$(BIN)/python benchmarks/bench_early_bird.py
 
 clean:
 	rm -rf _build .pytest_cache spline_pruning_book.egg-info $(VENV)

@@ -20,6 +20,7 @@ Modules, each named for what it does:
 * :mod:`~spline_utils.physical`     -- physical removal of pruned units (MLP, ConvNet, VGG, PreResNet);
 * :mod:`~spline_utils.costs`        -- parameters, FLOPs and measured throughput;
 * :mod:`~spline_utils.digits_study` -- channel pruning of the digits ConvNet by every criterion;
+* :mod:`~spline_utils.early_bird`   -- spline and mask-distance early-bird detectors;
 * :mod:`~spline_utils.models`, :mod:`~spline_utils.data`, :mod:`~spline_utils.training`;
 * :mod:`~spline_utils.run_mode`, :mod:`~spline_utils.seeding`.
 """
@@ -37,7 +38,7 @@ from .codes import (
 )
 from .data import digits_tensors, x_shaped_data
 from .folding import fold_batchnorm
-from . import costs, criteria, digits_study, fcnet_study, physical
+from . import costs, criteria, digits_study, early_bird, fcnet_study, physical
 from . import explorer
 from .maso import dense_layer_maso, maso, maxpool_maso
 from .exact_partition import ExactPartition, exact_partition, sampled_local_complexity

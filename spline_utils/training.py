@@ -23,6 +23,7 @@ def train_classifier(
     progress: bool = True,
     mask=None,
     bn_l1: float = 0.0,
+    callbacks=(),
 ) -> list[float]:
     """Train with SGD on cross-entropy (mini-batches, reshuffled each epoch with ``seed``).
 
@@ -30,6 +31,9 @@ def train_classifier(
     pruned model is fine-tuned without its pruned weights growing back.
     ``bn_l1``: network slimming's sparsity term ``bn_l1 * sum |gamma|`` over every BatchNorm,
     applied as ``bn_l1 * sign(gamma)`` added to gamma's gradient (0 = off).
+    ``callbacks``: callables ``cb(model, epoch)`` run after every epoch (``epoch`` = epochs done,
+    from 1), e.g. the early-bird detectors of :mod:`spline_utils.early_bird`; the model is put
+    back in train mode after each.
 
     x: (N, *input_shape) float; y: (N,) int64 class labels. A model with a single output is a
     binary classifier trained with the logistic loss on ``f(x)`` (class 1 where ``f(x) > 0``).
@@ -63,6 +67,9 @@ def train_classifier(
                 enforce_mask_(model, mask)
             total += float(loss.detach()) * idx.numel()
         history.append(total / x.shape[0])
+        for callback in callbacks:
+            callback(model, len(history))
+            model.train()
     model.eval()
     return history
 

@@ -1,0 +1,170 @@
+"""Early-bird (EB) ticket detectors: from the spline partition, and the mask-distance baseline.
+
+* :class:`SplineEBDetector` -- the codes (ReLU activation signs) of a fixed probe set, bit-packed,
+  drawn once per epoch; the distance between two epochs is the per-layer normalised Hamming distance
+  averaged over layers; the detector fires at the first epoch whose largest distance to the codes of
+  the ``window`` previous epochs is below ``threshold``. Defaults follow the authors' code (window 3,
+  threshold 0.16; the book's reference notes, section 3). To calibrate for another network: train
+  once, look at the epoch-by-epoch :func:`distance_matrix`, and put the threshold just above the
+  level the consecutive distances settle to.
+* :class:`MaskEBDetector` -- "Drawing Early-Bird Tickets" (You et al., ICLR 2020): one bit per
+  BatchNorm channel over all BN layers, kept when ``|gamma|`` is *strictly* greater than the value
+  at index ``int(total * p)`` of the ascending sort of all ``|gamma|``; normalised Hamming distance
+  between masks; a FIFO of the last 5 masks; EB when the newest mask is within 0.1 of each of the
+  4 older ones; one detector per pruning ratio ``p``.
+
+Both are callables ``detector(model, epoch)`` for ``train_classifier(callbacks=[...])`` and record
+the epoch they fire (``fired_epoch``; ``None`` until then).
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Sequence
+
+import numpy as np
+import torch
+from torch import nn
+
+from .codes import PackedCodes, code_distance, packed_codes
+
+
+def canvas(anchors: Sequence[torch.Tensor], n: int = 100) -> torch.Tensor:
+    """The authors' probe "canvas" of ``n * n`` inputs: ``alpha * x0 + beta * x1`` for alpha, beta
+    on ``linspace(0, 1, n)`` with two anchors; with three, ``x0 + alpha (x1 - x0) + beta (x2 - x0)``.
+    Returns (n * n, *input_shape) float32."""
+    if n < 2:
+        raise ValueError(f"n must be >= 2, got {n}")
+    anchors = [torch.as_tensor(a, dtype=torch.float32) for a in anchors]
+    if len(anchors) not in (2, 3) or any(a.shape != anchors[0].shape for a in anchors):
+        raise ValueError("canvas needs 2 or 3 anchors of the same shape")
+    alpha, beta = torch.meshgrid(torch.linspace(0, 1, n), torch.linspace(0, 1, n), indexing="ij")
+    alpha, beta = alpha.reshape(-1, *[1] * anchors[0].dim()), beta.reshape(-1, *[1] * anchors[0].dim())
+    if len(anchors) == 2:
+        return alpha * anchors[0] + beta * anchors[1]
+    x0, x1, x2 = anchors
+    return x0 + alpha * (x1 - x0) + beta * (x2 - x0)
+
+
+def code_set_distance(a: PackedCodes, b: PackedCodes, kinds: Sequence[str] = ("relu",)) -> float:
+    """Mean over the layers of the given kinds of the per-layer normalised Hamming distance."""
+    per_layer = code_distance(a, b)
+    keep = [i for i, kind in enumerate(a.kinds) if kind in kinds]
+    if not keep:
+        raise ValueError(f"no layers of kinds {tuple(kinds)} in the code sets")
+    return float(per_layer[keep].mean())
+
+
+def distance_matrix(code_sets: Sequence[PackedCodes], kinds: Sequence[str] = ("relu",)) -> np.ndarray:
+    """Epoch-by-epoch distances (E, E) between stored code sets (the paper's Fig. 5)."""
+    e = len(code_sets)
+    out = np.zeros((e, e))
+    for i in range(e):
+        for j in range(i + 1, e):
+            out[i, j] = out[j, i] = code_set_distance(code_sets[i], code_sets[j], kinds)
+    return out
+
+
+class SplineEBDetector:
+    """Spline EB detector on a fixed probe set (N, *input_shape); see the module doc.
+
+    keep_all: store every epoch's code set (for :func:`distance_matrix`); otherwise only the
+    ``window`` most recent ones are kept.
+    """
+
+    def __init__(self, probe: torch.Tensor, window: int = 3, threshold: float = 0.16,
+                 batch_size: int = 256, keep_all: bool = False):
+        probe = torch.as_tensor(probe)
+        if probe.dim() < 2 or probe.shape[0] == 0:
+            raise ValueError(f"the probe set must be a non-empty batch (N, ...), got shape {tuple(probe.shape)}")
+        if window < 1 or not 0 < threshold < 1:
+            raise ValueError(f"need window >= 1 and 0 < threshold < 1, got {window}, {threshold}")
+        self.probe, self.window, self.threshold, self.batch_size = probe, window, threshold, batch_size
+        self.recent: deque = deque(maxlen=window)
+        self.history: list[PackedCodes] = []
+        self.keep_all = keep_all
+        self.epochs: list[int] = []
+        self.distances: list[float] = []  # largest distance to the window, per epoch (NaN before full)
+        self.fired_epoch: int | None = None
+
+    def __call__(self, model: nn.Module, epoch: int) -> bool:
+        was_training = model.training
+        model.eval()
+        try:
+            codes = packed_codes(model, self.probe.to(next(model.parameters()).device), self.batch_size)
+        finally:
+            model.train(was_training)
+        return self.update_codes(codes, epoch)
+
+    def update_codes(self, codes: PackedCodes, epoch: int) -> bool:
+        """Add one epoch's code set; returns True at the epoch the detector fires."""
+        if self.recent and (codes.names != self.recent[-1].names or codes.n_bits != self.recent[-1].n_bits
+                            or codes.n_inputs != self.recent[-1].n_inputs):
+            raise ValueError("code sets do not match the earlier ones: same network and probe set needed")
+        full = len(self.recent) == self.window
+        largest = max(code_set_distance(codes, old) for old in self.recent) if full else float("nan")
+        self.recent.append(codes)
+        if self.keep_all:
+            self.history.append(codes)
+        self.epochs.append(epoch)
+        self.distances.append(largest)
+        if self.fired_epoch is None and full and largest < self.threshold:
+            self.fired_epoch = epoch
+            return True
+        return False
+
+
+def bn_channel_mask(model: nn.Module, ratio: float) -> np.ndarray:
+    """The EB paper's channel mask (bool, all BN channels concatenated in registration order):
+    ``|gamma| > sorted(|gamma|)[int(total * ratio)]`` (strictly greater)."""
+    if not 0.0 < ratio < 1.0:
+        raise ValueError(f"pruning ratio p must be in (0, 1), got {ratio}")
+    gammas = [m.weight.detach().abs().flatten().cpu() for m in model.modules()
+              if isinstance(m, (nn.BatchNorm1d, nn.BatchNorm2d)) and m.weight is not None]
+    if not gammas:
+        raise ValueError("the model has no BatchNorm layer with a scale gamma")
+    gamma = torch.cat(gammas).to(torch.float64)
+    threshold = torch.sort(gamma).values[int(len(gamma) * ratio)]
+    return (gamma > threshold).numpy()
+
+
+def mask_distance(a: np.ndarray, b: np.ndarray) -> float:
+    """Normalised Hamming distance between two channel masks of the same length."""
+    if a.shape != b.shape:
+        raise ValueError(f"masks differ in shape: {a.shape} vs {b.shape}")
+    return float(np.mean(a != b))
+
+
+class MaskEBDetector:
+    """The mask-distance EB detector of "Drawing Early-Bird Tickets", one per ratio in ``ratios``;
+    see the module doc. ``fired_epoch``: dict ratio -> first epoch it fired (or None)."""
+
+    def __init__(self, ratios: Sequence[float] = (0.3, 0.5, 0.7), fifo: int = 5, threshold: float = 0.1):
+        for p in ratios:
+            if not 0.0 < p < 1.0:
+                raise ValueError(f"pruning ratio p must be in (0, 1), got {p}")
+        if fifo < 2:
+            raise ValueError(f"fifo must hold at least 2 masks, got {fifo}")
+        self.ratios, self.threshold = tuple(ratios), threshold
+        self.queues = {p: deque(maxlen=fifo) for p in self.ratios}
+        self.fired_epoch: dict[float, int | None] = {p: None for p in self.ratios}
+        self.distances: dict[float, list[float]] = {p: [] for p in self.ratios}
+
+    def __call__(self, model: nn.Module, epoch: int) -> dict[float, bool]:
+        return self.update_masks({p: bn_channel_mask(model, p) for p in self.ratios}, epoch)
+
+    def update_masks(self, masks: dict[float, np.ndarray], epoch: int) -> dict[float, bool]:
+        """Add one epoch's masks (ratio -> bool mask); returns which detectors fire now."""
+        fired = {}
+        for p in self.ratios:
+            queue = self.queues[p]
+            if queue and masks[p].shape != queue[-1].shape:
+                raise ValueError(f"mask for p={p} has shape {masks[p].shape}, earlier ones {queue[-1].shape}")
+            queue.append(np.asarray(masks[p], dtype=bool))
+            full = len(queue) == queue.maxlen
+            largest = max(mask_distance(queue[-1], old) for old in list(queue)[:-1]) if full else float("nan")
+            self.distances[p].append(largest)
+            fired[p] = self.fired_epoch[p] is None and full and largest < self.threshold
+            if fired[p]:
+                self.fired_epoch[p] = epoch
+        return fired

@@ -1,0 +1,104 @@
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+import spline_utils as su
+from spline_utils.codes import PackedCodes
+from spline_utils.early_bird import (
+    MaskEBDetector,
+    SplineEBDetector,
+    bn_channel_mask,
+    canvas,
+    code_set_distance,
+    distance_matrix,
+    mask_distance,
+)
+
+
+def _codes(bits: np.ndarray) -> PackedCodes:
+    """A one-layer ReLU code set from a bool array (inputs, units)."""
+    bits = np.asarray(bits, dtype=bool)
+    return PackedCodes(names=["relu"], kinds=["relu"], n_bits=[bits.shape[1]], data=[np.packbits(bits, axis=1)])
+
+
+def test_hamming_distance_matches_hand_computation():
+    a = np.zeros((4, 10), bool)
+    b = a.copy()
+    b[0, :3] = True  # 3 bits
+    b[2, 9] = True  # 1 bit
+    assert code_set_distance(_codes(a), _codes(b)) == pytest.approx(4 / 40)
+    assert mask_distance(np.array([1, 0, 1, 1], bool), np.array([1, 1, 1, 0], bool)) == 0.5
+    m = distance_matrix([_codes(a), _codes(b), _codes(a)])
+    assert m.shape == (3, 3) and m[0, 2] == 0 and m[0, 1] == m[1, 0] == pytest.approx(0.1)
+
+
+def test_spline_detector_fires_exactly_when_the_window_settles():
+    rng = np.random.default_rng(0)
+    base = rng.random((50, 40)) < 0.5
+    sequence = []
+    for epoch in range(1, 11):
+        bits = base.copy()
+        flip = 0.3 if epoch <= 5 else 0.05  # big changes up to epoch 5, then small ones
+        bits ^= rng.random(bits.shape) < flip
+        sequence.append(bits)
+    det = SplineEBDetector(torch.zeros(1, 2), window=3, threshold=0.16)
+    fired = [det.update_codes(_codes(bits), epoch) for epoch, bits in enumerate(sequence, 1)]
+    # the rule: first epoch i whose codes are within 0.16 of the codes of each of epochs i-3..i-1
+    expected = next(i for i in range(4, 11) if all(
+        code_set_distance(_codes(sequence[i - 1]), _codes(sequence[j - 1])) < 0.16 for j in range(i - 3, i)))
+    assert det.fired_epoch == expected == 9 and fired.index(True) + 1 == 9 and sum(fired) == 1
+    assert np.isnan(det.distances[:3]).all()  # no decision before the window is full
+
+
+def test_mask_rule_details():
+    # int(total * p) indexes the ascending sort and the comparison is strict
+    net = nn.Sequential(nn.Linear(2, 4), nn.BatchNorm1d(4), nn.ReLU(), nn.Linear(4, 3), nn.BatchNorm1d(3))
+    with torch.no_grad():
+        net[1].weight.copy_(torch.tensor([0.5, -0.1, 0.3, 0.3]))
+        net[4].weight.copy_(torch.tensor([0.9, 0.2, -0.3]))
+    # |gamma| sorted: 0.1 0.2 0.3 0.3 0.3 0.5 0.9 (7); p = 0.5 -> index 3 -> 0.3, keep > 0.3
+    assert bn_channel_mask(net, 0.5).tolist() == [True, False, False, False, True, False, False]
+    assert bn_channel_mask(net, 0.2).tolist() == [True, False, True, True, True, False, True]  # index 1: 0.2
+    # FIFO of 5 and all four distances < 0.1: masks of 20 channels, each step flips one channel
+    det = MaskEBDetector(ratios=(0.5,), fifo=5, threshold=0.1)
+    masks = [np.zeros(20, bool) for _ in range(9)]
+    for e in range(9):
+        masks[e][: 10] = True
+    masks[0][10:15] = True  # far from the rest
+    masks[5][0] = False  # epoch 6's mask: 1 channel (0.05) from the masks of epochs 2..5
+    fired = [det.update_masks({0.5: m}, epoch) [0.5] for epoch, m in enumerate(masks, 1)]
+    # epoch 5: FIFO = masks 1..5, mask 1 is 5 channels (0.25) from mask 5 -> no
+    # epoch 6: FIFO = masks 2..6, mask 6 differs from 2..5 by 1 channel (0.05) -> fires
+    assert det.fired_epoch[0.5] == 6 and fired == [False] * 5 + [True] + [False] * 3
+    assert np.isnan(det.distances[0.5][:4]).all() and det.distances[0.5][4] == 0.25
+
+
+def test_detectors_as_training_callbacks():
+    torch.manual_seed(0)
+    x, y = torch.rand(200, 1, 8, 8), torch.randint(0, 10, (200,))
+    net = su.digits_convnet()
+    spline = SplineEBDetector(canvas([x[0], x[1]], n=10), keep_all=True)
+    masks = MaskEBDetector()
+    su.train_classifier(net, x, y, epochs=8, lr=0.05, batch_size=50, progress=False, callbacks=[spline, masks])
+    assert spline.epochs == list(range(1, 9)) and len(spline.history) == 8
+    assert distance_matrix(spline.history).shape == (8, 8)
+    assert len(masks.distances[0.5]) == 8
+
+
+def test_bad_input():
+    with pytest.raises(ValueError, match="non-empty batch"):
+        SplineEBDetector(torch.zeros(0, 1, 8, 8))
+    with pytest.raises(ValueError, match=r"p must be in \(0, 1\)"):
+        MaskEBDetector(ratios=(0.5, 1.0))
+    with pytest.raises(ValueError, match=r"p must be in \(0, 1\)"):
+        bn_channel_mask(su.digits_convnet(), 0.0)
+    det = SplineEBDetector(torch.zeros(1, 2))
+    det.update_codes(_codes(np.zeros((5, 8), bool)), 1)
+    with pytest.raises(ValueError, match="code sets do not match"):
+        det.update_codes(_codes(np.zeros((5, 9), bool)), 2)
+    with pytest.raises(ValueError, match="masks differ in shape"):
+        mask_distance(np.zeros(3, bool), np.zeros(4, bool))
+    with pytest.raises(ValueError, match="no BatchNorm"):
+        bn_channel_mask(su.make_mlp([2, 3, 1]), 0.5)
+    assert canvas([torch.zeros(1, 8, 8), torch.ones(1, 8, 8)], n=5).shape == (25, 1, 8, 8)
