@@ -50,3 +50,24 @@ def throughput(model: nn.Module, input_shape: tuple[int, ...], batch_size: int =
             if i >= warmup:
                 best = min(best, time.perf_counter() - start)
     return batch_size / best
+
+
+def training_flops(model: nn.Module, input_shape: tuple[int, ...], examples: int, batch_size: int = 16) -> int:
+    """FLOPs of training ``model`` on ``examples`` inputs: one forward and backward pass of a
+    batch counted by ``torch.utils.flop_counter`` (the optimiser step's elementwise work is not
+    counted), scaled to ``examples``. The model's weights are not changed."""
+    if examples < 0 or batch_size < 1:
+        raise ValueError(f"need examples >= 0 and batch_size >= 1, got {examples}, {batch_size}")
+    param = next(model.parameters())
+    x = torch.randn(batch_size, *input_shape, dtype=param.dtype, device=param.device)
+    was_training = model.training
+    model.train()
+    state = {k: v.clone() for k, v in model.state_dict().items()}  # BN running stats change in train mode
+    try:
+        with FlopCounterMode(display=False) as counter:
+            model(x).sum().backward()
+    finally:
+        model.zero_grad(set_to_none=True)
+        model.load_state_dict(state)
+        model.train(was_training)
+    return int(counter.get_total_flops() * examples / batch_size)

@@ -13,12 +13,14 @@
   between masks; a FIFO of the last 5 masks; EB when the newest mask is within 0.1 of each of the
   4 older ones; one detector per pruning ratio ``p``.
 
-Both are callables ``detector(model, epoch)`` for ``train_classifier(callbacks=[...])`` and record
-the epoch they fire (``fired_epoch``; ``None`` until then).
+Both are callables ``detector(model, epoch)`` for ``train_classifier(callbacks=[...])``; they record
+the epoch they fire (``fired_epoch``; ``None`` until then) and a copy of the model's state at that
+epoch (the early-bird *ticket*).
 """
 
 from __future__ import annotations
 
+import copy
 from collections import deque
 from collections.abc import Sequence
 
@@ -86,6 +88,7 @@ class SplineEBDetector:
         self.epochs: list[int] = []
         self.distances: list[float] = []  # largest distance to the window, per epoch (NaN before full)
         self.fired_epoch: int | None = None
+        self.ticket: dict | None = None  # the model's state_dict at the epoch it fired
 
     def __call__(self, model: nn.Module, epoch: int) -> bool:
         was_training = model.training
@@ -94,7 +97,10 @@ class SplineEBDetector:
             codes = packed_codes(model, self.probe.to(next(model.parameters()).device), self.batch_size)
         finally:
             model.train(was_training)
-        return self.update_codes(codes, epoch)
+        fired = self.update_codes(codes, epoch)
+        if fired:
+            self.ticket = copy.deepcopy(model.state_dict())
+        return fired
 
     def update_codes(self, codes: PackedCodes, epoch: int) -> bool:
         """Add one epoch's code set; returns True at the epoch the detector fires."""
@@ -149,9 +155,14 @@ class MaskEBDetector:
         self.queues = {p: deque(maxlen=fifo) for p in self.ratios}
         self.fired_epoch: dict[float, int | None] = {p: None for p in self.ratios}
         self.distances: dict[float, list[float]] = {p: [] for p in self.ratios}
+        self.tickets: dict[float, dict] = {}  # ratio -> the model's state_dict when it fired
 
     def __call__(self, model: nn.Module, epoch: int) -> dict[float, bool]:
-        return self.update_masks({p: bn_channel_mask(model, p) for p in self.ratios}, epoch)
+        fired = self.update_masks({p: bn_channel_mask(model, p) for p in self.ratios}, epoch)
+        for p, now in fired.items():
+            if now:
+                self.tickets[p] = copy.deepcopy(model.state_dict())
+        return fired
 
     def update_masks(self, masks: dict[float, np.ndarray], epoch: int) -> dict[float, bool]:
         """Add one epoch's masks (ratio -> bool mask); returns which detectors fire now."""

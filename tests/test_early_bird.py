@@ -102,3 +102,17 @@ def test_bad_input():
     with pytest.raises(ValueError, match="no BatchNorm"):
         bn_channel_mask(su.make_mlp([2, 3, 1]), 0.5)
     assert canvas([torch.zeros(1, 8, 8), torch.ones(1, 8, 8)], n=5).shape == (25, 1, 8, 8)
+
+
+def test_tickets_and_training_flops():
+    torch.manual_seed(0)
+    x, y = torch.rand(100, 1, 8, 8), torch.randint(0, 10, (100,))
+    net = su.digits_convnet()
+    det = SplineEBDetector(x[:20], window=1, threshold=0.99)  # fires at epoch 2
+    su.train_classifier(net, x, y, epochs=3, lr=0.05, batch_size=50, progress=False, callbacks=[det])
+    assert det.fired_epoch == 2 and set(det.ticket) == set(net.state_dict())
+    assert not all(torch.equal(det.ticket[k], v) for k, v in net.state_dict().items())  # epoch 2, not 3
+    before = {k: v.clone() for k, v in net.state_dict().items()}
+    flops = su.costs.training_flops(net, (1, 8, 8), examples=100)
+    assert flops > 2 * su.costs.count_flops(net, (1, 8, 8)) * 100  # forward + backward > 2x forward
+    assert all(torch.equal(before[k], v) for k, v in net.state_dict().items())  # weights untouched
