@@ -32,7 +32,7 @@ import torch.nn.functional as F
 from torch import nn
 from torch.nn.modules.utils import _pair
 
-from .model_walk import check_supported, code_modules, pool_geometry
+from .model_walk import AFFINE_MODULES, CODE_MODULES, check_supported, code_modules, pool_geometry
 from .slices import PlaneSlice
 
 DOMAIN_EDGE = -1  # edge label of the domain boundary
@@ -206,15 +206,27 @@ class ExactPartition:
         """Number of regions after each code layer: distinct codes of layers 1..l."""
         return [len({r.tobytes() for r in self.code_rows(upto)}) for upto in range(1, len(self.codes) + 1)]
 
-    def layer_segments(self, layer: int) -> np.ndarray:
-        """Segments (S, 2, 2) of the splines of one code layer (each edge once)."""
-        segs = []
-        for poly, labels in zip(self.polygons, self.edge_labels):
-            own = (labels >= 0) & ((labels >> 32) == layer)
+    def labelled_segments(self, layers=None) -> tuple[np.ndarray, np.ndarray]:
+        """Every spline edge once: segments (S, 2, 2) and labels (S,) int64 (``layer << 32 |
+        unit``, see :meth:`edge_source`). ``layers``: code-layer indices to keep (default all)."""
+        segs, labels = [], []
+        for poly, lab in zip(self.polygons, self.edge_labels):
+            own = lab >= 0
+            if layers is not None:
+                own &= np.isin(lab >> 32, list(layers))
             idx = np.nonzero(own)[0]
             if len(idx):
                 segs.append(np.stack([poly[idx], poly[(idx + 1) % len(poly)]], 1))
-        return _unique_segments(np.concatenate(segs)) if segs else np.zeros((0, 2, 2))
+                labels.append(lab[idx])
+        if not segs:
+            return np.zeros((0, 2, 2)), np.zeros(0, np.int64)
+        segs, labels = np.concatenate(segs), np.concatenate(labels)
+        keep = _unique_segments(segs, return_index=True)
+        return segs[keep], labels[keep]
+
+    def layer_segments(self, layer: int) -> np.ndarray:
+        """Segments (S, 2, 2) of the splines of one code layer (each edge once)."""
+        return self.labelled_segments([layer])[0]
 
     def code_rows(self, upto: int | None = None) -> np.ndarray:
         """Region codes of layers ``[0, upto)`` as packed byte rows (P, bytes), laid out like
@@ -520,9 +532,7 @@ def _sequential_segments(model: nn.Module) -> list[list[nn.Module]] | None:
             return all(walk(child) for child in module)
         if isinstance(module, (nn.BatchNorm1d, nn.BatchNorm2d)) and module.running_mean is None:
             return False
-        if not isinstance(module, (nn.ReLU, nn.LeakyReLU, nn.MaxPool2d, nn.Linear, nn.Conv2d,
-                                   nn.BatchNorm1d, nn.BatchNorm2d, nn.AvgPool2d, nn.AdaptiveAvgPool2d,
-                                   nn.Flatten, nn.Dropout, nn.Identity)):
+        if not isinstance(module, CODE_MODULES + AFFINE_MODULES):
             return False
         leaves.append(module)
         return True
@@ -531,7 +541,7 @@ def _sequential_segments(model: nn.Module) -> list[list[nn.Module]] | None:
         return None
     segments: list[list[nn.Module]] = [[]]
     for module in leaves:
-        if isinstance(module, (nn.ReLU, nn.LeakyReLU, nn.MaxPool2d)):
+        if isinstance(module, CODE_MODULES):
             segments.append([])
         else:
             segments[-1].append(module)

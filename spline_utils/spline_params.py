@@ -15,21 +15,14 @@ import torch
 from torch import nn
 
 from .folding import fold_batchnorm
-from .masks import apply_mask, following_batchnorm, prunable_layers, unit_mask
+from .masks import _layer, apply_mask, following_batchnorm, unit_mask
 from .model_walk import module_tensor
-
-
-def _named_layer(model: nn.Module, name: str) -> nn.Module:
-    layers = dict(prunable_layers(model))
-    if name not in layers:
-        raise ValueError(f"unknown layer {name!r}: Linear / Conv2d layers are {sorted(layers)}")
-    return layers[name]
 
 
 def unit_hyperplanes(model: nn.Module, name: str) -> tuple[np.ndarray, np.ndarray]:
     """Effective hyperplanes of the units of layer ``name`` with a following BatchNorm folded in
     (eval-mode statistics). Returns ``(w, b)`` float64: w (units, fan_in), b (units,)."""
-    layer = _named_layer(model, name)
+    layer = _layer(model, name)
     bn = following_batchnorm(model).get(name)
     if bn is not None:
         weight, bias = fold_batchnorm(layer, bn)
@@ -82,7 +75,7 @@ def data_spline_distance(model: nn.Module, name: str, x: torch.Tensor) -> np.nda
     """Measured on data ``x`` (N, *input_shape): how many standard deviations (unbiased, over the
     data and, for conv layers, every position) the spline of each unit lies from the mean of its
     BN-folded pre-activation, ``|mean(h_k)| / std(h_k)`` (units,). Eval mode."""
-    layer = _named_layer(model, name)
+    layer = _layer(model, name)
     bn = following_batchnorm(model).get(name)
     h = module_tensor(model, bn if bn is not None else layer, x).to(torch.float64)
     h = h.transpose(0, 1).reshape(h.shape[1], -1)  # (units, N * positions)
@@ -125,7 +118,7 @@ def merge_bound(model: nn.Module, name: str, keep: int, drop: int, radius: float
         raise ValueError(f"radius must be >= 0, got {radius}")
     w, b = unit_hyperplanes(model, name)
     w_hat, b_hat = normalised_hyperplanes(w, b)
-    v = _named_layer(model, next_name).weight.detach().to(torch.float64).cpu().numpy()
+    v = _layer(model, next_name).weight.detach().to(torch.float64).cpu().numpy()
     return float(np.linalg.norm(v[:, drop]) * np.linalg.norm(w[drop])
                  * (radius * np.linalg.norm(w_hat[keep] - w_hat[drop]) + abs(b_hat[keep] - b_hat[drop])))
 
@@ -147,7 +140,7 @@ def merge_units(model: nn.Module, name: str, keep: int, drop: int) -> nn.Module:
         raise ValueError(f"unit {keep} of layer {name!r} is pruned (zero weights): cannot merge into it")
     c = float(np.linalg.norm(w[drop]) / norm_keep)
     merged = apply_mask(model, unit_mask(model, {name: [drop]}))
-    nxt = _named_layer(merged, next_name)
+    nxt = _layer(merged, next_name)
     with torch.no_grad():
         nxt.weight[:, keep] += c * nxt.weight[:, drop]
         nxt.weight[:, drop] = 0.0

@@ -16,26 +16,12 @@ from scipy.sparse.csgraph import connected_components
 from scipy.spatial import cKDTree
 from torch import nn
 
-from .exact_partition import ExactPartition, _float64_copy, _point_segment_distance, _to_input, _unique_segments
+from .exact_partition import ExactPartition, _float64_copy, _point_segment_distance, _to_input
 
 
 def spline_segments(part: ExactPartition, layers=None) -> tuple[np.ndarray, np.ndarray]:
-    """Every spline edge once: segments (S, 2, 2) and labels (S,) int64 (``layer << 32 | unit``,
-    see :meth:`ExactPartition.edge_source`). ``layers``: code-layer indices to keep (default all)."""
-    segs, labels = [], []
-    for poly, lab in zip(part.polygons, part.edge_labels):
-        own = lab >= 0
-        if layers is not None:
-            own &= np.isin(lab >> 32, list(layers))
-        idx = np.nonzero(own)[0]
-        if len(idx):
-            segs.append(np.stack([poly[idx], poly[(idx + 1) % len(poly)]], 1))
-            labels.append(lab[idx])
-    if not segs:
-        return np.zeros((0, 2, 2)), np.zeros(0, np.int64)
-    segs, labels = np.concatenate(segs), np.concatenate(labels)
-    keep = _unique_segments(segs, return_index=True)
-    return segs[keep], labels[keep]
+    """Every spline edge once, with its label: :meth:`ExactPartition.labelled_segments`."""
+    return part.labelled_segments(layers)
 
 
 def bends(segs: np.ndarray, groups: np.ndarray, tol: float = 1e-9, angle_tol: float = 1e-7):
