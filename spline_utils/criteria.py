@@ -29,7 +29,7 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 import torch
-from scipy.stats import norm
+from scipy.special import ndtr  # the standard normal CDF (scipy.stats takes a second to import)
 from torch import nn
 
 from .masks import _check_ratio, following_batchnorm, prunable_layers
@@ -108,7 +108,7 @@ def spline_scores(model: nn.Module, name: str) -> np.ndarray:
     beta = bn.bias.detach().to(torch.float64).cpu().numpy()
     with np.errstate(divide="ignore", invalid="ignore"):
         t = np.where(gamma > 0, beta / np.where(gamma > 0, gamma, 1.0), np.sign(beta) * np.inf)
-        depth = np.where(gamma > 0, gamma * (t * norm.cdf(t) + norm.pdf(t)), np.maximum(beta, 0.0))
+        depth = np.where(gamma > 0, gamma * (t * ndtr(t) + np.exp(-0.5 * t * t) / np.sqrt(2 * np.pi)), np.maximum(beta, 0.0))
     depth = np.nan_to_num(depth, nan=0.0)
     return outgoing_norms(model, name) * depth * _redundancy(model, name, depth)
 
@@ -124,15 +124,26 @@ def _redundancy(model: nn.Module, name: str, importance: np.ndarray, near: float
     if len(idx) < 2:
         return factor
     points = np.concatenate([w_hat, b_hat[:, None]], 1)[idx]
-    gap = np.linalg.norm(points[:, None] - points[None], axis=2)
+    sq = np.einsum("ij,ij->i", points, points)  # pairwise distances without an (n, n, d) array
+    gap = np.sqrt(np.maximum(sq[:, None] + sq[None, :] - 2.0 * points @ points.T, 0.0))
     np.fill_diagonal(gap, np.inf)
+    _exact_row_minima(points, gap)
     scale = near * max(float(np.median(gap.min(1))), 1e-12)
     rank = np.lexsort((idx, -importance[idx]))
     position = np.empty(len(idx), int)
     position[rank] = np.arange(len(idx))
     gap[position[None, :] >= position[:, None]] = np.inf  # compare with more important units only
+    _exact_row_minima(points, gap)
     factor[idx] = np.minimum(1.0, gap.min(1) / scale)
     return factor
+
+
+def _exact_row_minima(points: np.ndarray, gap: np.ndarray) -> None:
+    """Recompute each row's smallest entry of ``gap`` as a direct difference (the Gram-matrix
+    form loses the digits that tell an exact duplicate, distance 0, from a near one)."""
+    rows = np.nonzero(np.isfinite(gap).any(1))[0]
+    cols = gap[rows].argmin(1)
+    gap[rows, cols] = np.linalg.norm(points[rows] - points[cols], axis=1)
 
 
 def select_units(scores: Mapping[str, np.ndarray], ratio: float, scope: str = "layerwise") -> dict[str, list[int]]:
@@ -157,6 +168,25 @@ def select_units(scores: Mapping[str, np.ndarray], ratio: float, scope: str = "l
     threshold = np.sort(flat, kind="stable")[n_total - 1] if n_total else -np.inf
     for name, s in normalised.items():
         below = np.nonzero(s <= threshold)[0] if n_total else np.zeros(0, int)
+        if len(below) >= len(s):
+            below = np.delete(np.arange(len(s)), int(np.argmax(s)))
+        pruned[name] = sorted(int(i) for i in below)
+    return pruned
+
+
+def slimming_units(model: nn.Module, ratio: float, layers: Sequence[str] | None = None) -> dict[str, list[int]]:
+    """Network slimming's selection (also the EB paper's mask): one global threshold on the raw
+    ``|gamma|`` of the BatchNorms after ``layers`` (default: :func:`default_layers`), the value at
+    index ``int(total * ratio)`` of the ascending sort; channels with ``|gamma|`` strictly above
+    it are kept. Every layer keeps at least one channel (its largest ``|gamma|``).
+    Returns ``{layer name: pruned channel indices}``."""
+    _check_ratio(ratio)
+    scores = unit_scores(model, "slimming", layers)
+    flat = np.sort(np.concatenate(list(scores.values())), kind="stable")
+    threshold = flat[min(int(len(flat) * ratio), len(flat) - 1)]
+    pruned = {}
+    for name, s in scores.items():
+        below = np.nonzero(s <= threshold)[0]
         if len(below) >= len(s):
             below = np.delete(np.arange(len(s)), int(np.argmax(s)))
         pruned[name] = sorted(int(i) for i in below)

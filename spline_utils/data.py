@@ -7,8 +7,6 @@ from __future__ import annotations
 
 import numpy as np
 import torch
-from sklearn.datasets import load_digits
-from sklearn.model_selection import train_test_split
 
 
 def digits_tensors(test_size: float = 0.25, seed: int = 0):
@@ -19,6 +17,9 @@ def digits_tensors(test_size: float = 0.25, seed: int = 0):
     """
     if not 0.0 < test_size < 1.0:
         raise ValueError(f"test_size must be in (0, 1), got {test_size}")
+    from sklearn.datasets import load_digits  # imported here: scikit-learn takes seconds to import
+    from sklearn.model_selection import train_test_split
+
     digits = load_digits()
     x = (digits.images / 16.0).astype(np.float32)[:, None]
     y = digits.target.astype(np.int64)

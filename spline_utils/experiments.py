@@ -1,0 +1,409 @@
+"""Chapter 6's pruning experiments, as a library and as a command line.
+
+One *experiment* is a (data set, architecture, seed). It consists of runs, each written to its
+own results file ``<out>/<dataset>-<arch>-seed<k>/<run>.json`` with its provenance:
+
+* ``dense`` -- train the dense network by the full schedule with network slimming's BatchNorm
+  L1 term, with the spline early-bird detector and the mask-distance detector watching; their
+  tickets (the weights at the epoch each fired) are kept in the run's checkpoint.
+* ``prune-<method>-p<NN>`` (protocol 1) -- prune the final dense network by ``method`` at ratio
+  ``NN`` %, remove the pruned channels physically and fine-tune.
+* ``eb-<detector>-p<NN>`` (protocol 2) -- prune an early-bird ticket and retrain it.
+
+Methods: ``slimming`` (global |gamma| threshold), ``spline-layerwise`` and ``spline-global`` (the
+spline policy of Chapter 5), ``magnitude`` and ``random`` (layerwise). The spline ticket is pruned
+by the global spline policy, the mask ticket by its own mask (the slimming rule).
+
+Every run checkpoints after each epoch and resumes automatically; a run whose results file
+exists is skipped. Command line (``python -m spline_utils.experiments --help``)::
+
+    python -m spline_utils.experiments run --dataset cifar10 --arch vgg16 --mode full
+    python -m spline_utils.experiments table results/
+    torchrun --nproc_per_node=4 -m spline_utils.experiments run ...   # data parallel
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import torch
+from torch import nn
+from tqdm.auto import tqdm
+
+from . import distributed as ddp
+from .cifar import DATASETS, ImageData, load_images
+from .costs import count_flops, count_parameters, throughput, training_flops
+from .criteria import select_units, slimming_units, unit_scores
+from .early_bird import MaskEBDetector, SplineEBDetector, canvas
+from .models import VGG16_CFG, preresnet, vgg
+from .physical import remove_units
+from .provenance import RESULT_SCHEMA, provenance, read_json, write_json
+from .resumable_training import Schedule, evaluate, train
+from .run_mode import run_mode
+from .seeding import seed_everything
+
+ARCHS = ("vgg16", "preresnet20", "preresnet56", "preresnet101")
+METHODS = ("slimming", "spline-layerwise", "spline-global", "magnitude", "random")
+DETECTORS = ("spline", "mask")
+_SCORED = {"spline-layerwise": ("spline", "layerwise"), "spline-global": ("spline", "global"),
+           "magnitude": ("magnitude", "layerwise"), "random": ("random", "layerwise")}
+
+
+@dataclass
+class ExperimentConfig:
+    """Everything that defines an experiment; recorded in full in every results file.
+
+    width: channel multiplier of VGG-16 (1 = the real network; quick mode uses 1/8).
+    canvas: the spline EB probe is a ``canvas x canvas`` grid of images spanned by two test
+    images (the authors use 100; 30 keeps the detector's cost under 1 % of an epoch).
+    smoke: True for quick-mode runs on the digits, which say nothing about CIFAR.
+    """
+
+    dataset: str = "cifar10"
+    arch: str = "vgg16"
+    seed: int = 0
+    width: float = 1.0
+    schedule: Schedule = field(default_factory=lambda: Schedule(bn_l1=1e-4))
+    finetune_epochs: int = 160
+    methods: tuple[str, ...] = METHODS
+    detectors: tuple[str, ...] = DETECTORS
+    ratios: tuple[float, ...] = (0.3, 0.5, 0.7)
+    canvas: int = 30
+    eb_window: int = 3
+    eb_threshold: float = 0.16
+    mask_fifo: int = 5
+    mask_threshold: float = 0.1
+    out: str = "results"
+    data_root: str | None = None
+    download: bool = True
+    device: str | None = None
+    amp: bool | None = None
+    smoke: bool = False
+
+    def __post_init__(self):
+        if isinstance(self.schedule, dict):
+            self.schedule = Schedule(**self.schedule)
+        self.methods, self.detectors = tuple(self.methods), tuple(self.detectors)
+        self.ratios = tuple(float(r) for r in self.ratios)
+        for what, value, allowed in (("dataset", [self.dataset], DATASETS), ("arch", [self.arch], ARCHS),
+                                     ("method", self.methods, METHODS), ("detector", self.detectors, DETECTORS)):
+            bad = [v for v in value if v not in allowed]
+            if bad:
+                raise ValueError(f"unknown {what} {bad[0]!r}: choose from {', '.join(allowed)}")
+        if not self.ratios or any(not 0.0 < r < 1.0 for r in self.ratios):
+            raise ValueError(f"ratios must be fractions in (0, 1), e.g. 0.3 0.5 0.7; got {list(self.ratios)}")
+        if self.finetune_epochs < 1 or self.canvas < 2 or not self.width > 0:
+            raise ValueError(f"need finetune_epochs >= 1, canvas >= 2 and width > 0; got "
+                             f"{self.finetune_epochs}, {self.canvas}, {self.width}")
+
+    @property
+    def tag(self) -> str:
+        width = "" if self.width == 1 else f"-w{self.width:g}"
+        return f"{self.dataset}-{self.arch}{width}-seed{self.seed}"
+
+    @property
+    def folder(self) -> Path:
+        return Path(self.out) / self.tag
+
+
+def preset(mode: str | None = None, dataset: str = "cifar10", arch: str = "vgg16", **overrides) -> ExperimentConfig:
+    """The configuration of a ``full`` run (CIFAR, the EB paper's schedule, fine-tuning as long
+    as training) or a ``quick`` smoke run (digits at 32x32, VGG-16 at 1/8 width or PreResNet-20,
+    10 + 3 epochs: about a minute per experiment on 2 CPU cores). ``mode`` defaults to
+    :func:`~spline_utils.run_mode.run_mode`; ``overrides`` replace any field."""
+    mode = run_mode() if mode is None else mode
+    if mode == "full":
+        config = dict(dataset=dataset, arch=arch)
+    elif mode == "quick":
+        config = dict(dataset="digits32", arch="vgg16" if arch == "vgg16" else "preresnet20",
+                      width=0.125 if arch == "vgg16" else 1.0, smoke=True, finetune_epochs=3, canvas=10,
+                      schedule=Schedule(epochs=10, lr=0.05, milestones=(5, 8), batch_size=64, bn_l1=1e-4),
+                      device="cpu", out="_runs")
+    else:
+        raise ValueError(f"mode must be 'quick' or 'full', got {mode!r}")
+    config.update(overrides)
+    return ExperimentConfig(**config)
+
+
+def build_model(config: ExperimentConfig, num_classes: int) -> nn.Module:
+    """A freshly initialised network of ``config.arch`` (seeded by ``config.seed``)."""
+    seed_everything(config.seed, deterministic=False)
+    if config.arch == "vgg16":
+        cfg = [c if c == "M" else max(4, int(round(c * config.width))) for c in VGG16_CFG]
+        return vgg(cfg, num_classes=num_classes)
+    return preresnet(int(config.arch.removeprefix("preresnet")), num_classes=num_classes)
+
+
+def prune(model: nn.Module, method: str, ratio: float, example: torch.Tensor, seed: int = 0) -> nn.Module:
+    """A physically smaller copy of ``model`` without the channels ``method`` selects at
+    ``ratio`` (see the module doc)."""
+    if method == "slimming":
+        pruned = slimming_units(model, ratio)
+    elif method in _SCORED:
+        criterion, scope = _SCORED[method]
+        pruned = select_units(unit_scores(model, criterion, seed=seed), ratio, scope)
+    else:
+        raise ValueError(f"unknown method {method!r}: choose from {', '.join(METHODS)}")
+    return remove_units(model, pruned, example)
+
+
+class _Experiment:
+    """The state shared by the runs of one experiment (data, dense model, costs)."""
+
+    def __init__(self, config: ExperimentConfig, progress: bool):
+        self.config, self.progress = config, progress
+        self.device = ddp.setup(config.device)
+        self.amp = self.device.type == "cuda" if config.amp is None else config.amp
+        data = load_images(config.dataset, config.data_root, config.download)
+        self.data: ImageData = data.to(self.device)
+        self.shape = data.input_shape
+        self.example = self.data.normalise(self.data.x_test[:2])
+        self.folder = config.folder
+        self.dense: nn.Module | None = None
+        self.dense_result = None
+
+    # -- helpers -------------------------------------------------------------------------------
+    def result_path(self, run: str) -> Path:
+        return self.folder / f"{run}.json"
+
+    def checkpoint_path(self, run: str) -> Path:
+        return self.folder / "checkpoints" / f"{run}.pt"
+
+    def epoch_flops(self, model: nn.Module) -> int:
+        """Training FLOPs (forward + backward) of one epoch over the training set."""
+        return training_flops(model, self.shape, len(self.data.y_train))
+
+    def measure(self, model: nn.Module) -> dict:
+        batch = 256 if self.device.type == "cuda" else 64
+        return {"params": count_parameters(model), "flops": count_flops(model, self.shape),
+                "throughput": throughput(model, self.shape, batch_size=batch, repeats=10 if batch == 256 else 3)}
+
+    def write(self, run: str, protocol: str, metrics: dict, history: list, **extra) -> dict:
+        record = {"schema": RESULT_SCHEMA, "run": run, "protocol": protocol, "smoke": self.config.smoke,
+                  "dataset": self.config.dataset, "arch": self.config.arch, "seed": self.config.seed,
+                  **extra, "metrics": metrics, "history": history,
+                  "config": asdict(self.config), "provenance": provenance(self.device)}
+        if ddp.is_main():
+            write_json(self.result_path(run), record)
+        return record
+
+    # -- runs ----------------------------------------------------------------------------------
+    def run_dense(self) -> dict:
+        config = self.config
+        model = build_model(config, self.data.num_classes).to(self.device)
+        anchors = _two_classes(self.data)
+        detectors = []
+        if "spline" in config.detectors:
+            detectors.append(SplineEBDetector(canvas(anchors, config.canvas), config.eb_window, config.eb_threshold))
+        if "mask" in config.detectors:
+            detectors.append(MaskEBDetector(config.ratios, config.mask_fifo, config.mask_threshold))
+        result = train(model, self.data, config.schedule, self.checkpoint_path("dense"), detectors,
+                       self.amp, self.progress, desc=f"{config.tag} dense")
+        self.dense, self.dense_result = model, result
+        if self.result_path("dense").exists():
+            return read_json(self.result_path("dense"))
+        measured = self.measure(model)
+        per_epoch = self.epoch_flops(model)
+        eb = {}
+        for det in detectors:
+            if isinstance(det, SplineEBDetector):
+                eb["spline"] = det.fired_epoch
+            else:
+                eb.update({f"mask-p{_pct(p)}": e for p, e in det.fired_epoch.items()})
+        metrics = {"test_acc": result.test_acc, **measured, "epoch_training_flops": per_epoch,
+                   "training_flops": per_epoch * len(result.history), "wall_seconds": result.seconds,
+                   "eb_epochs": eb}
+        return self.write("dense", "dense", metrics, result.history)
+
+    def run_pruned(self, run: str, protocol: str, start: nn.Module, method: str, ratio: float,
+                   searched_epochs: int, extra: dict) -> dict:
+        """Prune ``start`` (a dense network after ``searched_epochs`` of training), retrain it
+        for ``finetune_epochs`` and write the results file."""
+        config = self.config
+        if self.result_path(run).exists():
+            return read_json(self.result_path(run))
+        seed_everything(config.seed, deterministic=False)
+        small = prune(start, method, ratio, self.example, config.seed)
+        acc_pruned = evaluate(small, self.data, self.amp)
+        schedule = config.schedule.scaled(config.finetune_epochs)
+        schedule.bn_l1 = 0.0
+        result = train(small, self.data, schedule, self.checkpoint_path(run), (), self.amp, self.progress,
+                       desc=f"{config.tag} {run}")
+        dense_metrics = read_json(self.result_path("dense"))["metrics"]
+        measured = self.measure(small)
+        dense_throughput = self.measure(self.dense)["throughput"]  # measured beside the pruned one
+        small_epoch = self.epoch_flops(small)
+        search_seconds = sum(h["seconds"] for h in self.dense_result.history[:searched_epochs])
+        metrics = {
+            "test_acc": result.test_acc, "test_acc_before_retraining": acc_pruned, **measured,
+            "params_fraction": measured["params"] / dense_metrics["params"],
+            "flops_fraction": measured["flops"] / dense_metrics["flops"],
+            "throughput_dense": dense_throughput, "speedup": measured["throughput"] / dense_throughput,
+            "searched_epochs": searched_epochs,
+            "training_flops": dense_metrics["epoch_training_flops"] * searched_epochs + small_epoch * len(result.history),
+            "wall_seconds": search_seconds + result.seconds,
+        }
+        return self.write(run, protocol, metrics, result.history, method=method, ratio=ratio, **extra)
+
+    def ticket(self, state: dict) -> nn.Module:
+        model = build_model(self.config, self.data.num_classes).to(self.device)
+        model.load_state_dict(state)
+        return model.eval()
+
+
+def _pct(ratio: float) -> str:
+    return f"{int(round(ratio * 100)):02d}"
+
+
+def _two_classes(data: ImageData) -> list[torch.Tensor]:
+    """Two normalised test images of different classes: the corners of the EB probe canvas."""
+    first = int(data.y_test[0])
+    other = int(torch.nonzero(data.y_test != first)[0, 0])
+    return [data.normalise(data.x_test[i:i + 1])[0] for i in (0, other)]
+
+
+def run_experiment(config: ExperimentConfig, progress: bool = True) -> list[dict]:
+    """Run (or resume) every run of ``config`` and return their records (the results files'
+    contents), dense first. Runs already finished are read back, not repeated."""
+    exp = _Experiment(config, progress)
+    records = [exp.run_dense()]
+    epochs = config.schedule.epochs
+    jobs = [("prune-finetune", f"prune-{m}-p{_pct(r)}", m, r) for m in config.methods for r in config.ratios]
+    jobs += [("early-bird", f"eb-{d}-p{_pct(r)}", d, r) for d in config.detectors for r in config.ratios]
+    detectors = {("spline" if isinstance(d, SplineEBDetector) else "mask"): d for d in exp.dense_result.callbacks}
+    for protocol, run, name, ratio in tqdm(jobs, desc=f"{config.tag} runs", disable=not (progress and ddp.is_main())):
+        if protocol == "prune-finetune":
+            records.append(exp.run_pruned(run, protocol, exp.dense, name, ratio, epochs, {}))
+            continue
+        det = detectors[name]
+        fired = det.fired_epoch if name == "spline" else det.fired_epoch[ratio]
+        if fired is None:
+            if ddp.is_main():
+                print(f"{run}: the {name} detector did not fire in {epochs} epochs; no ticket to prune")
+            continue
+        state = det.ticket if name == "spline" else det.tickets[ratio]
+        method = "spline-global" if name == "spline" else "slimming"
+        records.append(exp.run_pruned(run, protocol, exp.ticket(state), method, ratio, fired,
+                                      {"detector": name, "eb_epoch": fired}))
+    ddp.barrier()
+    return records
+
+
+def load_results(folder: str | Path):
+    """Every results file under ``folder`` as a pandas DataFrame, one row per run, with the
+    metrics as columns plus ``device`` and ``date`` from the provenance."""
+    import pandas as pd
+
+    rows = []
+    for path in sorted(Path(folder).rglob("*.json")):
+        record = read_json(path)
+        if record.get("schema") != RESULT_SCHEMA:
+            continue
+        metrics = {k: v for k, v in record["metrics"].items() if not isinstance(v, dict)}
+        rows.append({"dataset": record["dataset"], "arch": record["arch"], "seed": record["seed"],
+                     "run": record["run"], "protocol": record["protocol"], "method": record.get("method", "dense"),
+                     "ratio": record.get("ratio", 0.0), "smoke": record["smoke"], **metrics,
+                     "epochs": len(record["history"]), "device": record["provenance"]["device"],
+                     "date": record["provenance"]["date"]})
+    return pd.DataFrame(rows)
+
+
+# -- command line ---------------------------------------------------------------------------------
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m spline_utils.experiments",
+                                     description="Spline-pruning experiments of Chapter 6 (resumable).")
+    sub = parser.add_subparsers(dest="command", required=True)
+    run = sub.add_parser("run", help="run or resume one experiment (dense training, pruning, early bird)")
+    run.add_argument("--mode", choices=("quick", "full"), default=None,
+                     help="quick: digits smoke run on the CPU; full: CIFAR (default: SPLINE_BOOK_MODE / auto)")
+    run.add_argument("--dataset", choices=("cifar10", "cifar100"), default="cifar10")
+    run.add_argument("--arch", choices=ARCHS, default="vgg16")
+    run.add_argument("--seed", type=int, default=0)
+    run.add_argument("--methods", nargs="+", choices=METHODS, help="protocol 1 pruning methods (default: all)")
+    run.add_argument("--detectors", nargs="*", choices=DETECTORS, help="early-bird detectors (default: both)")
+    run.add_argument("--ratios", nargs="+", type=float, help="pruning ratios in (0, 1) (default 0.3 0.5 0.7)")
+    run.add_argument("--epochs", type=int, help="dense training epochs (milestones scale along)")
+    run.add_argument("--finetune-epochs", type=int, help="fine-tuning / retraining epochs")
+    run.add_argument("--batch-size", type=int)
+    run.add_argument("--lr", type=float)
+    run.add_argument("--bn-l1", type=float, help="BatchNorm L1 sparsity during dense training")
+    run.add_argument("--width", type=float, help="VGG-16 channel multiplier")
+    run.add_argument("--canvas", type=int, help="spline EB probe canvas side (canvas^2 images)")
+    run.add_argument("--out", help="results folder (default: results, or _runs in quick mode)")
+    run.add_argument("--data", dest="data_root", help="data folder (default: $SPLINE_BOOK_DATA)")
+    run.add_argument("--no-download", dest="download", action="store_false", help="never download data")
+    run.add_argument("--device", choices=("cpu", "cuda"))
+    run.add_argument("--no-amp", dest="amp", action="store_false", default=None, help="train in float32 on CUDA")
+    run.add_argument("--threads", type=int, help="CPU threads for torch")
+    run.add_argument("--no-progress", dest="progress", action="store_false")
+    table = sub.add_parser("table", help="summarise the results files under a folder")
+    table.add_argument("folder")
+    return parser
+
+
+def config_from_args(args: argparse.Namespace) -> ExperimentConfig:
+    """The :class:`ExperimentConfig` a ``run`` command line asks for (``ValueError`` if invalid)."""
+    mode = args.mode or run_mode()
+    overrides = {k: getattr(args, k) for k in ("seed", "methods", "detectors", "ratios", "width", "canvas", "out",
+                                               "data_root", "device", "amp")
+                 if getattr(args, k) is not None}
+    overrides["download"] = args.download
+    if args.finetune_epochs is not None:
+        overrides["finetune_epochs"] = args.finetune_epochs
+    config = preset(mode, args.dataset, args.arch, **overrides)
+    schedule = config.schedule
+    if args.epochs is not None:
+        if args.epochs < 1:
+            raise ValueError(f"--epochs must be >= 1, got {args.epochs}")
+        schedule = schedule.scaled(args.epochs)
+    changes = {k: v for k, v in (("batch_size", args.batch_size), ("lr", args.lr), ("bn_l1", args.bn_l1))
+               if v is not None}
+    config.schedule = Schedule(**{**asdict(schedule), **changes})
+    return config
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if args.command == "table":
+        if not Path(args.folder).is_dir():
+            parser.error(f"no results folder {args.folder!r}")
+        frame = load_results(args.folder)
+        if frame.empty:
+            print(f"no results files under {args.folder}")
+            return 1
+        cols = ["dataset", "arch", "run", "test_acc", "params_fraction", "flops_fraction", "speedup",
+                "training_flops", "wall_seconds", "device"]
+        print(frame[[c for c in cols if c in frame]].to_string(index=False))
+        return 0
+    try:
+        config = config_from_args(args)
+    except ValueError as err:
+        parser.error(str(err))
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    try:
+        records = run_experiment(config, progress=args.progress)
+        main_process = ddp.is_main()
+    except RuntimeError as err:  # e.g. CIFAR missing while offline
+        print(f"error: {err}", file=sys.stderr)
+        return 1
+    finally:
+        ddp.teardown()
+    if main_process:
+        for r in records:
+            m = r["metrics"]
+            print(f"{r['run']:28s} test acc {m['test_acc']:.4f}  params {m['params']:>10,d}  "
+                  f"training FLOPs {m['training_flops']:.3e}  wall {m['wall_seconds']:.1f} s")
+        print(f"results in {config.folder}")
+    return 0
+
+
+__all__ = ["ExperimentConfig", "preset", "build_model", "prune", "run_experiment", "load_results", "main",
+           "config_from_args", "ARCHS", "METHODS", "DETECTORS", "math"]
+
+if __name__ == "__main__":
+    sys.exit(main())

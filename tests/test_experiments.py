@@ -1,0 +1,250 @@
+"""Chapter 6's pipeline: data and augmentation, schedules, results files, resume after a kill,
+the command line, and data-parallel training with two CPU processes."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+from dataclasses import asdict
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from spline_utils import experiments as ex
+from spline_utils.cifar import augment, load_images
+from spline_utils.criteria import slimming_units
+from spline_utils.models import vgg
+from spline_utils.provenance import RESULT_SCHEMA, git_commit, load_checkpoint, write_json
+from spline_utils.resumable_training import Schedule
+
+ROOT = Path(__file__).resolve().parents[1]
+# A run small enough for a test: VGG-16 at 1/16 width on the digits, 4 + 1 epochs.
+TINY = ["run", "--mode", "quick", "--width", "0.0625", "--epochs", "4", "--finetune-epochs", "1",
+        "--methods", "magnitude", "--ratios", "0.5", "--threads", "1", "--no-progress"]
+
+
+def _cli(args, cwd=ROOT, timeout=600, **kw):
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1"}
+    return subprocess.run([sys.executable, "-m", "spline_utils.experiments", *args], cwd=cwd, env=env,
+                          capture_output=True, text=True, timeout=timeout, **kw)
+
+
+# -- data ------------------------------------------------------------------------------------------
+def test_digits32_has_cifar_shape():
+    data = load_images("digits32")
+    assert data.x_train.shape == (1347, 3, 32, 32) and data.x_train.dtype == torch.uint8
+    assert data.x_test.shape == (450, 3, 32, 32) and data.y_test.dtype == torch.int64
+    assert data.num_classes == 10 and data.input_shape == (3, 32, 32)
+    z = data.normalise(data.x_train)
+    assert torch.allclose(z.mean((0, 2, 3)), torch.zeros(3), atol=1e-4)
+    assert torch.allclose(z.std((0, 2, 3)), torch.ones(3), atol=1e-3)
+
+
+def test_augment_is_a_padded_crop_or_its_mirror():
+    gen = torch.Generator().manual_seed(0)
+    x = torch.randint(0, 256, (64, 3, 32, 32), dtype=torch.uint8, generator=gen)
+    out = augment(x, torch.Generator().manual_seed(1))
+    assert out.shape == x.shape and out.dtype == torch.uint8
+    padded = torch.nn.functional.pad(x, (4, 4, 4, 4))
+    flips = 0
+    for i in range(len(x)):
+        crops = [padded[i, :, dy:dy + 32, dx:dx + 32] for dy in range(9) for dx in range(9)]
+        plain = any(torch.equal(out[i], c) for c in crops)
+        mirrored = any(torch.equal(out[i], c.flip(2)) for c in crops)
+        assert plain or mirrored
+        flips += mirrored and not plain
+    assert 15 < flips < 49  # about half are mirrored
+    assert torch.equal(out, augment(x, torch.Generator().manual_seed(1)))
+
+
+def test_unknown_dataset_and_offline_cifar_name_the_folder(tmp_path, monkeypatch):
+    with pytest.raises(ValueError, match="dataset must be one of"):
+        load_images("imagenet")
+    with pytest.raises(RuntimeError, match=str(tmp_path)) as err:
+        load_images("cifar10", tmp_path, download=False)
+    assert "SPLINE_BOOK_DATA" in str(err.value) and "switched off" in str(err.value)
+
+    from torchvision import datasets
+
+    def offline(self, *a, **k):
+        raise urllib.error.URLError("no route to host")
+
+    monkeypatch.setattr(datasets.CIFAR100, "download", offline)
+    with pytest.raises(RuntimeError, match="download failed") as err:
+        load_images("cifar100", tmp_path)
+    assert str(tmp_path) in str(err.value) and "cifar-100-python.tar.gz" in str(err.value)
+
+
+# -- schedule, selection, files -----------------------------------------------------------------
+def test_schedule_steps_and_scales():
+    s = Schedule()
+    assert [s.lr_at(e) for e in (0, 79, 80, 119, 120, 159)] == pytest.approx([0.1, 0.1, 0.01, 0.01, 0.001, 0.001])
+    assert s.scaled(40).milestones == (20, 30) and s.scaled(1).milestones == ()
+    for bad in (dict(epochs=0), dict(milestones=(120, 80)), dict(milestones=(160,)), dict(lr=0), dict(bn_l1=-1)):
+        with pytest.raises(ValueError):
+            Schedule(**bad)
+
+
+def test_slimming_rule_is_the_global_gamma_threshold():
+    net = vgg([4, "M", 6], num_classes=3)
+    gammas = [torch.tensor([0.5, 0.1, 0.9, 0.3]), torch.tensor([0.2, 0.8, 0.05, 0.6, 0.7, 0.4])]
+    for bn, g in zip([m for m in net.modules() if isinstance(m, torch.nn.BatchNorm2d)], gammas):
+        bn.weight.data = g.clone()
+    # sorted |gamma|: .05 .1 .2 .3 .4 .5 .6 .7 .8 .9; ratio 0.3 -> index 3 -> threshold 0.3 (kept: > 0.3)
+    assert slimming_units(net, 0.3) == {"0": [1, 3], "4": [0, 2]}
+    # a layer whose channels all fall below keeps its largest
+    gammas[0][:] = torch.tensor([0.01, 0.02, 0.03, 0.04])
+    next(m for m in net.modules() if isinstance(m, torch.nn.BatchNorm2d)).weight.data = gammas[0].clone()
+    assert slimming_units(net, 0.5)["0"] == [0, 1, 2]
+
+
+def test_atomic_json_leaves_no_temporary_files(tmp_path):
+    path = tmp_path / "a" / "r.json"
+    write_json(path, {"x": 1})
+    write_json(path, {"x": 2, "nan": float("nan")})
+    assert json.loads(path.read_text())["x"] == 2
+    assert [p.name for p in path.parent.iterdir()] == ["r.json"]
+    assert load_checkpoint(tmp_path / "missing.pt") is None
+    assert git_commit(tmp_path) == "unknown"
+    assert len(git_commit().split("+")[0]) == 40
+
+
+def test_config_validation_names_the_argument():
+    with pytest.raises(ValueError, match="ratios"):
+        ex.preset("quick", ratios=(0.5, 1.2))
+    with pytest.raises(ValueError, match="unknown method 'slim'"):
+        ex.preset("quick", methods=("slim",))
+    with pytest.raises(ValueError, match="mode must be"):
+        ex.preset("fast")
+
+
+# -- whole runs ------------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory):
+    """An uninterrupted tiny run through the command line (the reference for the resume test)."""
+    out = tmp_path_factory.mktemp("uninterrupted")
+    proc = _cli([*TINY, "--out", str(out)])
+    assert proc.returncode == 0, proc.stderr
+    return out / "digits32-vgg16-w0.0625-seed0"
+
+
+def _records(folder: Path) -> dict[str, dict]:
+    return {p.stem: json.loads(p.read_text()) for p in folder.glob("*.json")}
+
+
+def test_results_files_follow_the_schema(tiny_run):
+    records = _records(tiny_run)
+    assert {"dense", "prune-magnitude-p50"} <= set(records)
+    dense = records["dense"]
+    for r in records.values():
+        assert r["schema"] == RESULT_SCHEMA and r["smoke"] is True and r["dataset"] == "digits32"
+        assert set(r["provenance"]) == {"device", "date", "versions", "commit"}
+        assert r["provenance"]["versions"]["torch"] != "absent" and r["provenance"]["date"].startswith("20")
+        assert ex.ExperimentConfig(**r["config"]).tag == "digits32-vgg16-w0.0625-seed0"
+        assert all(set(h) == {"epoch", "lr", "train_loss", "train_acc", "test_acc", "seconds"} for h in r["history"])
+        assert 0.0 <= r["metrics"]["test_acc"] <= 1.0
+    assert [h["epoch"] for h in dense["history"]] == [1, 2, 3, 4]
+    assert [h["lr"] for h in dense["history"]] == pytest.approx([0.05, 0.05, 0.005, 0.0005])
+    pruned = records["prune-magnitude-p50"]["metrics"]
+    m = dense["metrics"]
+    # training FLOPs: 4 dense epochs + 1 epoch of the pruned net, which costs less per epoch
+    extra = pruned["training_flops"] - 4 * m["epoch_training_flops"]
+    assert 0 < extra < m["epoch_training_flops"]
+    assert pruned["params"] < m["params"] and pruned["flops_fraction"] == pytest.approx(pruned["flops"] / m["flops"])
+    for eb in (r for r in records.values() if r["protocol"] == "early-bird"):
+        e = eb["eb_epoch"]
+        assert eb["metrics"]["searched_epochs"] == e and 1 <= e <= 4
+        assert eb["metrics"]["training_flops"] < 4 * m["epoch_training_flops"] + m["epoch_training_flops"]
+
+
+def test_killed_run_resumes_to_identical_metrics(tiny_run, tmp_path):
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1"}
+    cmd = [sys.executable, "-m", "spline_utils.experiments", *TINY, "--out", str(tmp_path)]
+    checkpoint = tmp_path / "digits32-vgg16-w0.0625-seed0" / "checkpoints" / "dense.pt"
+    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    deadline = time.time() + 300
+    while not checkpoint.exists() and proc.poll() is None and time.time() < deadline:
+        time.sleep(0.05)
+    time.sleep(0.2)  # into the next epoch
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert proc.returncode == -signal.SIGKILL, "the run ended before it could be killed"
+    done = len(load_checkpoint(checkpoint)["history"])
+    assert 1 <= done < 4
+    assert not (checkpoint.parent.parent / "dense.json").exists()
+    resumed = _cli([*TINY, "--out", str(tmp_path)])
+    assert resumed.returncode == 0, resumed.stderr
+    a, b = _records(tiny_run), _records(checkpoint.parent.parent)
+    assert set(a) == set(b)
+    for run in a:
+        for ha, hb in zip(a[run]["history"], b[run]["history"], strict=True):
+            assert {k: v for k, v in ha.items() if k != "seconds"} == {k: v for k, v in hb.items() if k != "seconds"}
+        keep = ("test_acc", "params", "flops", "training_flops", "eb_epochs", "test_acc_before_retraining")
+        assert {k: a[run]["metrics"].get(k) for k in keep} == {k: b[run]["metrics"].get(k) for k in keep}
+
+
+def test_a_finished_run_is_not_repeated(tiny_run, tmp_path):
+    copy = tmp_path / tiny_run.name
+    shutil.copytree(tiny_run, copy)
+    before = {p: p.stat().st_mtime_ns for p in copy.glob("*.json")}
+    proc = _cli([*TINY, "--out", str(tmp_path)])
+    assert proc.returncode == 0, proc.stderr
+    assert {p: p.stat().st_mtime_ns for p in copy.glob("*.json")} == before
+    table = _cli(["table", str(tmp_path)])
+    assert table.returncode == 0 and "prune-magnitude-p50" in table.stdout
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--ratios", "1.5"], "ratios must be fractions in (0, 1)"),
+    (["--epochs", "0"], "--epochs must be >= 1"),
+    (["--arch", "resnet18"], "invalid choice: 'resnet18'"),
+    (["--methods", "lottery"], "invalid choice: 'lottery'"),
+])
+def test_cli_rejects_bad_arguments(args, message):
+    proc = _cli(["run", "--mode", "quick", *args], timeout=120)
+    assert proc.returncode == 2 and message in proc.stderr
+
+
+def test_cli_full_mode_offline_names_the_data_folder(tmp_path):
+    proc = _cli(["run", "--mode", "full", "--dataset", "cifar100", "--data", str(tmp_path), "--no-download",
+                 "--device", "cpu", "--out", str(tmp_path / "out")], timeout=120)
+    assert proc.returncode == 1
+    assert str(tmp_path) in proc.stderr and "SPLINE_BOOK_DATA" in proc.stderr
+    assert not (tmp_path / "out").exists()
+
+
+def test_cli_run_as_a_list():
+    # "run" must come first; the parser says so
+    assert _cli(["--mode", "quick"], timeout=120).returncode == 2
+
+
+def test_ddp_smoke_two_cpu_processes(tmp_path):
+    """torchrun with the gloo backend, 2 processes: both train, rank 0 alone writes the files."""
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1"}
+    torchrun = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2"]
+    args = ["-m", "spline_utils.experiments", "run", "--mode", "quick", "--width", "0.0625", "--epochs", "2",
+            "--finetune-epochs", "1", "--methods", "slimming", "--ratios", "0.5", "--detectors",
+            "--no-progress", "--out", str(tmp_path)]
+    proc = subprocess.run([*torchrun, *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    folder = tmp_path / "digits32-vgg16-w0.0625-seed0"
+    records = _records(folder)
+    assert set(records) == {"dense", "prune-slimming-p50"}
+    assert proc.stdout.count("results in") == 1  # only rank 0 reports
+    for r in records.values():
+        assert len(r["history"]) in (1, 2) and np.isfinite(r["history"][-1]["train_loss"])
+    assert sorted(p.name for p in folder.iterdir()) == ["checkpoints", "dense.json", "prune-slimming-p50.json"]
+
+
+def test_config_round_trips_through_asdict():
+    config = ex.preset("quick", ratios=(0.3,))
+    again = ex.ExperimentConfig(**asdict(config))
+    assert again == config
