@@ -157,6 +157,8 @@ class _Experiment:
         self.config, self.progress = config, progress
         self.device = ddp.setup(config.device)
         self.amp = self.device.type == "cuda" if config.amp is None else config.amp
+        if self.device.type == "cuda":
+            torch.backends.cudnn.benchmark = True  # fixed input shapes: let cuDNN pick kernels
         data = load_images(config.dataset, config.data_root, config.download)
         self.data: ImageData = data.to(self.device)
         self.shape = data.input_shape
@@ -403,7 +405,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 __all__ = ["ExperimentConfig", "preset", "build_model", "prune", "run_experiment", "load_results", "main",
-           "config_from_args", "ARCHS", "METHODS", "DETECTORS", "math"]
+           "config_from_args", "ARCHS", "METHODS", "DETECTORS"]
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -34,7 +34,8 @@ def device_name(device: torch.device | str) -> str:
 
 def git_commit(folder: str | Path | None = None) -> str:
     """The commit checked out in the repository holding ``folder`` (default: this package),
-    with ``+dirty`` when tracked files differ from it; ``"unknown"`` outside a git checkout."""
+    with ``+dirty`` when tracked files differ from it. Outside a git checkout (a copy of the
+    sources) the environment variable ``SPLINE_BOOK_COMMIT`` names it, else ``"unknown"``."""
     folder = Path(folder) if folder is not None else Path(__file__).resolve().parent
     try:
         commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=folder, capture_output=True,
@@ -42,7 +43,7 @@ def git_commit(folder: str | Path | None = None) -> str:
         dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=folder,
                                capture_output=True, text=True, timeout=10, check=True).stdout.strip()
     except (OSError, subprocess.SubprocessError):
-        return "unknown"
+        return os.environ.get("SPLINE_BOOK_COMMIT", "unknown")
     return commit + ("+dirty" if dirty else "")
 
 

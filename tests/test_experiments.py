@@ -106,14 +106,17 @@ def test_slimming_rule_is_the_global_gamma_threshold():
     assert slimming_units(net, 0.5)["0"] == [0, 1, 2]
 
 
-def test_atomic_json_leaves_no_temporary_files(tmp_path):
+def test_atomic_json_leaves_no_temporary_files(tmp_path, monkeypatch):
     path = tmp_path / "a" / "r.json"
     write_json(path, {"x": 1})
     write_json(path, {"x": 2, "nan": float("nan")})
     assert json.loads(path.read_text())["x"] == 2
     assert [p.name for p in path.parent.iterdir()] == ["r.json"]
     assert load_checkpoint(tmp_path / "missing.pt") is None
+    monkeypatch.delenv("SPLINE_BOOK_COMMIT", raising=False)
     assert git_commit(tmp_path) == "unknown"
+    monkeypatch.setenv("SPLINE_BOOK_COMMIT", "abc123")
+    assert git_commit(tmp_path) == "abc123"
     assert len(git_commit().split("+")[0]) == 40
 
 
