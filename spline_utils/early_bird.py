@@ -34,13 +34,14 @@ from .codes import PackedCodes, code_distance, packed_codes
 def canvas(anchors: Sequence[torch.Tensor], n: int = 100) -> torch.Tensor:
     """The authors' probe "canvas" of ``n * n`` inputs: ``alpha * x0 + beta * x1`` for alpha, beta
     on ``linspace(0, 1, n)`` with two anchors; with three, ``x0 + alpha (x1 - x0) + beta (x2 - x0)``.
-    Returns (n * n, *input_shape) float32."""
+    Returns (n * n, *input_shape) float32 on the anchors' device."""
     if n < 2:
         raise ValueError(f"n must be >= 2, got {n}")
     anchors = [torch.as_tensor(a, dtype=torch.float32) for a in anchors]
     if len(anchors) not in (2, 3) or any(a.shape != anchors[0].shape for a in anchors):
         raise ValueError("canvas needs 2 or 3 anchors of the same shape")
-    alpha, beta = torch.meshgrid(torch.linspace(0, 1, n), torch.linspace(0, 1, n), indexing="ij")
+    grid = torch.linspace(0, 1, n, device=anchors[0].device)
+    alpha, beta = torch.meshgrid(grid, grid, indexing="ij")
     alpha, beta = alpha.reshape(-1, *[1] * anchors[0].dim()), beta.reshape(-1, *[1] * anchors[0].dim())
     if len(anchors) == 2:
         return alpha * anchors[0] + beta * anchors[1]
