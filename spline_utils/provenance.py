@@ -34,8 +34,11 @@ def device_name(device: torch.device | str) -> str:
 
 def git_commit(folder: str | Path | None = None) -> str:
     """The commit checked out in the repository holding ``folder`` (default: this package),
-    with ``+dirty`` when tracked files differ from it. Outside a git checkout (a copy of the
-    sources) the environment variable ``SPLINE_BOOK_COMMIT`` names it, else ``"unknown"``."""
+    with ``+dirty`` when tracked files differ from it. The environment variable
+    ``SPLINE_BOOK_COMMIT``, when set, names it instead (for a copy of the sources made
+    elsewhere, whose own ``.git`` may be stale or missing); ``"unknown"`` when neither exists."""
+    if os.environ.get("SPLINE_BOOK_COMMIT"):
+        return os.environ["SPLINE_BOOK_COMMIT"]
     folder = Path(folder) if folder is not None else Path(__file__).resolve().parent
     try:
         commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=folder, capture_output=True,
@@ -43,7 +46,7 @@ def git_commit(folder: str | Path | None = None) -> str:
         dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=folder,
                                capture_output=True, text=True, timeout=10, check=True).stdout.strip()
     except (OSError, subprocess.SubprocessError):
-        return os.environ.get("SPLINE_BOOK_COMMIT", "unknown")
+        return "unknown"
     return commit + ("+dirty" if dirty else "")
 
 
