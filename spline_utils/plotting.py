@@ -275,3 +275,35 @@ def plot_slice(model, domain, slice=None, method: str = "exact", resolution: int
         part = grid_partition(model, domain, resolution, slice=slice)
         return part, plot_partition(part, ax, **kwargs)
     raise ValueError(f"method must be 'exact' or 'grid', got {method!r}")
+
+
+def plot_pruning_results(frame, suptitle: str | None = None):
+    """Two panels from :func:`spline_utils.experiments.load_results` rows of one data set and
+    architecture: test accuracy against pruning ratio (one line per method, the dense network
+    as a dashed line) and against total training FLOPs (one marker per run). Returns the figure."""
+    import matplotlib.pyplot as plt
+
+    from .experiments import summary
+
+    acc = summary(frame)
+    flops = summary(frame, "training_flops")
+    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4), constrained_layout=True)
+    palette = list(OKABE_ITO.values())
+    markers = "osD^v<>P"
+    dense = frame[frame["protocol"] == "dense"]
+    for i, method in enumerate(acc.index):
+        style = dict(color=palette[i % len(palette)], marker=markers[i % len(markers)], label=method)
+        style["linestyle"] = "--" if method.startswith("eb-") else "-"
+        left.plot(acc.columns * 100, acc.loc[method].values, **style)
+        right.plot(flops.loc[method].values, acc.loc[method].values, linestyle="none", **{
+            k: v for k, v in style.items() if k != "linestyle"})
+    if not dense.empty:
+        left.axhline(dense["test_acc"].mean(), color="black", linestyle=":", label="dense")
+        right.plot(dense["training_flops"], dense["test_acc"], "k*", markersize=12, label="dense")
+    left.set(xlabel="pruning ratio (% of channels)", ylabel="test accuracy", title="accuracy vs pruning ratio")
+    right.set(xscale="log", xlabel="total training FLOPs (forward + backward)", ylabel="test accuracy",
+              title="accuracy vs training cost")
+    left.legend(fontsize=8, ncol=2)
+    if suptitle:
+        fig.suptitle(suptitle)
+    return fig
