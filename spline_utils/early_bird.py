@@ -121,6 +121,44 @@ class SplineEBDetector:
         return False
 
 
+class CodeRecorder:
+    """Training callback that writes the packed codes of a fixed probe set after every epoch to
+    ``folder/epoch-NNN.pt``, so that the epoch-by-epoch :func:`distance_matrix` (the paper's
+    Fig. 5) of a long training can be computed afterwards without holding every code set in
+    memory or in checkpoints. ``write=False`` computes nothing (the non-writing processes of a
+    data-parallel run)."""
+
+    def __init__(self, probe: torch.Tensor, folder, batch_size: int = 256, write: bool = True):
+        probe = torch.as_tensor(probe)
+        if probe.dim() < 2 or probe.shape[0] == 0:
+            raise ValueError(f"the probe set must be a non-empty batch (N, ...), got shape {tuple(probe.shape)}")
+        self.probe, self.folder, self.batch_size, self.write = probe, str(folder), batch_size, write
+
+    def __call__(self, model: nn.Module, epoch: int) -> None:
+        if not self.write:
+            return
+        from .provenance import save_checkpoint
+
+        was_training = model.training
+        model.eval()
+        try:
+            codes = packed_codes(model, self.probe.to(next(model.parameters()).device), self.batch_size)
+        finally:
+            model.train(was_training)
+        save_checkpoint(f"{self.folder}/epoch-{epoch:03d}.pt", {"epoch": epoch, "codes": codes})
+
+
+def load_code_sets(folder) -> tuple[list[int], list[PackedCodes]]:
+    """The epochs and code sets a :class:`CodeRecorder` wrote to ``folder``, in epoch order."""
+    from pathlib import Path
+
+    paths = sorted(Path(folder).glob("epoch-*.pt"))
+    if not paths:
+        raise ValueError(f"no recorded code sets (epoch-*.pt) in {folder}")
+    saved = [torch.load(p, weights_only=False) for p in paths]
+    return [s["epoch"] for s in saved], [s["codes"] for s in saved]
+
+
 def bn_channel_mask(model: nn.Module, ratio: float) -> np.ndarray:
     """The EB paper's channel mask (bool, all BN channels concatenated in registration order):
     ``|gamma| > sorted(|gamma|)[int(total * ratio)]`` (strictly greater)."""

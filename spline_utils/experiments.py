@@ -29,6 +29,7 @@ import sys
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+import numpy as np
 import torch
 from torch import nn
 from tqdm.auto import tqdm
@@ -37,7 +38,7 @@ from . import distributed as ddp
 from .cifar import DATASETS, ImageData, load_images
 from .costs import count_flops, count_parameters, throughput, training_flops
 from .criteria import select_units, slimming_units, unit_scores
-from .early_bird import MaskEBDetector, SplineEBDetector, canvas
+from .early_bird import CodeRecorder, MaskEBDetector, SplineEBDetector, canvas, distance_matrix, load_code_sets
 from .models import VGG16_CFG, preresnet, vgg
 from .physical import remove_units
 from .provenance import RESULT_SCHEMA, provenance, read_json, write_json
@@ -58,7 +59,10 @@ class ExperimentConfig:
 
     width: channel multiplier of VGG-16 (1 = the real network; quick mode uses 1/8).
     canvas: the spline EB probe is a ``canvas x canvas`` grid of images spanned by two test
-    images (the authors use 100; 30 keeps the detector's cost under 1 % of an epoch).
+    images (the authors use 100; 30 keeps the detector's cost to a few % of an epoch).
+    record_codes: side of a second, smaller canvas whose codes are saved every epoch, for the
+    epoch-by-epoch code distance matrix stored in ``dense.json`` (0 = off; 10 = 100 images,
+    about 4 MiB per epoch for VGG-16).
     smoke: True for quick-mode runs on the digits, which say nothing about CIFAR.
     """
 
@@ -72,6 +76,7 @@ class ExperimentConfig:
     detectors: tuple[str, ...] = DETECTORS
     ratios: tuple[float, ...] = (0.3, 0.5, 0.7)
     canvas: int = 30
+    record_codes: int = 10
     eb_window: int = 3
     eb_threshold: float = 0.16
     mask_fifo: int = 5
@@ -95,6 +100,8 @@ class ExperimentConfig:
                 raise ValueError(f"unknown {what} {bad[0]!r}: choose from {', '.join(allowed)}")
         if not self.ratios or any(not 0.0 < r < 1.0 for r in self.ratios):
             raise ValueError(f"ratios must be fractions in (0, 1), e.g. 0.3 0.5 0.7; got {list(self.ratios)}")
+        if self.record_codes == 1 or self.record_codes < 0:
+            raise ValueError(f"record_codes must be 0 (off) or a canvas side >= 2, got {self.record_codes}")
         if self.finetune_epochs < 1 or self.canvas < 2 or not self.width > 0:
             raise ValueError(f"need finetune_epochs >= 1, canvas >= 2 and width > 0; got "
                              f"{self.finetune_epochs}, {self.canvas}, {self.width}")
@@ -120,6 +127,7 @@ def preset(mode: str | None = None, dataset: str = "cifar10", arch: str = "vgg16
     elif mode == "quick":
         config = dict(dataset="digits32", arch="vgg16" if arch == "vgg16" else "preresnet20",
                       width=0.125 if arch == "vgg16" else 1.0, smoke=True, finetune_epochs=3, canvas=10,
+                      record_codes=6,
                       schedule=Schedule(epochs=10, lr=0.05, milestones=(5, 8), batch_size=64, bn_l1=1e-4),
                       device="cpu", out="_runs")
     else:
@@ -174,6 +182,10 @@ class _Experiment:
     def checkpoint_path(self, run: str) -> Path:
         return self.folder / "checkpoints" / f"{run}.pt"
 
+    @property
+    def codes_folder(self) -> Path:
+        return self.folder / "checkpoints" / "codes"
+
     def epoch_flops(self, model: nn.Module) -> int:
         """Training FLOPs (forward + backward) of one epoch over the training set."""
         return training_flops(model, self.shape, len(self.data.y_train))
@@ -202,7 +214,11 @@ class _Experiment:
             detectors.append(SplineEBDetector(canvas(anchors, config.canvas), config.eb_window, config.eb_threshold))
         if "mask" in config.detectors:
             detectors.append(MaskEBDetector(config.ratios, config.mask_fifo, config.mask_threshold))
-        result = train(model, self.data, config.schedule, self.checkpoint_path("dense"), detectors,
+        callbacks = list(detectors)
+        if config.record_codes:
+            callbacks.append(CodeRecorder(canvas(anchors, config.record_codes), self.codes_folder,
+                                          write=ddp.is_main()))
+        result = train(model, self.data, config.schedule, self.checkpoint_path("dense"), callbacks,
                        self.amp, self.progress, desc=f"{config.tag} dense")
         self.dense, self.dense_result = model, result
         if self.result_path("dense").exists():
@@ -218,7 +234,12 @@ class _Experiment:
         metrics = {"test_acc": result.test_acc, **measured, "epoch_training_flops": per_epoch,
                    "training_flops": per_epoch * len(result.history), "wall_seconds": result.seconds,
                    "eb_epochs": eb}
-        return self.write("dense", "dense", metrics, result.history)
+        extra = {}
+        if config.record_codes and ddp.is_main():
+            epochs, sets = load_code_sets(self.codes_folder)
+            extra["code_distances"] = {"canvas": config.record_codes, "epochs": epochs,
+                                       "matrix": np.round(distance_matrix(sets), 6).tolist()}
+        return self.write("dense", "dense", metrics, result.history, **extra)
 
     def run_pruned(self, run: str, protocol: str, start: nn.Module, method: str, ratio: float,
                    searched_epochs: int, extra: dict) -> dict:
@@ -275,7 +296,8 @@ def run_experiment(config: ExperimentConfig, progress: bool = True) -> list[dict
     epochs = config.schedule.epochs
     jobs = [("prune-finetune", f"prune-{m}-p{_pct(r)}", m, r) for m in config.methods for r in config.ratios]
     jobs += [("early-bird", f"eb-{d}-p{_pct(r)}", d, r) for d in config.detectors for r in config.ratios]
-    detectors = {("spline" if isinstance(d, SplineEBDetector) else "mask"): d for d in exp.dense_result.callbacks}
+    detectors = {("spline" if isinstance(d, SplineEBDetector) else "mask"): d for d in exp.dense_result.callbacks
+                 if isinstance(d, (SplineEBDetector, MaskEBDetector))}
     for protocol, run, name, ratio in tqdm(jobs, desc=f"{config.tag} runs", disable=not (progress and ddp.is_main())):
         if protocol == "prune-finetune":
             records.append(exp.run_pruned(run, protocol, exp.dense, name, ratio, epochs, {}))
@@ -388,6 +410,8 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--bn-l1", type=float, help="BatchNorm L1 sparsity during dense training")
     run.add_argument("--width", type=float, help="VGG-16 channel multiplier")
     run.add_argument("--canvas", type=int, help="spline EB probe canvas side (canvas^2 images)")
+    run.add_argument("--record-codes", type=int, help="canvas side of the per-epoch codes kept for the "
+                     "distance matrix (0 = off)")
     run.add_argument("--out", help="results folder (default: results, or _runs in quick mode)")
     run.add_argument("--data", dest="data_root", help="data folder (default: $SPLINE_BOOK_DATA)")
     run.add_argument("--no-download", dest="download", action="store_false", help="never download data")
@@ -404,7 +428,7 @@ def config_from_args(args: argparse.Namespace) -> ExperimentConfig:
     """The :class:`ExperimentConfig` a ``run`` command line asks for (``ValueError`` if invalid)."""
     mode = args.mode or run_mode()
     overrides = {k: getattr(args, k) for k in ("seed", "methods", "detectors", "ratios", "width", "canvas", "out",
-                                               "data_root", "device", "amp")
+                                               "data_root", "device", "amp", "record_codes")
                  if getattr(args, k) is not None}
     overrides["download"] = args.download
     if args.finetune_epochs is not None:

@@ -116,3 +116,29 @@ def test_tickets_and_training_flops():
     flops = su.costs.training_flops(net, (1, 8, 8), examples=100)
     assert flops > 2 * su.costs.count_flops(net, (1, 8, 8)) * 100  # forward + backward > 2x forward
     assert all(torch.equal(before[k], v) for k, v in net.state_dict().items())  # weights untouched
+
+
+def test_code_recorder_writes_what_the_detector_sees(tmp_path):
+    from spline_utils.early_bird import CodeRecorder, load_code_sets
+
+    torch.manual_seed(0)
+    net = su.make_mlp([2, 6, 5, 1]).eval()
+    probe = torch.randn(40, 2)
+    recorder = CodeRecorder(probe, tmp_path / "codes")
+    direct = []
+    for epoch in (1, 2):
+        recorder(net, epoch)
+        direct.append(su.packed_codes(net, probe))
+        with torch.no_grad():
+            net[0].weight.add_(0.3 * torch.randn_like(net[0].weight))
+    epochs, sets = load_code_sets(tmp_path / "codes")
+    assert epochs == [1, 2]
+    for saved, fresh in zip(sets, direct):
+        assert saved.n_bits == fresh.n_bits and saved.n_inputs == 40
+        assert all(np.array_equal(a, b) for a, b in zip(saved.data, fresh.data))
+    assert distance_matrix(sets)[0, 1] == pytest.approx(code_set_distance(direct[0], direct[1]))
+    assert distance_matrix(sets)[0, 1] > 0
+    CodeRecorder(probe, tmp_path / "none", write=False)(net, 1)
+    assert not (tmp_path / "none").exists()
+    with pytest.raises(ValueError, match="no recorded code sets"):
+        load_code_sets(tmp_path / "none")

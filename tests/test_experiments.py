@@ -155,6 +155,11 @@ def test_results_files_follow_the_schema(tiny_run):
         assert all(set(h) == {"epoch", "lr", "train_loss", "train_acc", "test_acc", "seconds"} for h in r["history"])
         assert 0.0 <= r["metrics"]["test_acc"] <= 1.0
     assert [h["epoch"] for h in dense["history"]] == [1, 2, 3, 4]
+    codes = dense["code_distances"]  # Fig. 5's matrix from the codes recorded every epoch
+    matrix = np.array(codes["matrix"])
+    assert codes["epochs"] == [1, 2, 3, 4] and matrix.shape == (4, 4)
+    assert np.allclose(matrix, matrix.T) and np.all(np.diag(matrix) == 0)
+    assert np.all((matrix >= 0) & (matrix <= 1)) and matrix.max() > 0
     assert [h["lr"] for h in dense["history"]] == pytest.approx([0.05, 0.05, 0.005, 0.0005])
     pruned = records["prune-magnitude-p50"]["metrics"]
     m = dense["metrics"]
@@ -190,6 +195,7 @@ def test_killed_run_resumes_to_identical_metrics(tiny_run, tmp_path):
     for run in a:
         for ha, hb in zip(a[run]["history"], b[run]["history"], strict=True):
             assert {k: v for k, v in ha.items() if k != "seconds"} == {k: v for k, v in hb.items() if k != "seconds"}
+        assert a[run].get("code_distances") == b[run].get("code_distances")
         keep = ("test_acc", "params", "flops", "training_flops", "eb_epochs", "test_acc_before_retraining")
         assert {k: a[run]["metrics"].get(k) for k in keep} == {k: b[run]["metrics"].get(k) for k in keep}
 
