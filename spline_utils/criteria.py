@@ -191,3 +191,21 @@ def slimming_units(model: nn.Module, ratio: float, layers: Sequence[str] | None 
             below = np.delete(np.arange(len(s)), int(np.argmax(s)))
         pruned[name] = sorted(int(i) for i in below)
     return pruned
+
+
+def round_widths(pruned: Mapping[str, Sequence[int]], scores: Mapping[str, np.ndarray],
+                 multiple: int = 8) -> dict[str, list[int]]:
+    """Prune fewer channels so that every layer keeps a multiple of ``multiple`` channels (or
+    all of them): the number kept is rounded *up*, and the best-scored of the pruned channels
+    come back. GPUs run convolutions on tiles of 8 (float16) channels, so widths such as 45
+    waste part of every tile."""
+    if multiple < 1:
+        raise ValueError(f"multiple must be >= 1, got {multiple}")
+    out = {}
+    for name, idx in pruned.items():
+        s = np.asarray(scores[name], dtype=np.float64)
+        keep = len(s) - len(idx)
+        keep = min(len(s), -(-keep // multiple) * multiple)
+        back = sorted(idx, key=lambda i: (-s[i], i))[: keep - (len(s) - len(idx))]
+        out[name] = sorted(set(int(i) for i in idx) - set(int(i) for i in back))
+    return out

@@ -111,3 +111,22 @@ def test_bn_l1_penalty_shrinks_the_batchnorm_scales():
     assert scales[1] < 0.8 * scales[0]
     with pytest.raises(ValueError, match="bn_l1 must be >= 0"):
         su.train_classifier(su.digits_convnet(), x, y, epochs=1, bn_l1=-1.0, progress=False)
+
+
+def test_round_widths_keeps_multiples_and_returns_the_best():
+    from spline_utils.criteria import round_widths, select_units
+
+    rng = np.random.default_rng(0)
+    scores = {"a": rng.random(64), "b": rng.random(20), "c": rng.random(5)}
+    pruned = select_units(scores, 0.3)  # keeps 45, 14, 4
+    rounded = round_widths(pruned, scores, 8)
+    kept = {n: len(s) - len(rounded[n]) for n, s in scores.items()}
+    assert kept == {"a": 48, "b": 16, "c": 5}  # c: 8 would exceed its 5 channels
+    for n in scores:
+        assert set(rounded[n]) <= set(pruned[n])
+        back = set(pruned[n]) - set(rounded[n])
+        if back:  # the channels that come back score higher than those still pruned
+            assert min(scores[n][list(back)]) >= max(scores[n][rounded[n]], default=-1)
+    assert round_widths(pruned, scores, 1) == pruned
+    with pytest.raises(ValueError, match="multiple"):
+        round_widths(pruned, scores, 0)
