@@ -25,7 +25,7 @@ import torch
 
 from spline_utils import costs, criteria, physical
 from spline_utils.experiments import ExperimentConfig, build_model
-from spline_utils.provenance import provenance, write_json
+from spline_utils.provenance import device_slug, provenance, write_json
 
 SCHEMA = "spline-pruning-book/inference/v1"
 
@@ -109,8 +109,7 @@ def main() -> None:
                     models[name] = (m.float().to(memory_format=torch.contiguous_format).cpu(),) + models[name][1:]
     record = {"schema": SCHEMA, "synthetic_data": True, "quick": args.quick, "iterations": iters,
               "rounds": rounds, "rows": rows, "provenance": provenance(device)}
-    name = record["provenance"]["device"].split(" (")[0].replace(" ", "-").lower()
-    path = Path(args.out) / f"inference-{name}{'-quick' if args.quick else ''}.json"
+    path = Path(args.out) / f"inference-{device_slug(device)}{'-quick' if args.quick else ''}.json"
     write_json(path, record)
     print(f"written {path}")
 

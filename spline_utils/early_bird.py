@@ -68,6 +68,17 @@ def distance_matrix(code_sets: Sequence[PackedCodes], kinds: Sequence[str] = ("r
     return out
 
 
+def probe_codes(model: nn.Module, probe: torch.Tensor, batch_size: int = 256) -> PackedCodes:
+    """Packed codes of ``probe`` computed in eval mode on the model's device; the model's
+    train / eval mode is restored afterwards."""
+    was_training = model.training
+    model.eval()
+    try:
+        return packed_codes(model, probe.to(next(model.parameters()).device), batch_size)
+    finally:
+        model.train(was_training)
+
+
 class SplineEBDetector:
     """Spline EB detector on a fixed probe set (N, *input_shape); see the module doc.
 
@@ -92,13 +103,7 @@ class SplineEBDetector:
         self.ticket: dict | None = None  # the model's state_dict at the epoch it fired
 
     def __call__(self, model: nn.Module, epoch: int) -> bool:
-        was_training = model.training
-        model.eval()
-        try:
-            codes = packed_codes(model, self.probe.to(next(model.parameters()).device), self.batch_size)
-        finally:
-            model.train(was_training)
-        fired = self.update_codes(codes, epoch)
+        fired = self.update_codes(probe_codes(model, self.probe, self.batch_size), epoch)
         if fired:
             self.ticket = copy.deepcopy(model.state_dict())
         return fired
@@ -139,12 +144,7 @@ class CodeRecorder:
             return
         from .provenance import save_checkpoint
 
-        was_training = model.training
-        model.eval()
-        try:
-            codes = packed_codes(model, self.probe.to(next(model.parameters()).device), self.batch_size)
-        finally:
-            model.train(was_training)
+        codes = probe_codes(model, self.probe, self.batch_size)
         save_checkpoint(f"{self.folder}/epoch-{epoch:03d}.pt", {"epoch": epoch, "codes": codes})
 
 

@@ -32,6 +32,11 @@ def device_name(device: torch.device | str) -> str:
     return f"CPU ({torch.get_num_threads()} threads, {platform.machine()})"
 
 
+def device_slug(device: torch.device | str) -> str:
+    """The device name as a file-name part, e.g. ``nvidia-h200`` or ``cpu``."""
+    return device_name(device).split(" (")[0].replace(" ", "-").lower()
+
+
 def git_commit(folder: str | Path | None = None) -> str:
     """The commit checked out in the repository holding ``folder`` (default: this package),
     with ``+dirty`` when tracked files differ from it. The environment variable
