@@ -257,3 +257,43 @@ def test_config_round_trips_through_asdict():
     config = ex.preset("quick", ratios=(0.3,))
     again = ex.ExperimentConfig(**asdict(config))
     assert again == config
+
+
+def _fake_cifar10(root: Path, per_batch: int = 40) -> None:
+    """A tiny stand-in for CIFAR-10 in torchvision's on-disk format (random images)."""
+    import pickle
+
+    folder = root / "cifar-10-batches-py"
+    folder.mkdir(parents=True)
+    rng = np.random.default_rng(0)
+    for name in [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch"]:
+        batch = {"data": rng.integers(0, 256, (per_batch, 3072), dtype=np.uint8),
+                 "labels": rng.integers(0, 10, per_batch).tolist()}
+        with open(folder / name, "wb") as f:
+            pickle.dump(batch, f)
+    with open(folder / "batches.meta", "wb") as f:
+        pickle.dump({"label_names": [f"class{i}" for i in range(10)]}, f)
+
+
+def test_full_mode_reads_cifar_from_the_data_folder(tmp_path, monkeypatch, capsys):
+    """The full-mode path end to end on a fake CIFAR-10 (the checksum test is bypassed)."""
+    from torchvision.datasets import cifar
+
+    _fake_cifar10(tmp_path / "data")
+    monkeypatch.setattr(cifar, "check_integrity", lambda *args, **kwargs: True)
+    data = load_images("cifar10", tmp_path / "data", download=False)
+    assert data.x_train.shape == (200, 3, 32, 32) and data.x_test.shape == (40, 3, 32, 32)
+    assert data.x_train.dtype == torch.uint8 and data.num_classes == 10
+    torch.set_num_threads(1)
+    code = ex.main(["run", "--mode", "full", "--dataset", "cifar10", "--data", str(tmp_path / "data"),
+                    "--no-download", "--device", "cpu", "--width", "0.0625", "--epochs", "2",
+                    "--finetune-epochs", "1", "--batch-size", "32", "--methods", "slimming", "--ratios", "0.5",
+                    "--detectors", "--record-codes", "0", "--no-progress", "--out", str(tmp_path / "out")])
+    assert code == 0
+    records = _records(tmp_path / "out" / "cifar10-vgg16-w0.0625-seed0")
+    assert set(records) == {"dense", "prune-slimming-p50"}
+    dense = records["dense"]
+    assert dense["smoke"] is False and dense["dataset"] == "cifar10"
+    assert dense["config"]["schedule"]["lr"] == 0.1 and dense["config"]["schedule"]["milestones"] == [1]
+    assert "code_distances" not in dense
+    assert "results in" in capsys.readouterr().out
