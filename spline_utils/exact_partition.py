@@ -732,55 +732,7 @@ def _group_starts(owner: np.ndarray, n: int) -> np.ndarray:
 
 
 def _split_relu(polys, anchors, z0, du, dv, layer, max_regions, min_area):
-    """Cut every polygon by the zero lines of the layer's units: unit by unit over all polygons
-    (:func:`_sweep_relu`) when that is cheap -- few units, few vertices -- else in rounds over
-    sparse candidate pairs (:func:`_rounds_relu`). Both give the same partition; they differ in
-    how many NumPy calls they make (the sweep) or how many vertex evaluations (the rounds)."""
-    if du.shape[1] * len(polys.verts) <= _SWEEP_LIMIT:
-        return _sweep_relu(polys, anchors, z0, du, dv, layer, max_regions, min_area)
-    return _rounds_relu(polys, anchors, z0, du, dv, layer, max_regions, min_area)
-
-
-_SWEEP_LIMIT = 60_000  # units x vertices below which the unit-by-unit sweep is faster
-
-
-def _sweep_relu(polys, anchors, z0, du, dv, layer, max_regions, min_area):
-    """Cut all polygons by unit 0's line, then all pieces by unit 1's, and so on: one vectorised
-    clip per unit. Returns (polygons, origin, code) like :func:`_rounds_relu`."""
-    n_units = du.shape[1]
-    origin = np.arange(polys.n)
-    code = np.zeros((polys.n, n_units), bool)
-    for k in range(n_units):
-        pv = polys.poly_of_vertex()
-        o = origin[pv]
-        d = polys.verts - anchors[o]
-        s = _snap(z0[o, k] + du[o, k] * d[:, 0] + dv[o, k] * d[:, 1], polys)
-        has_pos = np.maximum.reduceat(s, polys.offsets[:-1]) > 0
-        has_neg = np.minimum.reduceat(s, polys.offsets[:-1]) < 0
-        code[:, k] = has_pos & ~has_neg
-        mixed = has_pos & has_neg
-        if not mixed.any():
-            continue
-        parent = np.nonzero(mixed)[0]
-        _budget(polys.n + len(parent), max_regions, layer, f"unit {k}")
-        cut = polys.select(mixed)
-        s_cut = s[np.repeat(mixed, polys.counts)]
-        pieces = _clip(_Polygons.concat([cut, cut]), np.concatenate([s_cut, -s_cut]), (layer << 32) + k)
-        side = np.repeat([True, False], len(parent))
-        parent = np.concatenate([parent, parent])
-        keep = (pieces.counts >= 3) & (pieces.areas() > min_area)
-        pieces, side, parent = pieces.select(keep), side[keep], parent[keep]
-        child_code = code[parent]
-        child_code[:, k] = side
-        rest = ~mixed
-        polys = _Polygons.concat([polys.select(rest), pieces])
-        origin = np.concatenate([origin[rest], origin[parent]])
-        code = np.concatenate([code[rest], child_code])
-    return polys, origin, code
-
-
-def _rounds_relu(polys, anchors, z0, du, dv, layer, max_regions, min_area):
-    """Cut every polygon by the zero lines of the layer's units, in rounds.
+    """Cut every polygon by the zero lines of the layer's units.
 
     Returns (polygons, origin, code): ``origin[i]`` is the layer-start polygon that polygon ``i``
     came from, ``code`` (P, units) bool its activation pattern.
