@@ -21,6 +21,12 @@ Modules, each named for what it does:
 * :mod:`~spline_utils.costs`        -- parameters, FLOPs and measured throughput;
 * :mod:`~spline_utils.digits_study` -- channel pruning of the digits ConvNet by every criterion;
 * :mod:`~spline_utils.early_bird`   -- spline and mask-distance early-bird detectors;
+* :mod:`~spline_utils.cifar`        -- CIFAR-10/100 and digits at 32x32 as uint8 tensors, on-device augmentation;
+* :mod:`~spline_utils.resumable_training` -- Chapter 6's training loop (checkpoints, exact resume, AMP);
+* :mod:`~spline_utils.distributed`  -- torchrun data parallelism;
+* :mod:`~spline_utils.provenance`   -- atomic results files and checkpoints, device / versions / commit;
+* :mod:`~spline_utils.experiments`  -- Chapter 6's protocols and command line;
+* :mod:`~spline_utils.results_files` -- results and timing files read back as tables;
 * :mod:`~spline_utils.models`, :mod:`~spline_utils.data`, :mod:`~spline_utils.training`;
 * :mod:`~spline_utils.run_mode`, :mod:`~spline_utils.seeding`.
 """

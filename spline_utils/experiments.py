@@ -42,6 +42,7 @@ from .early_bird import CodeRecorder, MaskEBDetector, SplineEBDetector, canvas, 
 from .models import VGG16_CFG, preresnet, vgg
 from .physical import remove_units
 from .provenance import RESULT_SCHEMA, provenance, read_json, write_json
+from .results_files import load_results, load_timings, results_dir, summary
 from .resumable_training import Schedule, evaluate, train
 from .run_mode import run_mode
 from .seeding import seed_everything
@@ -314,79 +315,6 @@ def run_experiment(config: ExperimentConfig, progress: bool = True) -> list[dict
                                       {"detector": name, "eb_epoch": fired}))
     ddp.barrier()
     return records
-
-
-def load_results(folder: str | Path):
-    """Every results file under ``folder`` as a pandas DataFrame, one row per run, with the
-    metrics as columns plus ``device`` and ``date`` from the provenance."""
-    import pandas as pd
-
-    rows = []
-    for path in sorted(Path(folder).rglob("*.json")):
-        record = read_json(path)
-        if record.get("schema") != RESULT_SCHEMA:
-            continue
-        metrics = {k: v for k, v in record["metrics"].items() if not isinstance(v, dict)}
-        rows.append({"dataset": record["dataset"], "arch": record["arch"], "seed": record["seed"],
-                     "run": record["run"], "protocol": record["protocol"], "method": record.get("method", "dense"),
-                     "ratio": record.get("ratio", 0.0), "smoke": record["smoke"], **metrics,
-                     "epochs": len(record["history"]), "device": record["provenance"]["device"],
-                     "date": record["provenance"]["date"]})
-    return pd.DataFrame(rows)
-
-
-def results_dir(start: str | Path | None = None) -> Path:
-    """The repository's ``results`` folder (committed results files): the first ``results``
-    holding ``timing`` found in ``start`` (default: the working directory) or a folder above it;
-    ``./results`` (created) when there is none, e.g. a fresh Colab session."""
-    here = Path(start if start is not None else Path.cwd()).resolve()
-    for folder in (here, *here.parents):
-        if (folder / "results" / "timing").is_dir():
-            return folder / "results"
-    (here / "results").mkdir(exist_ok=True)
-    return here / "results"
-
-
-def summary(frame, value: str = "test_acc"):
-    """A (method, ratio) table of ``value`` averaged over seeds, one column per ratio, from
-    :func:`load_results` rows of one data set and architecture (dense runs give the ratio-0 row
-    ``dense``; early-bird runs appear as ``eb-spline`` / ``eb-mask``)."""
-    if frame.empty:
-        raise ValueError("no results to summarise")
-    frame = frame.copy()
-    frame["method"] = [("eb-" + r.split("-")[1]) if p == "early-bird" else m
-                       for r, p, m in zip(frame["run"], frame["protocol"], frame["method"])]
-    table = frame[frame["protocol"] != "dense"].pivot_table(index="method", columns="ratio", values=value)
-    order = [m for m in (*METHODS, *(f"eb-{d}" for d in DETECTORS)) if m in table.index]
-    return table.loc[order]
-
-
-def load_timings(folder: str | Path):
-    """The GPU / CPU timing files of ``benchmarks/bench_cifar_timing.py`` under ``folder`` as a
-    DataFrame: one row per (device, architecture, ratio), ratio 0 = dense; throughputs in
-    images per second, speed-ups relative to the dense network of the same file."""
-    import pandas as pd
-
-    rows = []
-    for path in sorted(Path(folder).rglob("timing-*.json")):
-        record = read_json(path)
-        if record.get("schema") != "spline-pruning-book/timing/v1" or record.get("quick"):
-            continue
-        device = record["provenance"]["device"]
-        for row in record["rows"]:
-            rows.append({"device": device, "arch": row["arch"], "ratio": 0.0, "params": row["params_dense"],
-                         "flops": row["flops_dense"], "epoch_seconds": row["epoch_seconds_dense"],
-                         "training_speedup": 1.0, "inference_speedup": 1.0, "inference_speedup_fp16": 1.0,
-                         "throughput": row["throughput_dense"], "throughput_fp16": row["throughput_dense_fp16"],
-                         "projected_sweep_hours": row["projected_sweep_hours"],
-                         **{f"detector_{k}": v for k, v in row["detector_fraction"].items()}})
-            for p in row["pruned"]:
-                rows.append({"device": device, "arch": row["arch"], "ratio": p["ratio"], "params": p["params"],
-                             "flops": p["flops"], "epoch_seconds": p["epoch_seconds"],
-                             "training_speedup": p["training_speedup"], "inference_speedup": p["speedup"],
-                             "inference_speedup_fp16": p["speedup_fp16"], "throughput": p["throughput"],
-                             "throughput_fp16": p["throughput_fp16"]})
-    return pd.DataFrame(rows)
 
 
 # -- command line ---------------------------------------------------------------------------------

@@ -282,7 +282,7 @@ def plot_pruning_results(frame, suptitle: str | None = None):
     architecture: test accuracy against pruning ratio (one line per method, the dense network
     as a dashed line) and against total training FLOPs (one marker per run). Returns the figure."""
 
-    from .experiments import summary
+    from .results_files import summary
 
     acc = summary(frame)
     flops = summary(frame, "training_flops")
