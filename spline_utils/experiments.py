@@ -289,11 +289,15 @@ def _two_classes(data: ImageData) -> list[torch.Tensor]:
     return [data.normalise(data.x_test[i:i + 1])[0] for i in (0, other)]
 
 
-def run_experiment(config: ExperimentConfig, progress: bool = True) -> list[dict]:
+def run_experiment(config: ExperimentConfig, progress: bool = True, only_dense: bool = False) -> list[dict]:
     """Run (or resume) every run of ``config`` and return their records (the results files'
-    contents), dense first. Runs already finished are read back, not repeated."""
+    contents), dense first. Runs already finished are read back, not repeated.
+    ``only_dense``: stop after the dense run (its detectors and code distances included)."""
     exp = _Experiment(config, progress)
     records = [exp.run_dense()]
+    if only_dense:
+        ddp.barrier()
+        return records
     epochs = config.schedule.epochs
     jobs = [("prune-finetune", f"prune-{m}-p{_pct(r)}", m, r) for m in config.methods for r in config.ratios]
     jobs += [("early-bird", f"eb-{d}-p{_pct(r)}", d, r) for d in config.detectors for r in config.ratios]

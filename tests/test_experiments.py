@@ -297,3 +297,13 @@ def test_full_mode_reads_cifar_from_the_data_folder(tmp_path, monkeypatch, capsy
     assert dense["config"]["schedule"]["lr"] == 0.1 and dense["config"]["schedule"]["milestones"] == [1]
     assert "code_distances" not in dense
     assert "results in" in capsys.readouterr().out
+
+
+def test_only_dense_stops_after_the_dense_run(tmp_path):
+    torch.set_num_threads(1)
+    config = ex.preset("quick", width=0.0625, out=str(tmp_path), finetune_epochs=1,
+                       schedule=Schedule(epochs=2, lr=0.05, milestones=(1,), batch_size=64))
+    records = ex.run_experiment(config, progress=False, only_dense=True)
+    assert [r["run"] for r in records] == ["dense"]
+    assert sorted(p.name for p in config.folder.glob("*.json")) == ["dense.json"]
+    assert records[0]["code_distances"]["epochs"] == [1, 2]
