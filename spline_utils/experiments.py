@@ -199,6 +199,7 @@ class _Experiment:
     def write(self, run: str, protocol: str, metrics: dict, history: list, **extra) -> dict:
         record = {"schema": RESULT_SCHEMA, "run": run, "protocol": protocol, "smoke": self.config.smoke,
                   "dataset": self.config.dataset, "arch": self.config.arch, "seed": self.config.seed,
+                  "precision": "float16 autocast" if self.amp else "float32",
                   **extra, "metrics": metrics, "history": history,
                   "config": asdict(self.config), "provenance": provenance(self.device)}
         if ddp.is_main():

@@ -149,6 +149,7 @@ def test_results_files_follow_the_schema(tiny_run):
     dense = records["dense"]
     for r in records.values():
         assert r["schema"] == RESULT_SCHEMA and r["smoke"] is True and r["dataset"] == "digits32"
+        assert r["precision"] == "float32"  # CPU: no mixed precision
         assert set(r["provenance"]) == {"device", "date", "versions", "commit"}
         assert r["provenance"]["versions"]["torch"] != "absent" and r["provenance"]["date"].startswith("20")
         assert ex.ExperimentConfig(**r["config"]).tag == "digits32-vgg16-w0.0625-seed0"
