@@ -25,6 +25,7 @@ exists is skipped. Command line (``python -m spline_utils.experiments --help``):
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -164,6 +165,7 @@ class _Experiment:
 
     def __init__(self, config: ExperimentConfig, progress: bool):
         self.config, self.progress = config, progress
+        _check_folder(config)
         self.device = ddp.setup(config.device)
         self.amp = self.device.type == "cuda" if config.amp is None else config.amp
         if self.device.type == "cuda":
@@ -175,6 +177,9 @@ class _Experiment:
         self.folder = config.folder
         self.dense: nn.Module | None = None
         self.dense_result = None
+        settings = config.folder / "experiment.json"
+        if not settings.exists() and ddp.is_main():  # after the data loaded: no folder for a failed start
+            write_json(settings, _settings(config))
 
     # -- helpers -------------------------------------------------------------------------------
     def result_path(self, run: str) -> Path:
@@ -277,6 +282,32 @@ class _Experiment:
         model = build_model(self.config, self.data.num_classes).to(self.device)
         model.load_state_dict(state)
         return model.eval()
+
+
+# Fields that may differ between invocations sharing one experiment folder: where things are,
+# how to run, and which protocol-1 methods to add. Anything else changes what the runs compute.
+_FREE_FIELDS = ("out", "data_root", "download", "device", "amp", "methods")
+
+
+def _settings(config: ExperimentConfig) -> dict:
+    """The settings that define what an experiment folder's runs compute (JSON types)."""
+    return {k: v for k, v in json.loads(json.dumps(asdict(config))).items() if k not in _FREE_FIELDS}
+
+
+def _check_folder(config: ExperimentConfig) -> None:
+    """Refuse to resume or reuse an experiment folder made with different settings (recorded
+    in its ``experiment.json``): its checkpoints and results files would silently stand for
+    another experiment."""
+    path = config.folder / "experiment.json"
+    if not path.exists():
+        return
+    mine, theirs = _settings(config), {k: v for k, v in read_json(path).items() if k not in _FREE_FIELDS}
+    changed = sorted(k for k in set(mine) | set(theirs) if mine.get(k) != theirs.get(k))
+    if changed:
+        raise ValueError(
+            f"{config.folder} holds an experiment with other settings ({', '.join(changed)} "
+            f"differ): pass another --out folder, or delete {config.folder} to start afresh"
+        )
 
 
 def _pct(ratio: float) -> str:
@@ -401,7 +432,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         records = run_experiment(config, progress=args.progress)
         main_process = ddp.is_main()
-    except RuntimeError as err:  # e.g. CIFAR missing while offline
+    except (RuntimeError, ValueError) as err:  # e.g. CIFAR missing while offline, a folder in use
         print(f"error: {err}", file=sys.stderr)
         return 1
     finally:

@@ -140,7 +140,7 @@ def tiny_run(tmp_path_factory):
 
 
 def _records(folder: Path) -> dict[str, dict]:
-    return {p.stem: json.loads(p.read_text()) for p in folder.glob("*.json")}
+    return {p.stem: json.loads(p.read_text()) for p in folder.glob("*.json") if p.stem != "experiment"}
 
 
 def test_results_files_follow_the_schema(tiny_run):
@@ -207,9 +207,16 @@ def test_a_finished_run_is_not_repeated(tiny_run, tmp_path):
     before = {p: p.stat().st_mtime_ns for p in copy.glob("*.json")}
     proc = _cli([*TINY, "--out", str(tmp_path)])
     assert proc.returncode == 0, proc.stderr
-    assert {p: p.stat().st_mtime_ns for p in copy.glob("*.json")} == before
+    assert {p: p.stat().st_mtime_ns for p in copy.glob("*.json")} == before  # nothing rewritten
     table = _cli(["table", str(tmp_path)])
     assert table.returncode == 0 and "prune-magnitude-p50" in table.stdout
+    # the same folder with another schedule would silently stand for another experiment
+    other = _cli([*TINY, "--lr", "0.2", "--out", str(tmp_path)])
+    assert other.returncode == 1 and "schedule differ" in other.stderr and "--out" in other.stderr
+    # adding protocol-1 methods to a finished experiment is fine
+    more = _cli([*[a if a != "magnitude" else "random" for a in TINY], "--out", str(tmp_path)])
+    assert more.returncode == 0, more.stderr
+    assert (copy / "prune-random-p50.json").exists()
 
 
 @pytest.mark.parametrize("args, message", [
@@ -251,7 +258,8 @@ def test_ddp_smoke_two_cpu_processes(tmp_path):
     assert proc.stdout.count("results in") == 1  # only rank 0 reports
     for r in records.values():
         assert len(r["history"]) in (1, 2) and np.isfinite(r["history"][-1]["train_loss"])
-    assert sorted(p.name for p in folder.iterdir()) == ["checkpoints", "dense.json", "prune-slimming-p50.json"]
+    assert sorted(p.name for p in folder.iterdir()) == ["checkpoints", "dense.json", "experiment.json",
+                                                       "prune-slimming-p50.json"]
 
 
 def test_config_round_trips_through_asdict():
@@ -306,5 +314,5 @@ def test_only_dense_stops_after_the_dense_run(tmp_path):
                        schedule=Schedule(epochs=2, lr=0.05, milestones=(1,), batch_size=64))
     records = ex.run_experiment(config, progress=False, only_dense=True)
     assert [r["run"] for r in records] == ["dense"]
-    assert sorted(p.name for p in config.folder.glob("*.json")) == ["dense.json"]
+    assert sorted(p.name for p in config.folder.glob("*.json")) == ["dense.json", "experiment.json"]
     assert records[0]["code_distances"]["epochs"] == [1, 2]
