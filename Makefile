@@ -1,6 +1,7 @@
 # make book  -- create/reuse .venv, install pinned dependencies, execute the chapters, write _build/html
 # make test  -- create/reuse .venv, run the unit tests and nbval over every chapter
 # make bench -- run the benchmarks (print ratios measured in one run)
+# make bench-gpu -- the CIFAR-sized GPU benchmarks (epoch times, inference speed-ups); writes results/timing
 # make clean -- remove the build, caches and the virtual environment
 
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
@@ -8,7 +9,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: book test bench clean venv
+.PHONY: book test bench bench-gpu clean venv
 
 venv: $(STAMP)
 
@@ -29,6 +30,10 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_exact.py
 	$(BIN)/python benchmarks/bench_pruning.py
 	$(BIN)/python benchmarks/bench_early_bird.py
+
+bench-gpu: $(STAMP)
+	$(BIN)/python benchmarks/bench_cifar_timing.py --out results/timing
+	$(BIN)/python benchmarks/bench_gpu_inference.py --out results/timing
 
 clean:
 	rm -rf _build .pytest_cache spline_pruning_book.egg-info $(VENV)
