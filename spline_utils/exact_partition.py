@@ -732,7 +732,97 @@ def _group_starts(owner: np.ndarray, n: int) -> np.ndarray:
 
 
 def _split_relu(polys, anchors, z0, du, dv, layer, max_regions, min_area):
-    """Cut every polygon by the zero lines of the layer's units.
+    """Cut every polygon by the zero lines of the layer's units: unit by unit over all polygons
+    (:func:`_sweep_relu`) while units x vertices is at most ``_SWEEP_LIMIT``, else in rounds
+    over sparse candidate pairs (:func:`_rounds_relu`). Both give the same partition."""
+    if du.shape[1] * len(polys.verts) <= _SWEEP_LIMIT:
+        return _sweep_relu(polys, anchors, z0, du, dv, layer, max_regions, min_area)
+    return _rounds_relu(polys, anchors, z0, du, dv, layer, max_regions, min_area)
+
+
+_SWEEP_LIMIT = 40_000  # units x vertices up to which the sweep was faster (interleaved A/B, one core)
+
+
+def _sweep_relu(polys, anchors, z0, du, dv, layer, max_regions, min_area):
+    """Cut all polygons by unit 0's line, then all pieces by unit 1's, and so on. Returns
+    (polygons, origin, code) like :func:`_rounds_relu`.
+
+    Every vertex carries its coordinates and the values of all the layer's units in one row of
+    ``x`` (V, 2 + units); a new vertex on a cut edge gets its row by linear interpolation, which
+    is exact since every unit is affine on the polygon. So a unit's values are a column read, and
+    a cut costs a handful of NumPy calls whatever the number of polygons it splits."""
+    n_units = du.shape[1]
+    pov = polys.poly_of_vertex()
+    d = polys.verts - anchors[pov]
+    x = np.empty((len(pov), 2 + n_units))
+    x[:, :2] = polys.verts
+    x[:, 2:] = z0[pov] + du[pov] * d[:, :1] + dv[pov] * d[:, 1:]
+    labels, counts = polys.labels, polys.counts
+    origin = np.arange(polys.n)
+    code = np.zeros((polys.n, n_units), bool)
+    starts = polys.offsets[:-1]
+    for k in range(n_units):
+        s = x[:, 2 + k]
+        a = np.abs(s)
+        s = np.where(a <= 1e-11 * np.maximum.reduceat(a, starts)[pov], 0.0, s)  # as _snap
+        has_pos = np.maximum.reduceat(s, starts) > 0
+        has_neg = np.minimum.reduceat(s, starts) < 0
+        code[:, k] = has_pos & ~has_neg
+        mixed = has_pos & has_neg
+        n_mixed = int(np.count_nonzero(mixed))
+        if not n_mixed:
+            continue
+        _budget(len(counts) + n_mixed, max_regions, layer, f"unit {k}")
+        vm = mixed[pov]
+        xm, sm, lm, cm = x[vm], s[vm], labels[vm], counts[mixed]
+        ends = np.cumsum(cm)
+        first = ends - cm
+        nxt = np.arange(1, len(sm) + 1)
+        nxt[ends - 1] = first
+        sn = sm[nxt]
+        cross = sm * sn < 0
+        alpha = np.where(cross, sm / np.where(cross, sm - sn, 1.0), 0.0)
+        points = xm + alpha[:, None] * (xm[nxt] - xm)
+        cut = (layer << 32) + k
+        # emit[side, i] = (keep vertex i, emit the crossing after it); side 0 keeps s >= 0
+        n_v = len(sm)
+        emit = np.empty((2, n_v, 2), bool)
+        emit[0, :, 0], emit[1, :, 0] = sm >= 0, sm <= 0
+        emit[:, :, 1] = cross
+        lab = np.empty((2, n_v, 2), np.int64)
+        zero = sm == 0
+        lab[0, :, 0] = np.where(zero & (sn < 0), cut, lm)
+        lab[1, :, 0] = np.where(zero & (sn > 0), cut, lm)
+        lab[0, :, 1] = np.where(sm > 0, cut, lm)
+        lab[1, :, 1] = np.where(sm < 0, cut, lm)
+        both = np.empty((n_v, 2, x.shape[1]))
+        both[:, 0], both[:, 1] = xm, points
+        rest = ~mixed
+        x = np.concatenate([x[~vm], np.broadcast_to(both, (2,) + both.shape)[emit]])
+        labels = np.concatenate([labels[~vm], lab[emit]])
+        counts = np.concatenate([counts[rest], np.add.reduceat(emit.sum(2), first, axis=1).ravel()])
+        origin = np.concatenate([origin[rest], origin[mixed], origin[mixed]])
+        child = code[mixed]
+        code = np.concatenate([code[rest], child, child])
+        code[len(code) - 2 * n_mixed:len(code) - n_mixed, k] = True
+        offsets = np.concatenate([[0], np.cumsum(counts)])
+        piece = _Polygons(x[offsets[-2 * n_mixed - 1]:, :2], labels[offsets[-2 * n_mixed - 1]:],
+                          offsets[-2 * n_mixed - 1:] - offsets[-2 * n_mixed - 1])
+        small = (piece.counts < 3) | (piece.areas() <= min_area)
+        if small.any():  # numerical slivers: drop them
+            keep_poly = np.concatenate([np.ones(len(counts) - 2 * n_mixed, bool), ~small])
+            keep_vertex = np.repeat(keep_poly, counts)
+            x, labels, counts = x[keep_vertex], labels[keep_vertex], counts[keep_poly]
+            origin, code = origin[keep_poly], code[keep_poly]
+            offsets = np.concatenate([[0], np.cumsum(counts)])
+        starts = offsets[:-1]
+        pov = np.repeat(np.arange(len(counts)), counts)
+    offsets = np.concatenate([[0], np.cumsum(counts)])
+    return _Polygons(np.ascontiguousarray(x[:, :2]), labels, offsets), origin, code
+
+
+def _rounds_relu(polys, anchors, z0, du, dv, layer, max_regions, min_area):
+    """Cut every polygon by the zero lines of the layer's units, in rounds.
 
     Returns (polygons, origin, code): ``origin[i]`` is the layer-start polygon that polygon ``i``
     came from, ``code`` (P, units) bool its activation pattern.

@@ -221,3 +221,25 @@ def test_sequential_fast_path_equals_the_general_path(case, convnet):
     np.testing.assert_allclose(fast.output_map[a], general.output_map[b], rtol=1e-9, atol=1e-9)
     np.testing.assert_allclose(fast.output_offset[a], general.output_offset[b], rtol=1e-9, atol=1e-9)
     fast.check(model)
+
+
+@pytest.mark.parametrize("widths", [[2, 16, 16, 16, 1], [2, 8, 8, 3]])
+def test_sweep_and_rounds_give_the_same_partition(widths, monkeypatch):
+    """The two ReLU-splitting strategies (unit-by-unit sweep, candidate rounds) must agree
+    region for region: counts, areas, codes and edge labels."""
+    import importlib
+
+    engine = importlib.import_module("spline_utils.exact_partition")
+    model = su.he_init_(su.make_mlp(widths), bias_std=0.5, generator=torch.Generator().manual_seed(3))
+    parts = []
+    for limit in (0, 10**12):  # rounds only, sweep only
+        monkeypatch.setattr(engine, "_SWEEP_LIMIT", limit)
+        parts.append(su.exact_partition(model, (-2, 2, -2, 2)))
+    a, b = parts
+    assert a.n_regions == b.n_regions > 50
+    assert np.allclose(np.sort(a.areas), np.sort(b.areas), rtol=0, atol=1e-12)
+    codes = [sorted(map(bytes, np.packbits(np.concatenate(p.codes, 1), axis=1))) for p in parts]
+    assert codes[0] == codes[1]
+    labels = [np.sort(np.concatenate(p.edge_labels)) for p in parts]
+    assert np.array_equal(labels[0], labels[1])
+    assert b.check(model)["max_map_error"] < 1e-10
