@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import argparse
 import time
-from pathlib import Path
 
 import torch
 
@@ -31,7 +30,7 @@ from spline_utils import costs, criteria, physical
 from spline_utils.cifar import ImageData
 from spline_utils.early_bird import MaskEBDetector, SplineEBDetector, canvas
 from spline_utils.experiments import ExperimentConfig, build_model
-from spline_utils.provenance import device_slug, provenance, write_json
+from spline_utils.provenance import write_device_record
 from spline_utils.resumable_training import Schedule, train
 
 SCHEMA = "spline-pruning-book/timing/v1"
@@ -142,10 +141,8 @@ def main() -> None:
 
 def write(args, device, batch: int, n_train: int, rows: list) -> None:
     record = {"schema": SCHEMA, "synthetic_data": True, "quick": args.quick, "batch_size": batch,
-              "train_images": n_train, "rows": rows, "provenance": provenance(device)}
-    path = Path(args.out) / f"timing-{device_slug(device)}{'-quick' if args.quick else ''}.json"
-    write_json(path, record)
-    print(f"written {path}")
+              "train_images": n_train, "rows": rows}
+    print(f"written {write_device_record(args.out, 'timing', record, device, args.quick)}")
 
 
 if __name__ == "__main__":

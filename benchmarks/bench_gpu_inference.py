@@ -19,13 +19,12 @@ from __future__ import annotations
 import argparse
 import statistics
 import time
-from pathlib import Path
 
 import torch
 
 from spline_utils import costs, criteria, physical
 from spline_utils.experiments import ExperimentConfig, build_model
-from spline_utils.provenance import device_slug, provenance, write_json
+from spline_utils.provenance import write_device_record
 
 SCHEMA = "spline-pruning-book/inference/v1"
 
@@ -108,10 +107,8 @@ def main() -> None:
                 for name, (m, _, _) in models.items():
                     models[name] = (m.float().to(memory_format=torch.contiguous_format).cpu(),) + models[name][1:]
     record = {"schema": SCHEMA, "synthetic_data": True, "quick": args.quick, "iterations": iters,
-              "rounds": rounds, "rows": rows, "provenance": provenance(device)}
-    path = Path(args.out) / f"inference-{device_slug(device)}{'-quick' if args.quick else ''}.json"
-    write_json(path, record)
-    print(f"written {path}")
+              "rounds": rounds, "rows": rows}
+    print(f"written {write_device_record(args.out, 'inference', record, device, args.quick)}")
 
 
 if __name__ == "__main__":

@@ -97,6 +97,15 @@ def write_json(path: str | Path, data: dict) -> None:
     _atomic(Path(path), lambda f: f.write(text.encode()))
 
 
+def write_device_record(folder: str | Path, prefix: str, record: dict, device, quick: bool = False) -> Path:
+    """Add ``provenance(device)`` to ``record`` and write it to
+    ``folder/<prefix>-<device slug>[-quick].json`` (the benchmarks' results files)."""
+    record = {**record, "provenance": provenance(device)}
+    path = Path(folder) / f"{prefix}-{device_slug(device)}{'-quick' if quick else ''}.json"
+    write_json(path, record)
+    return path
+
+
 def read_json(path: str | Path) -> dict:
     with open(path) as f:
         return json.load(f)
