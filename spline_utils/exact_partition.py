@@ -521,10 +521,12 @@ def _pool_windows(pool: nn.MaxPool2d, shape: tuple[int, int, int]) -> np.ndarray
 
 
 # --------------------------------------------------------------------------- sequential models
-def _sequential_segments(model: nn.Module) -> list[list[nn.Module]] | None:
-    """For a plain ``nn.Sequential`` (nested Sequentials allowed) of supported leaves: the affine
-    modules before the first code layer, between consecutive code layers and after the last
-    (n_code + 1 lists). ``None`` for any other model (the engine then uses forward-mode AD)."""
+def _sequential_plan(model: nn.Module):
+    """For a plain ``nn.Sequential`` (nested Sequentials allowed) of supported leaves:
+    ``(segments, code_leaves)``. ``segments`` holds the affine modules (as :func:`_affine_op`
+    pairs) before the first code layer, between consecutive code layers and after the last
+    (n_code + 1 lists); ``code_leaves`` the code modules in order. ``None`` for any other model
+    (the engine then uses forward-mode AD on a float64 copy)."""
     leaves: list[nn.Module] = []
 
     def walk(module: nn.Module) -> bool:
@@ -539,90 +541,129 @@ def _sequential_segments(model: nn.Module) -> list[list[nn.Module]] | None:
 
     if not walk(model):
         return None
-    segments: list[list[nn.Module]] = [[]]
+    segments: list[list] = [[]]
+    code_leaves = []
     for module in leaves:
         if isinstance(module, CODE_MODULES):
             segments.append([])
+            code_leaves.append(module)
         else:
-            segments[-1].append(module)
-    return segments
+            segments[-1].append(_affine_op(module))
+    return segments, code_leaves
 
 
-def _affine_apply(module: nn.Module, x: torch.Tensor, n: int) -> torch.Tensor:
-    """Apply an (eval-mode) affine module to a batch whose first ``n`` rows are points and
-    whose other rows are directions (which get the linear part only)."""
+def _affine_op(module: nn.Module):
+    """An affine module, in eval mode, as ``(linear, offset)`` in float64 on the CPU: ``linear``
+    maps a batch to the module's output without the offset; ``offset`` is a per-channel vector
+    (C,), or ``None``. The model itself is neither copied nor changed."""
+    def f64(t: torch.Tensor) -> torch.Tensor:
+        return t.detach().to("cpu", torch.float64)
+
+    bias = getattr(module, "bias", None)
     if isinstance(module, nn.Linear):
-        out = F.linear(x, module.weight)
-        bias = module.bias
-    elif isinstance(module, nn.Conv2d):
-        out = module._conv_forward(x, module.weight, None)
-        bias = None if module.bias is None else module.bias.view(-1, 1, 1)
-    elif isinstance(module, (nn.BatchNorm1d, nn.BatchNorm2d)):
-        scale = torch.rsqrt(module.running_var + module.eps)
+        weight = f64(module.weight)
+        return (lambda x: F.linear(x, weight)), None if bias is None else f64(bias)
+    if isinstance(module, nn.Conv2d):
+        weight = f64(module.weight)
+        return (lambda x: module._conv_forward(x, weight, None)), None if bias is None else f64(bias)
+    if isinstance(module, (nn.BatchNorm1d, nn.BatchNorm2d)):  # running statistics, as in eval mode
+        scale = torch.rsqrt(f64(module.running_var) + module.eps)
         if module.weight is not None:
-            scale = scale * module.weight
-        bias = -module.running_mean * scale
-        if module.bias is not None:
-            bias = bias + module.bias
-        shape = (-1,) + (1,) * (x.dim() - 2)
-        out, bias = x * scale.view(shape), bias.view(shape)
-    else:  # Flatten, average pooling, Identity, Dropout (eval): linear without offset
-        return module(x)
-    if bias is not None:
-        out[:n] += bias
+            scale = scale * f64(module.weight)
+        offset = -f64(module.running_mean) * scale
+        if bias is not None:
+            offset = offset + f64(bias)
+        return (lambda x: x * scale.view((-1,) + (1,) * (x.dim() - 2))), offset
+    if isinstance(module, nn.Dropout):  # the identity in eval mode
+        return (lambda x: x), None
+    return module, None  # Flatten, average pooling, Identity: linear, without parameters
+
+
+def _affine_apply(op, x: torch.Tensor, n: int) -> torch.Tensor:
+    """Apply an :func:`_affine_op` to a batch whose first ``n`` rows are points and whose other
+    rows are directions (which get the linear part only)."""
+    linear, offset = op
+    out = linear(x)
+    if offset is not None:
+        out = out.clone() if out is x else out
+        out[:n] += offset.view((-1,) + (1,) * (out.dim() - 2))
     return out
 
 
-def _propagate(segment, x0, xu, xv, batch_size: int = 8192):
-    """Push the affine maps ``x0 + xu du + xv dv`` (each (P, *shape)) through affine modules.
-    Returns the flattened maps (P, K) of the result: value, u- and v-derivatives."""
-    parts = []
-    for start in range(0, len(x0), batch_size):
-        sl = slice(start, start + batch_size)
-        n = len(x0[sl])
-        x = torch.from_numpy(np.concatenate([x0[sl], xu[sl], xv[sl]]))
+def _sequential_calls(model: nn.Module, segments, code_leaves, plane: PlaneSlice | None, domain: np.ndarray):
+    """Like :func:`_code_calls`, for a sequential model, by one pass of a probe point through
+    its float64 affine operations and code layers; a shape mismatch raises ``ValueError``."""
+    names = {m: n for n, m in code_modules(model)}
+    x = _to_input(torch.as_tensor(domain[:1]), plane)
+    calls = []
+    try:
         with torch.no_grad():
-            for module in segment:
-                x = _affine_apply(module, x, n)
+            for i, segment in enumerate(segments):
+                for op in segment:
+                    x = _affine_apply(op, x, 1)
+                if i < len(code_leaves):
+                    leaf = code_leaves[i]
+                    calls.append((names[leaf] or type(leaf).__name__, leaf, tuple(x.shape[1:])))
+                    x = leaf(x)
+    except RuntimeError as exc:
+        raise ValueError(_input_message(plane, exc)) from exc
+    return _number_calls(calls)
+
+
+def _propagate(segment, maps: np.ndarray, batch_size: int = 8192):
+    """Push affine maps through affine modules. ``maps`` (3, P, *shape): values, u- and
+    v-derivatives. Returns the flattened maps (P, K) of the result: value, u- and v-derivatives."""
+    parts = []
+    n_points = maps.shape[1]
+    for start in range(0, n_points, batch_size):
+        n = min(batch_size, n_points - start)
+        x = torch.from_numpy(maps[:, start : start + n].reshape(3 * n, *maps.shape[2:]))
+        with torch.no_grad():
+            for op in segment:
+                x = _affine_apply(op, x, n)
         x = x.reshape(3 * n, -1).numpy()
         parts.append((x[:n], x[n : 2 * n], x[2 * n :]))
+    if len(parts) == 1:
+        return parts[0]
     return tuple(np.concatenate([p[i] for p in parts]) for i in range(3))
 
 
-def _code_layer_output(module, shape, code, values, du, dv):
+def _code_layer_output(module, shape, code, maps):
     """The output maps of a code layer on regions where its code is known: ReLU / LeakyReLU
     scale each unit by its slope, max-pooling picks each window's winning position.
-    ``values``, ``du``, ``dv``: (P, units) maps of the layer input; returns (P, *out_shape)."""
+    ``maps`` (3, P, units): values, u- and v-derivatives of the layer input, one row per region
+    (overwritten by ReLU layers); returns (3, P, *out_shape)."""
     n = len(code)
     if isinstance(module, nn.MaxPool2d):
         c, h, w = shape
         g = pool_geometry(module, h, w)
         flat = np.take_along_axis(_pool_windows(module, shape)[None], code[..., None].astype(np.int64), 2)[..., 0]
-        out_shape = (n, c, g["h_out"], g["w_out"])
-        return tuple(np.take_along_axis(a, flat, 1).reshape(out_shape) for a in (values, du, dv))
+        return np.take_along_axis(maps, flat[None], 2).reshape(3, n, c, g["h_out"], g["w_out"])
     if isinstance(module, nn.ReLU):
-        return tuple(np.multiply(a, code).reshape(n, *shape) for a in (values, du, dv))
-    factor = np.where(code, 1.0, float(module.negative_slope))
-    return tuple((a * factor).reshape(n, *shape) for a in (values, du, dv))
+        np.multiply(maps, code, out=maps)
+    else:
+        maps *= np.where(code, 1.0, float(module.negative_slope))
+    return maps.reshape(3, n, *shape)
 
 
-def _sequential_maps(segment, previous, anchors: np.ndarray, plane: PlaneSlice | None):
-    """Affine maps (value at ``anchors``, d/du, d/dv; each (P, K)) of the input of the next code
+def _sequential_maps(segment, previous, centre: np.ndarray, plane: PlaneSlice | None):
+    """Affine maps (value at ``centre``, d/du, d/dv; each (P, K)) of the input of the next code
     layer (or of the output) of a sequential model, from the previous code layer's input maps
-    (expanded at its own anchors) and the codes of the current polygons."""
+    (one row per layer-start polygon) and the codes of the current polygons."""
     if previous is None:
-        x0 = _to_input(torch.as_tensor(anchors, dtype=torch.float64), plane).numpy()
+        x0 = _to_input(torch.as_tensor(centre[None], dtype=torch.float64), plane).numpy()
         if plane is None:
             basis = np.eye(2)
         else:
             basis = plane.basis.to(torch.float64).numpy().reshape(2, *plane.input_shape)
-        xu, xv = (np.ascontiguousarray(np.broadcast_to(b, x0.shape)) for b in basis)
+        maps = np.stack([x0, *(np.broadcast_to(b, x0.shape) for b in basis)])
     else:
-        module, shape, prev_anchors, z0, du, dv, origin, code = previous
-        d = anchors - prev_anchors[origin]
-        gu, gv = du[origin], dv[origin]
-        x0, xu, xv = _code_layer_output(module, shape, code, z0[origin] + gu * d[:, :1] + gv * d[:, 1:], gu, gv)
-    return _propagate(segment, x0, xu, xv)
+        module, shape, z0, du, dv, origin, code = previous
+        maps = np.empty((3, len(origin), z0.shape[1]))
+        for i, a in enumerate((z0, du, dv)):
+            np.take(a, origin, 0, out=maps[i])
+        maps = _code_layer_output(module, shape, code, maps)
+    return _propagate(segment, maps)
 
 
 # --------------------------------------------------------------------------- the engine
@@ -643,45 +684,55 @@ def exact_partition(
     Returns an :class:`ExactPartition` (float64 throughout).
     """
     check_supported(model)
-    model = _float64_copy(model)
     domain = _domain_polygon(domain)
     if slice is not None and not isinstance(slice, PlaneSlice):
         raise ValueError(f"slice must be a PlaneSlice, got {type(slice).__name__}")
     if max_regions < 1:
         raise ValueError(f"max_regions must be >= 1, got {max_regions}")
-    _check_model_input(model, slice)
+    plan = _sequential_plan(model)
+    if plan is None:
+        model = _float64_copy(model)
+        _check_model_input(model, slice)
+        layer_modules = _code_calls(model, slice, domain)
+        segments = None
+    else:
+        segments, code_leaves = plan
+        layer_modules = _sequential_calls(model, segments, code_leaves, slice, domain)
     domain_area = _polygon_area(domain)
     polys = _Polygons(domain.copy(), np.full(len(domain), DOMAIN_EDGE, np.int64), np.array([0, len(domain)]))
     codes: list[np.ndarray] = []
     names, kinds, windows = [], [], []
-    layer_modules = _code_calls(model, slice, domain)
-    segments = _sequential_segments(model)
-    previous = None  # sequential models: (module, input shape, anchors, z0, du, dv, origin, code)
+    previous = None  # sequential models: (module, input shape, z0, du, dv, origin, code)
+    # every affine map is stored as (value at the domain centre, d/du, d/dv): one expansion
+    # point for all polygons, so passing a map from a polygon to its pieces is a row copy
+    centre = domain.mean(0)
     for layer, (name, module, in_shape) in enumerate(layer_modules + [(None, None, None)]):
-        anchors = polys.vertex_means()
         if segments is None:
+            anchors = polys.vertex_means()  # interior points, where the network has the polygon's map
             z0, du, dv = _layer_input_affine(model, None if module is None else layer, anchors, slice)
+            d = anchors - centre
+            z0 = z0 - du * d[:, :1] - dv * d[:, 1:]
         else:
-            z0, du, dv = _sequential_maps(segments[layer], previous, anchors, slice)
+            z0, du, dv = _sequential_maps(segments[layer], previous, centre, slice)
         if module is None:
             break
         if isinstance(module, nn.MaxPool2d):
             idx = _pool_windows(module, in_shape)
             polys, origin, code = _split_maxpool(
-                polys, anchors, z0, du, dv, idx, layer, max_regions, min_area * domain_area)
+                polys, centre, z0, du, dv, idx, layer, max_regions, min_area * domain_area)
             kh, kw = _pair(module.kernel_size)
             windows.append(kh * kw)
             kinds.append("maxpool")
         else:
             polys, origin, code = _split_relu(
-                polys, anchors, z0, du, dv, layer, max_regions, min_area * domain_area)
+                polys, centre, z0, du, dv, layer, max_regions, min_area * domain_area)
             kinds.append("relu")
             windows.append(2)
         codes = [c[origin] for c in codes] + [code]
         names.append(name)
-        previous = (module, in_shape, anchors, z0, du, dv, origin, code)
+        previous = (module, in_shape, z0, du, dv, origin, code)
     output_map = np.stack([du, dv], -1)  # (P, K, 2)
-    output_offset = z0 - du * anchors[:, :1] - dv * anchors[:, 1:]
+    output_offset = z0 - du * centre[0] - dv * centre[1]
     starts = polys.offsets
     result = ExactPartition(
         polygons=[polys.verts[starts[i] : starts[i + 1]] for i in range(polys.n)],
@@ -698,12 +749,12 @@ def exact_partition(
     return result
 
 
-def _values(polys: _Polygons, origin: np.ndarray, anchors, z0t, dut, dvt, column: int) -> np.ndarray:
+def _values(polys: _Polygons, origin: np.ndarray, centre, z0t, dut, dvt, column: int) -> np.ndarray:
     """Value at every vertex of unit ``column`` of the layer input, whose affine map on each
-    polygon is that of its layer-start ancestor ``origin[polygon]``, expanded at ``anchors``.
+    polygon is that of its layer-start ancestor ``origin[polygon]``, expanded at ``centre``.
     ``z0t``, ``dut``, ``dvt``: the maps unit-major, (units, P0), so one unit's row is contiguous."""
     row = origin[polys.poly_of_vertex()]
-    d = polys.verts - anchors[row]
+    d = polys.verts - centre
     return z0t[column][row] + dut[column][row] * d[:, 0] + dvt[column][row] * d[:, 1]
 
 
@@ -715,113 +766,121 @@ def _budget(n: int, max_regions: int, layer: int, what: str) -> None:
         )
 
 
-def _relu_rows(polys: _Polygons, origin, anchors, z0, du, dv, slope):
-    """Centre values (P, units) of every unit on every polygon, and which units may cut it:
-    those whose centre value is within (slope x radius) of zero. ``slope``: (P0, units)
-    gradient norms of the units on the layer-start polygons."""
-    centres = polys.vertex_means()
-    radii = polys.radii(centres)
-    d = centres - anchors[origin]
-    value = z0[origin] + du[origin] * d[:, :1] + dv[origin] * d[:, 1:]
-    return value, np.abs(value) <= slope[origin] * (radii[:, None] * (1 + 1e-9)) + 1e-300
-
-
 def _group_starts(owner: np.ndarray, n: int) -> np.ndarray:
     """Start index of each owner's run in a sorted owner array (n + 1 entries)."""
     return np.searchsorted(owner, np.arange(n + 1))
 
 
-def _split_relu(polys, anchors, z0, du, dv, layer, max_regions, min_area):
+def _split(data: np.ndarray, labels: np.ndarray, counts: np.ndarray, s: np.ndarray, cut):
+    """Cut polygons in two along the zero line of an affine function.
+
+    data (V, D): per-vertex rows, affine on each polygon: the coordinates first, then possibly
+        unit values. A new vertex where an edge crosses the line gets its row by linear
+        interpolation, which is exact.
+    labels (V,), counts (P,): edge labels and vertex counts of the (counter-clockwise) polygons.
+    s (V,): the function's values at the vertices, snapped (see :func:`_snap`); every polygon has
+        a positive and a negative one.
+    cut: label of the new edges, an int or one per polygon (P,).
+    Returns (data, labels, counts) of the 2P pieces: the sides ``s >= 0`` of all polygons in
+    order, then their sides ``s <= 0``. Each piece has at least 3 vertices.
+    """
+    n_v = len(s)
+    ends = np.cumsum(counts)
+    first = ends - counts
+    nxt = np.arange(1, n_v + 1)
+    nxt[ends - 1] = first
+    sn = s[nxt]
+    cross = s * sn < 0
+    alpha = np.where(cross, s / np.where(cross, s - sn, 1.0), 0.0)
+    points = data + alpha[:, None] * (data[nxt] - data)
+    if np.ndim(cut):
+        cut = np.repeat(cut, counts)
+    # slot [side, i, 0]: vertex i itself; slot [side, i, 1]: the crossing on the edge after it
+    emit = np.empty((2, n_v, 2), bool)
+    emit[0, :, 0] = s >= 0
+    emit[1, :, 0] = s <= 0
+    emit[:, :, 1] = cross
+    # the edge leaving an emitted point runs along the cut where the polygon leaves that side
+    lab = np.empty((2, n_v, 2), np.int64)
+    zero = s == 0
+    lab[0, :, 0] = np.where(zero & (sn < 0), cut, labels)
+    lab[1, :, 0] = np.where(zero & (sn > 0), cut, labels)
+    lab[0, :, 1] = np.where(s > 0, cut, labels)
+    lab[1, :, 1] = np.where(s < 0, cut, labels)
+    slots = np.flatnonzero(emit)
+    rows = (slots >> 1) % n_v + (slots & 1) * n_v
+    new_counts = np.add.reduceat(emit.sum(2), first, axis=1).ravel()
+    return np.concatenate([data, points]).take(rows, 0), lab.ravel().take(slots), new_counts
+
+
+def _split_relu(polys, centre, z0, du, dv, layer, max_regions, min_area):
     """Cut every polygon by the zero lines of the layer's units: unit by unit over all polygons
     (:func:`_sweep_relu`) while units x vertices is at most ``_SWEEP_LIMIT``, else in rounds
-    over sparse candidate pairs (:func:`_rounds_relu`). Both give the same partition."""
+    over sparse candidate pairs (:func:`_rounds_relu`). Both give the same partition.
+    ``z0``, ``du``, ``dv`` (P, units): each polygon's map of the layer input, expanded at ``centre``."""
     if du.shape[1] * len(polys.verts) <= _SWEEP_LIMIT:
-        return _sweep_relu(polys, anchors, z0, du, dv, layer, max_regions, min_area)
-    return _rounds_relu(polys, anchors, z0, du, dv, layer, max_regions, min_area)
+        return _sweep_relu(polys, centre, z0, du, dv, layer, max_regions, min_area)
+    return _rounds_relu(polys, centre, z0, du, dv, layer, max_regions, min_area)
 
 
 _SWEEP_LIMIT = 40_000  # units x vertices up to which the sweep was faster (interleaved A/B, one core)
 
 
-def _sweep_relu(polys, anchors, z0, du, dv, layer, max_regions, min_area):
+def _sweep_relu(polys, centre, z0, du, dv, layer, max_regions, min_area):
     """Cut all polygons by unit 0's line, then all pieces by unit 1's, and so on. Returns
     (polygons, origin, code) like :func:`_rounds_relu`.
 
     Every vertex carries its coordinates and the values of all the layer's units in one row of
-    ``x`` (V, 2 + units); a new vertex on a cut edge gets its row by linear interpolation, which
-    is exact since every unit is affine on the polygon. So a unit's values are a column read, and
-    a cut costs a handful of NumPy calls whatever the number of polygons it splits."""
+    ``x`` (V, 2 + units); a new vertex on a cut edge gets its row by interpolation. So a unit's
+    values are a column read, and a cut costs a handful of NumPy calls whatever the number of
+    polygons it splits."""
     n_units = du.shape[1]
     pov = polys.poly_of_vertex()
-    d = polys.verts - anchors[pov]
+    d = polys.verts - centre
     x = np.empty((len(pov), 2 + n_units))
     x[:, :2] = polys.verts
-    x[:, 2:] = z0[pov] + du[pov] * d[:, :1] + dv[pov] * d[:, 1:]
+    x[:, 2:] = z0.take(pov, 0) + du.take(pov, 0) * d[:, :1] + dv.take(pov, 0) * d[:, 1:]
     labels, counts = polys.labels, polys.counts
     origin = np.arange(polys.n)
     code = np.zeros((polys.n, n_units), bool)
     starts = polys.offsets[:-1]
     for k in range(n_units):
         s = x[:, 2 + k]
-        a = np.abs(s)
-        s = np.where(a <= 1e-11 * np.maximum.reduceat(a, starts)[pov], 0.0, s)  # as _snap
-        has_pos = np.maximum.reduceat(s, starts) > 0
-        has_neg = np.minimum.reduceat(s, starts) < 0
-        code[:, k] = has_pos & ~has_neg
-        mixed = has_pos & has_neg
-        n_mixed = int(np.count_nonzero(mixed))
-        if not n_mixed:
+        hi = np.maximum.reduceat(s, starts)
+        lo = np.minimum.reduceat(s, starts)
+        tol = 1e-11 * np.maximum(hi, -lo)  # as _snap: |values| <= tol count as zero
+        pos, neg = hi > tol, lo < -tol
+        code[:, k] = pos & ~neg
+        is_mixed = pos & neg
+        mixed = np.flatnonzero(is_mixed)
+        if not len(mixed):
             continue
-        _budget(len(counts) + n_mixed, max_regions, layer, f"unit {k}")
-        vm = mixed[pov]
-        xm, sm, lm, cm = x[vm], s[vm], labels[vm], counts[mixed]
-        ends = np.cumsum(cm)
-        first = ends - cm
-        nxt = np.arange(1, len(sm) + 1)
-        nxt[ends - 1] = first
-        sn = sm[nxt]
-        cross = sm * sn < 0
-        alpha = np.where(cross, sm / np.where(cross, sm - sn, 1.0), 0.0)
-        points = xm + alpha[:, None] * (xm[nxt] - xm)
-        cut = (layer << 32) + k
-        # emit[side, i] = (keep vertex i, emit the crossing after it); side 0 keeps s >= 0
-        n_v = len(sm)
-        emit = np.empty((2, n_v, 2), bool)
-        emit[0, :, 0], emit[1, :, 0] = sm >= 0, sm <= 0
-        emit[:, :, 1] = cross
-        lab = np.empty((2, n_v, 2), np.int64)
-        zero = sm == 0
-        lab[0, :, 0] = np.where(zero & (sn < 0), cut, lm)
-        lab[1, :, 0] = np.where(zero & (sn > 0), cut, lm)
-        lab[0, :, 1] = np.where(sm > 0, cut, lm)
-        lab[1, :, 1] = np.where(sm < 0, cut, lm)
-        both = np.empty((n_v, 2, x.shape[1]))
-        both[:, 0], both[:, 1] = xm, points
-        rest = ~mixed
-        x = np.concatenate([x[~vm], np.broadcast_to(both, (2,) + both.shape)[emit]])
-        labels = np.concatenate([labels[~vm], lab[emit]])
-        counts = np.concatenate([counts[rest], np.add.reduceat(emit.sum(2), first, axis=1).ravel()])
-        origin = np.concatenate([origin[rest], origin[mixed], origin[mixed]])
-        child = code[mixed]
-        code = np.concatenate([code[rest], child, child])
-        code[len(code) - 2 * n_mixed:len(code) - n_mixed, k] = True
-        offsets = np.concatenate([[0], np.cumsum(counts)])
-        piece = _Polygons(x[offsets[-2 * n_mixed - 1]:, :2], labels[offsets[-2 * n_mixed - 1]:],
-                          offsets[-2 * n_mixed - 1:] - offsets[-2 * n_mixed - 1])
-        small = (piece.counts < 3) | (piece.areas() <= min_area)
-        if small.any():  # numerical slivers: drop them
-            keep_poly = np.concatenate([np.ones(len(counts) - 2 * n_mixed, bool), ~small])
-            keep_vertex = np.repeat(keep_poly, counts)
-            x, labels, counts = x[keep_vertex], labels[keep_vertex], counts[keep_poly]
-            origin, code = origin[keep_poly], code[keep_poly]
-            offsets = np.concatenate([[0], np.cumsum(counts)])
-        starts = offsets[:-1]
+        _budget(len(counts) + len(mixed), max_regions, layer, f"unit {k}")
+        rest = np.flatnonzero(~is_mixed)
+        vm = is_mixed[pov]
+        take_v, keep_v = np.flatnonzero(vm), np.flatnonzero(~vm)
+        cm = counts[mixed]
+        sm = s.take(take_v)
+        sm[np.abs(sm) <= np.repeat(tol[mixed], cm)] = 0.0
+        new_x, new_labels, new_counts = _split(x.take(take_v, 0), labels.take(take_v), cm, sm, (layer << 32) + k)
+        x = np.concatenate([x.take(keep_v, 0), new_x])
+        labels = np.concatenate([labels.take(keep_v), new_labels])
+        counts = np.concatenate([counts.take(rest), new_counts])
+        child_origin, child_code = origin.take(mixed), code.take(mixed, 0)
+        origin = np.concatenate([origin.take(rest), child_origin, child_origin])
+        code = np.concatenate([code.take(rest, 0), child_code, child_code])
+        code[len(rest) : len(rest) + len(mixed), k] = True
+        starts = np.cumsum(counts) - counts
         pov = np.repeat(np.arange(len(counts)), counts)
-    offsets = np.concatenate([[0], np.cumsum(counts)])
-    return _Polygons(np.ascontiguousarray(x[:, :2]), labels, offsets), origin, code
+    polys = _Polygons(np.ascontiguousarray(x[:, :2]), labels, np.concatenate([[0], np.cumsum(counts)]))
+    # numerical slivers are dropped once, here: later cuts of a sliver give slivers only
+    big = polys.areas() > min_area
+    if not big.all():
+        polys, origin, code = polys.select(big), origin[big], code[big]
+    return polys, origin, code
 
 
-def _rounds_relu(polys, anchors, z0, du, dv, layer, max_regions, min_area):
+def _rounds_relu(polys, centre, z0, du, dv, layer, max_regions, min_area):
     """Cut every polygon by the zero lines of the layer's units, in rounds.
 
     Returns (polygons, origin, code): ``origin[i]`` is the layer-start polygon that polygon ``i``
@@ -834,14 +893,20 @@ def _rounds_relu(polys, anchors, z0, du, dv, layer, max_regions, min_area):
     crosses it, cut in two; the pieces keep those of the parent's candidates that are still near
     them. A polygon without candidates is final. The partition does not depend on the order of
     the cuts (it is an arrangement of lines), and cutting near the centre keeps the rounds few.
+    Maps are read by flat index ``polygon * units + unit``.
     """
-    slope = np.hypot(du, dv)
+    n_units = du.shape[1]
+    slope = np.sqrt(du * du + dv * dv)  # gradient norm of every unit on every layer-start polygon
     origin = np.arange(polys.n)
-    value, cand = _relu_rows(polys, origin, anchors, z0, du, dv, slope)
+    centres = polys.vertex_means()
+    radii = polys.radii(centres)
+    dc = centres - centre
+    value = z0 + du * dc[:, :1] + dv * dc[:, 1:]
     code = value > 0
     # candidate pairs (polygon, unit, centre-to-line distance), sorted by polygon then distance
-    cp, cu = np.nonzero(cand)
-    cd = np.abs(value[cp, cu]) / np.maximum(slope[cp, cu], 1e-300)
+    cp, cu = np.nonzero(np.abs(value) <= slope * (radii[:, None] * (1 + 1e-9)) + 1e-300)
+    flat = cp * n_units + cu
+    cd = np.abs(value.take(flat)) / np.maximum(slope.take(flat), 1e-300)
     order = np.lexsort((cd, cp))
     cp, cu, cd = cp[order], cu[order], cd[order]
     done: list[tuple[_Polygons, np.ndarray, np.ndarray]] = []
@@ -862,9 +927,9 @@ def _rounds_relu(polys, anchors, z0, du, dv, layer, max_regions, min_area):
         unit = cu[first]
         rows = np.arange(polys.n)
         pv = polys.poly_of_vertex()
-        o, k = origin[pv], unit[pv]
-        d = polys.verts - anchors[o]
-        s = _snap(z0[o, k] + du[o, k] * d[:, 0] + dv[o, k] * d[:, 1], polys)
+        f = origin[pv] * n_units + unit[pv]
+        d = polys.verts - centre
+        s = _snap(z0.take(f) + du.take(f) * d[:, 0] + dv.take(f) * d[:, 1], polys)
         has_pos = np.maximum.reduceat(s, polys.offsets[:-1]) > 0
         has_neg = np.minimum.reduceat(s, polys.offsets[:-1]) < 0
         code[rows, unit] = has_pos & ~has_neg
@@ -877,14 +942,14 @@ def _rounds_relu(polys, anchors, z0, du, dv, layer, max_regions, min_area):
         parent = np.nonzero(mixed)[0]
         _budget(n_done + polys.n + len(parent), max_regions, layer, f"unit {unit[parent[0]]}")
         cut = polys.select(mixed)
-        s_cut = s[np.repeat(mixed, polys.counts)]
-        labels = (layer << 32) + unit[parent]
-        pieces = _clip(_Polygons.concat([cut, cut]), np.concatenate([s_cut, -s_cut]),
-                       np.concatenate([labels, labels]))
+        data, labels, counts = _split(cut.verts, cut.labels, cut.counts, s[np.repeat(mixed, polys.counts)],
+                                      (layer << 32) + unit[parent])
+        pieces = _Polygons(data, labels, np.concatenate([[0], np.cumsum(counts)]))
         side = np.repeat([True, False], len(parent))
         parent = np.concatenate([parent, parent])
-        keep = (pieces.counts >= 3) & (pieces.areas() > min_area)
-        pieces, side, parent = pieces.select(keep), side[keep], parent[keep]
+        keep = pieces.areas() > min_area
+        if not keep.all():
+            pieces, side, parent = pieces.select(keep), side[keep], parent[keep]
         child_origin = origin[parent]
         child_code = code[parent]
         child_code[np.arange(pieces.n), unit[parent]] = side
@@ -896,10 +961,10 @@ def _rounds_relu(polys, anchors, z0, du, dv, layer, max_regions, min_area):
         pair_unit = cu[pair_src]
         centres = pieces.vertex_means()
         radii = pieces.radii(centres)
-        po = child_origin[pair_child]
-        dc = centres[pair_child] - anchors[po]
-        pair_value = z0[po, pair_unit] + du[po, pair_unit] * dc[:, 0] + dv[po, pair_unit] * dc[:, 1]
-        pair_slope = slope[po, pair_unit]
+        f = child_origin[pair_child] * n_units + pair_unit
+        dc = centres[pair_child] - centre
+        pair_value = z0.take(f) + du.take(f) * dc[:, 0] + dv.take(f) * dc[:, 1]
+        pair_slope = slope.take(f)
         near = np.abs(pair_value) <= pair_slope * radii[pair_child] * (1 + 1e-9) + 1e-300
         child_code[pair_child[~near], pair_unit[~near]] = pair_value[~near] > 0
         pair_child, pair_unit = pair_child[near], pair_unit[near]
@@ -922,7 +987,7 @@ def _rounds_relu(polys, anchors, z0, du, dv, layer, max_regions, min_area):
             np.concatenate([d[2] for d in done]))
 
 
-def _split_maxpool(polys, anchors, z0, du, dv, idx, layer, max_regions, min_area):
+def _split_maxpool(polys, centre, z0, du, dv, idx, layer, max_regions, min_area):
     """Split every polygon, window by window, into the cells where one window position wins.
     Returns (polygons, origin, code) like :func:`_split_relu`; code (P, windows) uint8."""
     n_windows, r = idx.shape
@@ -940,7 +1005,7 @@ def _split_maxpool(polys, anchors, z0, du, dv, idx, layer, max_regions, min_area
             cols = idx[w]
             # winner at each polygon's centre; only polygons where a rival position comes within
             # (slope of the difference x radius) of it can change winner inside
-            d = centres - anchors[origin]
+            d = centres - centre
             gu, gv = du[cols][:, origin].T, dv[cols][:, origin].T  # (P, r)
             centre_value = z0[cols][:, origin].T + gu * d[:, :1] + gv * d[:, 1:]
             best = centre_value.argmax(1)  # ties go to the first position, as in the recorded codes
@@ -954,7 +1019,7 @@ def _split_maxpool(polys, anchors, z0, du, dv, idx, layer, max_regions, min_area
             if not len(cand):
                 continue
             sub = polys.select(near.any(1))
-            vals = np.stack([_values(sub, origin[cand], anchors, z0, du, dv, c) for c in cols], 1)
+            vals = np.stack([_values(sub, origin[cand], centre, z0, du, dv, c) for c in cols], 1)
             best_v = vals.argmax(1)
             mixed_sub = np.minimum.reduceat(best_v, sub.offsets[:-1]) != np.maximum.reduceat(best_v, sub.offsets[:-1])
             if not mixed_sub.any():
@@ -970,8 +1035,8 @@ def _split_maxpool(polys, anchors, z0, du, dv, idx, layer, max_regions, min_area
                 for q in range(r):
                     if q == p or cols[q] == z0.shape[0] - 1:
                         continue
-                    s = _values(cell, origin[owner], anchors, z0, du, dv, cols[p]) - _values(
-                        cell, origin[owner], anchors, z0, du, dv, cols[q])
+                    s = _values(cell, origin[owner], centre, z0, du, dv, cols[p]) - _values(
+                        cell, origin[owner], centre, z0, du, dv, cols[q])
                     s = _snap(s, cell)
                     if q < p:  # a tie goes to the earlier position: drop cells where z_p == z_q throughout
                         tied = np.maximum.reduceat(np.abs(s), cell.offsets[:-1]) == 0
@@ -1034,8 +1099,12 @@ def _check_model_input(model: nn.Module, plane: PlaneSlice | None) -> None:
         with torch.no_grad():
             model(_to_input(probe, plane))
     except RuntimeError as exc:
-        where = f"the slice's input shape {plane.input_shape}" if plane is not None else "2-D inputs of shape (N, 2)"
-        raise ValueError(f"the model cannot be evaluated on {where}: {exc}") from exc
+        raise ValueError(_input_message(plane, exc)) from exc
+
+
+def _input_message(plane: PlaneSlice | None, exc: Exception) -> str:
+    where = f"the slice's input shape {plane.input_shape}" if plane is not None else "2-D inputs of shape (N, 2)"
+    return f"the model cannot be evaluated on {where}: {exc}"
 
 
 def _code_calls(model: nn.Module, plane: PlaneSlice | None, domain: np.ndarray):
@@ -1053,6 +1122,11 @@ def _code_calls(model: nn.Module, plane: PlaneSlice | None, domain: np.ndarray):
     finally:
         for h in handles:
             h.remove()
+    return _number_calls(calls)
+
+
+def _number_calls(calls):
+    """Name repeated calls of one module ``name#2``, ``name#3``, ..."""
     counts: dict[str, int] = {}
     labelled = []
     for name, module, shape in calls:

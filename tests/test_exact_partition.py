@@ -198,7 +198,7 @@ class _Wrapped(nn.Module):
 
 @pytest.mark.parametrize("case", ["leaky_mlp", "convnet"])
 def test_sequential_fast_path_equals_the_general_path(case, convnet):
-    from spline_utils.exact_partition import _sequential_segments
+    from spline_utils.exact_partition import _sequential_plan
 
     if case == "leaky_mlp":
         model = su.he_init_(su.make_mlp([2, 10, 10, 10, 2], activation="leaky_relu", batch_norm=True),
@@ -211,7 +211,7 @@ def test_sequential_fast_path_equals_the_general_path(case, convnet):
         domain = (-1, 1, -1, 1)
     model.eval()
     wrapped = _Wrapped(model)
-    assert _sequential_segments(model) is not None and _sequential_segments(wrapped) is None
+    assert _sequential_plan(model) is not None and _sequential_plan(wrapped) is None
     fast = su.exact_partition(model, domain, slice=plane)
     general = su.exact_partition(wrapped, domain, slice=plane)
     assert fast.n_regions == general.n_regions > 20
@@ -221,6 +221,28 @@ def test_sequential_fast_path_equals_the_general_path(case, convnet):
     np.testing.assert_allclose(fast.output_map[a], general.output_map[b], rtol=1e-9, atol=1e-9)
     np.testing.assert_allclose(fast.output_offset[a], general.output_offset[b], rtol=1e-9, atol=1e-9)
     fast.check(model)
+
+
+def test_engine_uses_eval_semantics_and_leaves_the_model_alone():
+    """A model left in training mode (BN batch statistics, active dropout) is partitioned as in
+    eval mode, on both paths, and neither its mode nor any parameter or buffer changes."""
+    torch.manual_seed(6)
+    model = nn.Sequential(nn.Linear(2, 12), nn.BatchNorm1d(12), nn.ReLU(), nn.Dropout(0.5),
+                          nn.Linear(12, 12), nn.ReLU(), nn.Linear(12, 3))
+    random_bn_(model)
+    state = {k: v.clone() for k, v in model.state_dict().items()}
+    reference = su.exact_partition(model.eval(), (-2, 2, -2, 2))
+    model.train()
+    for candidate in (model, _Wrapped(model)):
+        part = su.exact_partition(candidate, (-2, 2, -2, 2))
+        assert part.n_regions == reference.n_regions
+        a, b = np.lexsort(part.code_rows().T), np.lexsort(reference.code_rows().T)
+        np.testing.assert_allclose(part.output_map[a], reference.output_map[b], rtol=1e-12, atol=1e-12)
+    assert model.training and all(m.training for m in model.modules())
+    for key, value in model.state_dict().items():
+        assert torch.equal(value, state[key]), key
+    model.eval()
+    reference.check(model)
 
 
 @pytest.mark.parametrize("widths", [[2, 16, 16, 16, 1], [2, 8, 8, 3]])
