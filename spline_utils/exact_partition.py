@@ -66,10 +66,10 @@ class _Polygons:
 
     def radii(self, centres: np.ndarray) -> np.ndarray:
         """Largest distance from each polygon's centre (P, 2) to its vertices."""
-        d = np.linalg.norm(self.verts - centres[self.poly_of_vertex()], axis=1)
-        out = np.zeros(self.n)
-        np.maximum.at(out, self.poly_of_vertex(), d)
-        return out
+        if not self.n:
+            return np.zeros(0)
+        d = self.verts - centres.take(self.poly_of_vertex(), 0)
+        return np.sqrt(np.maximum.reduceat(np.einsum("ij,ij->i", d, d), self.offsets[:-1]))
 
     def next_index(self) -> np.ndarray:
         nxt = np.arange(1, len(self.verts) + 1)
@@ -142,17 +142,21 @@ def _snap(s: np.ndarray, polys: _Polygons, rel_tol: float = 1e-11) -> np.ndarray
 class ExactPartition:
     """The exact partition of a convex 2-D domain.
 
-    polygons: list of (n_i, 2) vertex arrays (counter-clockwise, slice coordinates).
-    edge_labels: list of (n_i,) int64 arrays; edge ``j`` goes from vertex ``j`` to ``j + 1``;
-        label ``-1`` is the domain boundary, else ``layer * 2**32 + unit`` (see :meth:`edge_source`).
+    vertices (V, 2), vertex_labels (V,) int64, offsets (P + 1,): the regions' polygons back to
+        back. Region ``r`` has the vertices ``vertices[offsets[r]:offsets[r + 1]]``
+        (counter-clockwise, slice coordinates); the edge from its vertex ``j`` to vertex ``j + 1``
+        has the label ``vertex_labels[offsets[r] + j]``: ``-1`` for the domain boundary, else
+        ``layer * 2**32 + unit`` (see :meth:`edge_source`).
+    polygons, edge_labels: the same per region, as lists of (n_r, 2) and (n_r,) arrays.
     codes: per code layer, an array (P, units) -- bool for ReLU layers, window position (uint8)
         for max-pooling layers.
     output_map: (P, K, 2) slopes and output_offset (P, K): on region ``r`` the network output is
         ``output_map[r] @ (u, v) + output_offset[r]``.
     """
 
-    polygons: list[np.ndarray]
-    edge_labels: list[np.ndarray]
+    vertices: np.ndarray
+    vertex_labels: np.ndarray
+    offsets: np.ndarray
     codes: list[np.ndarray]
     layer_names: list[str]
     layer_kinds: list[str]
@@ -162,21 +166,40 @@ class ExactPartition:
     layer_windows: list[int]
     slice: PlaneSlice | None = None
     method: str = "exact polygons"
-    _areas: np.ndarray | None = field(default=None, repr=False)
+    _cache: dict = field(default_factory=dict, repr=False, compare=False)
 
     @property
     def n_regions(self) -> int:
-        return len(self.polygons)
+        return len(self.offsets) - 1
+
+    def _ragged(self) -> _Polygons:
+        return _Polygons(self.vertices, self.vertex_labels, self.offsets)
+
+    @property
+    def polygons(self) -> list[np.ndarray]:
+        """Vertices (n_r, 2) of every region (views into :attr:`vertices`)."""
+        if "polygons" not in self._cache:
+            o = self.offsets
+            self._cache["polygons"] = [self.vertices[o[i] : o[i + 1]] for i in range(self.n_regions)]
+        return self._cache["polygons"]
+
+    @property
+    def edge_labels(self) -> list[np.ndarray]:
+        """Edge labels (n_r,) of every region (views into :attr:`vertex_labels`)."""
+        if "edge_labels" not in self._cache:
+            o = self.offsets
+            self._cache["edge_labels"] = [self.vertex_labels[o[i] : o[i + 1]] for i in range(self.n_regions)]
+        return self._cache["edge_labels"]
 
     @property
     def areas(self) -> np.ndarray:
-        if self._areas is None:
-            self._areas = np.array([_polygon_area(p) for p in self.polygons])
-        return self._areas
+        if "areas" not in self._cache:
+            self._cache["areas"] = self._ragged().areas()
+        return self._cache["areas"]
 
     @property
     def vertex_counts(self) -> np.ndarray:
-        return np.array([len(p) for p in self.polygons])
+        return np.diff(self.offsets)
 
     @staticmethod
     def edge_source(label: int) -> tuple[int, int] | None:
@@ -187,7 +210,7 @@ class ExactPartition:
     def spline_units(self, layer: int) -> np.ndarray:
         """Sorted indices of the units (max-pooling: windows) of one code layer whose splines
         cut the domain, i.e. that label at least one edge."""
-        labels = np.concatenate(self.edge_labels) if self.edge_labels else np.zeros(0, np.int64)
+        labels = self.vertex_labels
         own = labels[(labels >= 0) & ((labels >> 32) == layer)]
         return np.unique(own & 0xFFFFFFFF)
 
@@ -209,20 +232,16 @@ class ExactPartition:
     def labelled_segments(self, layers=None) -> tuple[np.ndarray, np.ndarray]:
         """Every spline edge once: segments (S, 2, 2) and labels (S,) int64 (``layer << 32 |
         unit``, see :meth:`edge_source`). ``layers``: code-layer indices to keep (default all)."""
-        segs, labels = [], []
-        for poly, lab in zip(self.polygons, self.edge_labels):
-            own = lab >= 0
-            if layers is not None:
-                own &= np.isin(lab >> 32, list(layers))
-            idx = np.nonzero(own)[0]
-            if len(idx):
-                segs.append(np.stack([poly[idx], poly[(idx + 1) % len(poly)]], 1))
-                labels.append(lab[idx])
-        if not segs:
+        lab = self.vertex_labels
+        own = lab >= 0
+        if layers is not None:
+            own &= np.isin(lab >> 32, list(layers))
+        idx = np.flatnonzero(own)
+        if not len(idx):
             return np.zeros((0, 2, 2)), np.zeros(0, np.int64)
-        segs, labels = np.concatenate(segs), np.concatenate(labels)
+        segs = np.stack([self.vertices[idx], self.vertices[self._ragged().next_index()[idx]]], 1)
         keep = _unique_segments(segs, return_index=True)
-        return segs[keep], labels[keep]
+        return segs[keep], lab[idx][keep]
 
     def layer_segments(self, layer: int) -> np.ndarray:
         """Segments (S, 2, 2) of the splines of one code layer (each edge once)."""
@@ -259,7 +278,7 @@ class ExactPartition:
                 (self.output_map[:, a] - self.output_map[:, b], self.output_offset[:, a] - self.output_offset[:, b], (a, b))
                 for a in range(k) for b in range(a + 1, k)
             ]
-        polys = _Polygons.concat([_single(p) for p in self.polygons])
+        polys = _Polygons(self.vertices, np.full(len(self.vertices), DOMAIN_EDGE, np.int64), self.offsets)
         segs, pairs = [], []
         for slope, offset, pair in fields:
             cell = polys
@@ -407,10 +426,6 @@ def sampled_local_complexity(model: nn.Module, point, radius: float, slice: Plan
             bits = layer.values.reshape(4, -1)
             count += int((bits.any(0) & ~bits.all(0)).sum())
     return count
-
-
-def _single(poly: np.ndarray) -> _Polygons:
-    return _Polygons(poly, np.full(len(poly), DOMAIN_EDGE, np.int64), np.array([0, len(poly)]))
 
 
 def _chords(polys: _Polygons, s: np.ndarray) -> np.ndarray:
@@ -610,11 +625,13 @@ def _sequential_calls(model: nn.Module, segments, code_leaves, plane: PlaneSlice
     return _number_calls(calls)
 
 
-def _propagate(segment, maps: np.ndarray, batch_size: int = 8192):
+def _propagate(segment, maps: np.ndarray, batch_values: int = 1 << 22):
     """Push affine maps through affine modules. ``maps`` (3, P, *shape): values, u- and
-    v-derivatives. Returns the flattened maps (P, K) of the result: value, u- and v-derivatives."""
+    v-derivatives. Returns the flattened maps (P, K) of the result: value, u- and v-derivatives.
+    Works in batches of about ``batch_values`` input numbers (32 MiB)."""
     parts = []
     n_points = maps.shape[1]
+    batch_size = max(1, batch_values // (3 * max(1, int(np.prod(maps.shape[2:])))))
     for start in range(0, n_points, batch_size):
         n = min(batch_size, n_points - start)
         x = torch.from_numpy(maps[:, start : start + n].reshape(3 * n, *maps.shape[2:]))
@@ -733,10 +750,10 @@ def exact_partition(
         previous = (module, in_shape, z0, du, dv, origin, code)
     output_map = np.stack([du, dv], -1)  # (P, K, 2)
     output_offset = z0 - du * centre[0] - dv * centre[1]
-    starts = polys.offsets
     result = ExactPartition(
-        polygons=[polys.verts[starts[i] : starts[i + 1]] for i in range(polys.n)],
-        edge_labels=[polys.labels[starts[i] : starts[i + 1]] for i in range(polys.n)],
+        vertices=polys.verts,
+        vertex_labels=polys.labels,
+        offsets=polys.offsets,
         codes=codes,
         layer_names=names,
         layer_kinds=kinds,
