@@ -676,11 +676,54 @@ def _sequential_maps(segment, previous, centre: np.ndarray, plane: PlaneSlice | 
         maps = np.stack([x0, *(np.broadcast_to(b, x0.shape) for b in basis)])
     else:
         module, shape, z0, du, dv, origin, code = previous
+        if not isinstance(module, nn.MaxPool2d) and len(shape) == 1 and shape[0] <= _FLAT_LIMIT:
+            return _flat_relu_maps(segment, module, z0, du, dv, origin, code)
         maps = np.empty((3, len(origin), z0.shape[1]))
         for i, a in enumerate((z0, du, dv)):
             np.take(a, origin, 0, out=maps[i])
         maps = _code_layer_output(module, shape, code, maps)
     return _propagate(segment, maps)
+
+
+_FLAT_LIMIT = 2048  # widest flat (1-D) layer whose segment matrix (units x outputs) is formed
+
+
+def _flat_relu_maps(segment, module, z0, du, dv, origin, code):
+    """Maps (value at the centre, d/du, d/dv; each (P, K_out)) after a ReLU / LeakyReLU layer
+    with 1-D input and the affine segment behind it, without forming every region's input.
+
+    The segment is affine on vectors, ``y = h @ a + c`` with ``a`` (K, K_out). On region ``i``
+    the layer's output is ``h = f(code_i) * z_o`` (``z_o``: the map of its layer-start polygon
+    ``o``; ``f`` is 1 on active units and the negative slope elsewhere). With a reference code
+    per layer-start polygon (that of its first region),
+    ``y_i = (f(ref_o) * z_o) @ a + c + ((f(code_i) - f(ref_o)) * z_o) @ a``: a dense product per
+    layer-start polygon, plus a sparse one over the few units where a region's code differs
+    from its reference (about 1-2 per region after the first layer)."""
+    from scipy import sparse
+
+    n0, k = z0.shape
+    n = len(origin)
+    with torch.no_grad():
+        a = torch.eye(k, dtype=torch.float64)
+        c = torch.zeros(1, k, dtype=torch.float64)
+        for op in segment:
+            a, c = _affine_apply(op, a, 0), _affine_apply(op, c, 1)
+    a, c = a.reshape(k, -1).numpy(), c.reshape(-1).numpy()
+    slope = 0.0 if isinstance(module, nn.ReLU) else float(module.negative_slope)
+    first = np.zeros(n0, np.int64)
+    first[origin[::-1]] = np.arange(n)[::-1]
+    ref = code.take(first, 0)
+    out = (np.stack([z0, du, dv]) * np.where(ref, 1.0, slope)) @ a  # (3, n0, K_out)
+    out[0] += c
+    out = out.take(origin, 1)
+    rows, units = np.nonzero(code ^ ref.take(origin, 0))
+    if len(rows):
+        delta = np.where(code[rows, units], 1.0 - slope, slope - 1.0)
+        flat = origin[rows] * k + units
+        indptr = np.searchsorted(rows, np.arange(n + 1))
+        for i, z in enumerate((z0, du, dv)):
+            out[i] += sparse.csr_matrix((delta * z.take(flat), units, indptr), shape=(n, k)) @ a
+    return out[0], out[1], out[2]
 
 
 # --------------------------------------------------------------------------- the engine
