@@ -721,8 +721,10 @@ def _flat_relu_maps(segment, module, z0, du, dv, origin, code):
         delta = np.where(code[rows, units], 1.0 - slope, slope - 1.0)
         flat = origin[rows] * k + units
         indptr = np.searchsorted(rows, np.arange(n + 1))
-        for i, z in enumerate((z0, du, dv)):
-            out[i] += sparse.csr_matrix((delta * z.take(flat), units, indptr), shape=(n, k)) @ a
+        nnz = len(rows)  # one sparse matrix (3n, K) for the three maps
+        indptr = np.concatenate([indptr[:-1], indptr[:-1] + nnz, indptr + 2 * nnz])
+        data = np.concatenate([delta * z.take(flat) for z in (z0, du, dv)])
+        out.reshape(3 * n, -1)[:] += sparse.csr_matrix((data, np.tile(units, 3), indptr), shape=(3 * n, k)) @ a
     return out[0], out[1], out[2]
 
 
@@ -853,7 +855,7 @@ def _split(data: np.ndarray, labels: np.ndarray, counts: np.ndarray, s: np.ndarr
     cross = s * sn < 0
     alpha = np.where(cross, s / np.where(cross, s - sn, 1.0), 0.0)
     points = data + alpha[:, None] * (data[nxt] - data)
-    if np.ndim(cut):
+    if isinstance(cut, np.ndarray):
         cut = np.repeat(cut, counts)
     # slot [side, i, 0]: vertex i itself; slot [side, i, 1]: the crossing on the edge after it
     emit = np.empty((2, n_v, 2), bool)
@@ -869,7 +871,9 @@ def _split(data: np.ndarray, labels: np.ndarray, counts: np.ndarray, s: np.ndarr
     lab[1, :, 1] = np.where(s < 0, cut, labels)
     slots = np.flatnonzero(emit)
     rows = (slots >> 1) % n_v + (slots & 1) * n_v
-    new_counts = np.add.reduceat(emit.sum(2), first, axis=1).ravel()
+    # piece p's slots are those between its polygon's first slot on its side and the next's
+    bounds = np.concatenate([2 * first, 2 * (n_v + first), [4 * n_v]])
+    new_counts = np.diff(np.searchsorted(slots, bounds))
     return np.concatenate([data, points]).take(rows, 0), lab.ravel().take(slots), new_counts
 
 
