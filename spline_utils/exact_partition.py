@@ -676,7 +676,8 @@ def _sequential_maps(segment, previous, centre: np.ndarray, plane: PlaneSlice | 
         maps = np.stack([x0, *(np.broadcast_to(b, x0.shape) for b in basis)])
     else:
         module, shape, z0, du, dv, origin, code = previous
-        if not isinstance(module, nn.MaxPool2d) and len(shape) == 1 and shape[0] <= _FLAT_LIMIT:
+        if (not isinstance(module, nn.MaxPool2d) and len(shape) == 1 and shape[0] <= _FLAT_LIMIT
+                and len(origin) * shape[0] >= _FLAT_MIN):
             return _flat_relu_maps(segment, module, z0, du, dv, origin, code)
         maps = np.empty((3, len(origin), z0.shape[1]))
         for i, a in enumerate((z0, du, dv)):
@@ -685,7 +686,11 @@ def _sequential_maps(segment, previous, centre: np.ndarray, plane: PlaneSlice | 
     return _propagate(segment, maps)
 
 
-_FLAT_LIMIT = 2048  # widest flat (1-D) layer whose segment matrix (units x outputs) is formed
+# _flat_relu_maps is used for flat (1-D) layers of at most _FLAT_LIMIT units (it forms the
+# segment's matrix, units x outputs) once regions x units reaches _FLAT_MIN: below that, forming
+# every region's input directly was faster (interleaved A/B, one core)
+_FLAT_LIMIT = 2048
+_FLAT_MIN = 1 << 18
 
 
 def _flat_relu_maps(segment, module, z0, du, dv, origin, code):
@@ -703,28 +708,26 @@ def _flat_relu_maps(segment, module, z0, du, dv, origin, code):
 
     n0, k = z0.shape
     n = len(origin)
-    with torch.no_grad():
-        a = torch.eye(k, dtype=torch.float64)
-        c = torch.zeros(1, k, dtype=torch.float64)
-        for op in segment:
-            a, c = _affine_apply(op, a, 0), _affine_apply(op, c, 1)
+    a = torch.eye(k, dtype=torch.float64)  # the ops hold detached tensors: no autograd here
+    c = torch.zeros(1, k, dtype=torch.float64)
+    for op in segment:
+        a, c = _affine_apply(op, a, 0), _affine_apply(op, c, 1)
     a, c = a.reshape(k, -1).numpy(), c.reshape(-1).numpy()
     slope = 0.0 if isinstance(module, nn.ReLU) else float(module.negative_slope)
     first = np.zeros(n0, np.int64)
     first[origin[::-1]] = np.arange(n)[::-1]
     ref = code.take(first, 0)
-    out = (np.stack([z0, du, dv]) * np.where(ref, 1.0, slope)) @ a  # (3, n0, K_out)
+    out = ((np.stack([z0, du, dv]) * np.where(ref, 1.0, slope)).reshape(3 * n0, k) @ a).reshape(3, n0, -1)
     out[0] += c
     out = out.take(origin, 1)
-    rows, units = np.nonzero(code ^ ref.take(origin, 0))
-    if len(rows):
-        delta = np.where(code[rows, units], 1.0 - slope, slope - 1.0)
-        flat = origin[rows] * k + units
-        indptr = np.searchsorted(rows, np.arange(n + 1))
-        nnz = len(rows)  # one sparse matrix (3n, K) for the three maps
-        indptr = np.concatenate([indptr[:-1], indptr[:-1] + nnz, indptr + 2 * nnz])
-        data = np.concatenate([delta * z.take(flat) for z in (z0, du, dv)])
-        out.reshape(3 * n, -1)[:] += sparse.csr_matrix((data, np.tile(units, 3), indptr), shape=(3 * n, k)) @ a
+    rows, units = np.nonzero(code ^ ref.take(origin, 0))  # sorted by row
+    if not len(rows):
+        return out[0], out[1], out[2]
+    delta = np.where(code[rows, units], 1.0 - slope, slope - 1.0)
+    flat = origin[rows] * k + units
+    data = np.concatenate([delta * z.take(flat) for z in (z0, du, dv)])  # the three maps stacked
+    indptr = np.searchsorted(np.concatenate([rows, rows + n, rows + 2 * n]), np.arange(3 * n + 1))
+    out.reshape(3 * n, -1)[:] += sparse.csr_matrix((data, np.tile(units, 3), indptr), shape=(3 * n, k)) @ a
     return out[0], out[1], out[2]
 
 

@@ -265,3 +265,31 @@ def test_sweep_and_rounds_give_the_same_partition(widths, monkeypatch):
     labels = [np.sort(np.concatenate(p.edge_labels)) for p in parts]
     assert np.array_equal(labels[0], labels[1])
     assert b.check(model)["max_map_error"] < 1e-10
+
+
+@pytest.mark.parametrize("activation", ["relu", "leaky_relu"])
+def test_flat_map_shortcut_equals_forming_every_input(activation, monkeypatch):
+    """After flat ReLU / LeakyReLU layers the engine may form the next maps from one product per
+    layer-start polygon plus a sparse correction; it must give the same maps as forming every
+    region's input, and the network's own outputs."""
+    import importlib
+
+    engine = importlib.import_module("spline_utils.exact_partition")
+    model = su.he_init_(su.make_mlp([2, 24, 24, 24, 3], activation=activation, batch_norm=True),
+                        bias_std=0.5, generator=torch.Generator().manual_seed(8))
+    random_bn_(model)
+    model.eval()
+    used = []
+    shortcut = engine._flat_relu_maps
+    monkeypatch.setattr(engine, "_flat_relu_maps", lambda *args: used.append(1) or shortcut(*args))
+    parts = []
+    for threshold in (0, 1 << 62):  # always, never
+        monkeypatch.setattr(engine, "_FLAT_MIN", threshold)
+        parts.append(su.exact_partition(model, (-2, 2, -2, 2)))
+    assert len(used) == 3  # three flat layers feed a segment, in the first run only
+    a, b = parts
+    assert a.n_regions == b.n_regions > 100
+    assert np.array_equal(a.code_rows(), b.code_rows())
+    np.testing.assert_allclose(a.output_map, b.output_map, rtol=1e-10, atol=1e-10)
+    np.testing.assert_allclose(a.output_offset, b.output_offset, rtol=1e-10, atol=1e-10)
+    assert a.check(model)["max_map_error"] < 1e-9
