@@ -850,7 +850,7 @@ def _split(data: np.ndarray, labels: np.ndarray, counts: np.ndarray, s: np.ndarr
     order, then their sides ``s <= 0``. Each piece has at least 3 vertices.
     """
     n_v = len(s)
-    ends = np.cumsum(counts)
+    ends = counts.cumsum()
     first = ends - counts
     nxt = np.arange(1, n_v + 1)
     nxt[ends - 1] = first
@@ -858,26 +858,28 @@ def _split(data: np.ndarray, labels: np.ndarray, counts: np.ndarray, s: np.ndarr
     cross = s * sn < 0
     alpha = np.where(cross, s / np.where(cross, s - sn, 1.0), 0.0)
     points = data + alpha[:, None] * (data[nxt] - data)
-    if isinstance(cut, np.ndarray):
-        cut = np.repeat(cut, counts)
-    # slot [side, i, 0]: vertex i itself; slot [side, i, 1]: the crossing on the edge after it
+    # slot [side, i, 0]: vertex i itself; slot [side, i, 1]: the crossing on the edge after it.
+    # Side 0 keeps s >= 0, side 1 keeps s <= 0: with sign = +1 / -1 for the two sides, a side
+    # keeps the vertices whose sign(s) is not -sign.
+    sg, side = np.sign(s), np.array([[1.0], [-1.0]])
     emit = np.empty((2, n_v, 2), bool)
-    emit[0, :, 0] = s >= 0
-    emit[1, :, 0] = s <= 0
+    emit[:, :, 0] = sg != -side
     emit[:, :, 1] = cross
-    # the edge leaving an emitted point runs along the cut where the polygon leaves that side
-    lab = np.empty((2, n_v, 2), np.int64)
-    zero = s == 0
-    lab[0, :, 0] = np.where(zero & (sn < 0), cut, labels)
-    lab[1, :, 0] = np.where(zero & (sn > 0), cut, labels)
-    lab[0, :, 1] = np.where(s > 0, cut, labels)
-    lab[1, :, 1] = np.where(s < 0, cut, labels)
-    slots = np.flatnonzero(emit)
-    rows = (slots >> 1) % n_v + (slots & 1) * n_v
+    # the edge leaving an emitted point runs along the cut where the polygon leaves that side:
+    # after a crossing entered from the side's interior, or after a vertex on the line whose
+    # next vertex is on the other side
+    on_cut = np.empty((2, n_v, 2), bool)
+    on_cut[:, :, 0] = (sg == 0) & (np.sign(sn) == -side)
+    on_cut[:, :, 1] = sg == side
+    slots = emit.ravel().nonzero()[0]
+    vertex = (slots >> 1) % n_v
+    if isinstance(cut, np.ndarray):
+        cut = cut.repeat(counts)[vertex]
+    new_labels = np.where(on_cut.ravel()[slots], cut, labels[vertex])
     # piece p's slots are those between its polygon's first slot on its side and the next's
     bounds = np.concatenate([2 * first, 2 * (n_v + first), [4 * n_v]])
-    new_counts = np.diff(np.searchsorted(slots, bounds))
-    return np.concatenate([data, points]).take(rows, 0), lab.ravel().take(slots), new_counts
+    new_counts = np.diff(slots.searchsorted(bounds))
+    return np.concatenate([data, points]).take(vertex + (slots & 1) * n_v, 0), new_labels, new_counts
 
 
 def _split_relu(polys, centre, z0, du, dv, layer, max_regions, min_area):
@@ -919,16 +921,16 @@ def _sweep_relu(polys, centre, z0, du, dv, layer, max_regions, min_area):
         pos, neg = hi > tol, lo < -tol
         code[:, k] = pos & ~neg
         is_mixed = pos & neg
-        mixed = np.flatnonzero(is_mixed)
+        mixed = is_mixed.nonzero()[0]
         if not len(mixed):
             continue
         _budget(len(counts) + len(mixed), max_regions, layer, f"unit {k}")
-        rest = np.flatnonzero(~is_mixed)
-        vm = is_mixed[pov]
-        take_v, keep_v = np.flatnonzero(vm), np.flatnonzero(~vm)
+        rest = (~is_mixed).nonzero()[0]
+        vm = is_mixed.repeat(counts)
+        take_v, keep_v = vm.nonzero()[0], (~vm).nonzero()[0]
         cm = counts[mixed]
         sm = s.take(take_v)
-        sm[np.abs(sm) <= np.repeat(tol[mixed], cm)] = 0.0
+        sm[np.abs(sm) <= tol[mixed].repeat(cm)] = 0.0
         new_x, new_labels, new_counts = _split(x.take(take_v, 0), labels.take(take_v), cm, sm, (layer << 32) + k)
         x = np.concatenate([x.take(keep_v, 0), new_x])
         labels = np.concatenate([labels.take(keep_v), new_labels])
@@ -937,8 +939,7 @@ def _sweep_relu(polys, centre, z0, du, dv, layer, max_regions, min_area):
         origin = np.concatenate([origin.take(rest), child_origin, child_origin])
         code = np.concatenate([code.take(rest, 0), child_code, child_code])
         code[len(rest) : len(rest) + len(mixed), k] = True
-        starts = np.cumsum(counts) - counts
-        pov = np.repeat(np.arange(len(counts)), counts)
+        starts = counts.cumsum() - counts
     polys = _Polygons(np.ascontiguousarray(x[:, :2]), labels, np.concatenate([[0], np.cumsum(counts)]))
     # numerical slivers are dropped once, here: later cuts of a sliver give slivers only
     big = polys.areas() > min_area
