@@ -6,7 +6,9 @@ Prints, measured in one run:
     max-pooling) through a 6 and a 9;
   * the fraction of the exact regions that 256^2 and 2048^2 grids find, and their times.
 
-Exact-engine times are the best of three runs (this machine's timings vary by +-20% between runs).
+Exact-engine times are the best of at least three runs, more while they take under 2 s in all
+(timings on a shared machine can vary 2x from minute to minute; the best run is the stable figure).
+"x target" is the MLPs' rate over the 50,000 regions/s target.
 
     python benchmarks/bench_exact.py            # everything (a few minutes)
     python benchmarks/bench_exact.py --no-fine  # skip the 2048^2 grids
@@ -22,14 +24,19 @@ import torch
 import spline_utils as su
 
 
-def timed(fn, repeat: int = 1):
-    """Result of ``fn()`` and its best wall time over ``repeat`` calls (seconds)."""
-    best = float("inf")
-    for _ in range(repeat):
+def timed(fn, repeat: int = 1, budget: float = 0.0):
+    """Result of ``fn()`` and its best wall time (seconds) over ``repeat`` calls, or more calls
+    while their total stays under ``budget`` seconds (at most 20)."""
+    best, total, calls = float("inf"), 0.0, 0
+    while calls < repeat or (total < budget and calls < 20):
         start = time.perf_counter()
         out = fn()
-        best = min(best, time.perf_counter() - start)
+        elapsed = time.perf_counter() - start
+        best, total, calls = min(best, elapsed), total + elapsed, calls + 1
     return out, best
+
+
+TARGET = 50_000  # regions per second, for the He-initialised MLPs
 
 
 def mlp(widths, seed=0):
@@ -61,12 +68,14 @@ def main() -> None:
     ]
     su.exact_partition(cases[0][1], cases[0][2])  # warm-up
     resolutions = [256] if args.no_fine else [256, 2048]
-    header = f"{'case':22s} {'regions':>8s} {'exact s':>8s} {'regions/s':>10s}"
+    header = f"{'case':22s} {'regions':>8s} {'exact s':>8s} {'regions/s':>10s} {'x target':>9s}"
     header += "".join(f" {f'grid {r}^2 found':>17s} {'time s':>7s}" for r in resolutions)
     print("one CPU core (torch threads = 1)\n" + header)
     for name, model, domain, plane in cases:
-        part, t_exact = timed(lambda: su.exact_partition(model, domain, slice=plane), repeat=3)
-        row = f"{name:22s} {part.n_regions:8d} {t_exact:8.2f} {part.n_regions / t_exact:10.0f}"
+        part, t_exact = timed(lambda: su.exact_partition(model, domain, slice=plane), repeat=3, budget=2.0)
+        rate = part.n_regions / t_exact
+        target = f"{rate / TARGET:9.2f}" if name.startswith("MLP") else f"{'':9s}"
+        row = f"{name:22s} {part.n_regions:8d} {t_exact:8.3f} {rate:10.0f} {target}"
         for res in resolutions:
             grid, t_grid = timed(lambda: su.grid_partition(model, domain, res, slice=plane, keep_preactivations=False,
                                                            batch_size=1 << 15))
