@@ -884,15 +884,22 @@ def _split(data: np.ndarray, labels: np.ndarray, counts: np.ndarray, s: np.ndarr
 
 def _split_relu(polys, centre, z0, du, dv, layer, max_regions, min_area):
     """Cut every polygon by the zero lines of the layer's units: unit by unit over all polygons
-    (:func:`_sweep_relu`) while units x vertices is at most ``_SWEEP_LIMIT``, else in rounds
-    over sparse candidate pairs (:func:`_rounds_relu`). Both give the same partition.
+    (:func:`_sweep_relu`) for narrow layers (at most ``_SWEEP_UNITS`` units, units x vertices at
+    most ``_SWEEP_LIMIT``), else in rounds over sparse candidate pairs (:func:`_rounds_relu`).
+    Both give the same partition.
     ``z0``, ``du``, ``dv`` (P, units): each polygon's map of the layer input, expanded at ``centre``."""
-    if du.shape[1] * len(polys.verts) <= _SWEEP_LIMIT:
+    if du.shape[1] <= _SWEEP_UNITS and du.shape[1] * len(polys.verts) <= _SWEEP_LIMIT:
         return _sweep_relu(polys, centre, z0, du, dv, layer, max_regions, min_area)
     return _rounds_relu(polys, centre, z0, du, dv, layer, max_regions, min_area)
 
 
-_SWEEP_LIMIT = 40_000  # units x vertices up to which the sweep was faster (interleaved A/B, one core)
+# the sweep copies every vertex's unit values at each cut, so its cost grows with units^2 x
+# vertices; it was faster than the rounds (per-layer A/B, one core) for layers of 16 units up to
+# 1,800 vertices and of 32 units on one polygon, slower from 32 units x 1,600 vertices on and for
+# every layer of 64 or more units (up to 20x at 64 units x 60,000 vertices, 30x for a 512-unit
+# conv layer)
+_SWEEP_UNITS = 32
+_SWEEP_LIMIT = 40_000
 
 
 def _sweep_relu(polys, centre, z0, du, dv, layer, max_regions, min_area):

@@ -256,6 +256,7 @@ def test_sweep_and_rounds_give_the_same_partition(widths, monkeypatch):
     parts = []
     for limit in (0, 10**12):  # rounds only, sweep only
         monkeypatch.setattr(engine, "_SWEEP_LIMIT", limit)
+        monkeypatch.setattr(engine, "_SWEEP_UNITS", limit)
         parts.append(su.exact_partition(model, (-2, 2, -2, 2)))
     a, b = parts
     assert a.n_regions == b.n_regions > 50
