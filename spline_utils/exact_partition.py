@@ -175,21 +175,22 @@ class ExactPartition:
     def _ragged(self) -> _Polygons:
         return _Polygons(self.vertices, self.vertex_labels, self.offsets)
 
+    def _per_region(self, key: str, flat: np.ndarray) -> list[np.ndarray]:
+        """``flat`` (one entry per vertex) cut into one view per region, built once."""
+        if key not in self._cache:
+            o = self.offsets
+            self._cache[key] = [flat[o[i] : o[i + 1]] for i in range(self.n_regions)]
+        return self._cache[key]
+
     @property
     def polygons(self) -> list[np.ndarray]:
         """Vertices (n_r, 2) of every region (views into :attr:`vertices`)."""
-        if "polygons" not in self._cache:
-            o = self.offsets
-            self._cache["polygons"] = [self.vertices[o[i] : o[i + 1]] for i in range(self.n_regions)]
-        return self._cache["polygons"]
+        return self._per_region("polygons", self.vertices)
 
     @property
     def edge_labels(self) -> list[np.ndarray]:
         """Edge labels (n_r,) of every region (views into :attr:`vertex_labels`)."""
-        if "edge_labels" not in self._cache:
-            o = self.offsets
-            self._cache["edge_labels"] = [self.vertex_labels[o[i] : o[i + 1]] for i in range(self.n_regions)]
-        return self._cache["edge_labels"]
+        return self._per_region("edge_labels", self.vertex_labels)
 
     @property
     def areas(self) -> np.ndarray:
