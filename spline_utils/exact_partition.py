@@ -1063,6 +1063,32 @@ def _rounds_relu(polys, centre, z0, du, dv, layer, max_regions, min_area):
             np.concatenate([d[2] for d in done]))
 
 
+def _window_winners(z0, du, dv, idx, d, radii, chunk_values: int = 1 << 22):
+    """For every pooling window and polygon: the winning window position at the polygon's centre
+    and whether another position may win somewhere inside (it comes within the slope of the
+    difference x the polygon's radius of the winner).
+
+    z0, du, dv (units + 1, P): unit-major maps, the last row a never-winning padding unit;
+    idx (W, r) window positions; d (P, 2) centres minus the expansion point; radii (P,).
+    Returns best (W, P) int and near (W, P) bool, computed ``chunk_values`` numbers at a time."""
+    n_windows, r = idx.shape
+    n = z0.shape[1]
+    best = np.zeros((n_windows, n), np.int64)
+    near = np.zeros((n_windows, n), bool)
+    step = max(1, chunk_values // (r * max(n, 1)))
+    for start in range(0, n_windows, step):
+        cols = idx[start : start + step]
+        gu, gv = du[cols], dv[cols]  # (w, r, P)
+        value = z0[cols] + gu * d[:, 0] + gv * d[:, 1]
+        top = value.argmax(1)[:, None]  # (w, 1, P); ties go to the first position
+        reach = np.sqrt((np.take_along_axis(gu, top, 1) - gu) ** 2 + (np.take_along_axis(gv, top, 1) - gv) ** 2)
+        close = np.take_along_axis(value, top, 1) - value <= reach * radii * (1 + 1e-9) + 1e-300
+        np.put_along_axis(close, top, False, 1)
+        best[start : start + step] = top[:, 0]
+        near[start : start + step] = close.any(1)
+    return best, near
+
+
 def _split_maxpool(polys, centre, z0, du, dv, idx, layer, max_regions, min_area):
     """Split every polygon, window by window, into the cells where one window position wins.
     Returns (polygons, origin, code) like :func:`_split_relu`; code (P, windows) uint8."""
@@ -1073,28 +1099,35 @@ def _split_maxpool(polys, centre, z0, du, dv, idx, layer, max_regions, min_area)
     dv = np.concatenate([dv.T, np.zeros((1, len(dv)))])
     idx = np.where(idx < 0, z0.shape[0] - 1, idx)
     origin = np.arange(polys.n)
-    code = np.zeros((polys.n, n_windows), dtype=np.uint8)
     centres = polys.vertex_means()
     radii = polys.radii(centres)
     with np.errstate(invalid="ignore"):
-        for w in range(n_windows):
+        # every window on every layer-start polygon at once: the winner at its centre (the code
+        # of the polygon's pieces unless the window splits it) and whether a rival position
+        # comes within (slope of the difference x radius) of it, i.e. may win somewhere inside
+        best0, near0 = _window_winners(z0, du, dv, idx, centres - centre, radii)
+        code = np.ascontiguousarray(best0.T, dtype=np.uint8)  # (P0, windows)
+        for w in near0.any(1).nonzero()[0]:
             cols = idx[w]
-            # winner at each polygon's centre; only polygons where a rival position comes within
-            # (slope of the difference x radius) of it can change winner inside
-            d = centres - centre
-            gu, gv = du[cols][:, origin].T, dv[cols][:, origin].T  # (P, r)
-            centre_value = z0[cols][:, origin].T + gu * d[:, :1] + gv * d[:, 1:]
+            cand = near0[w][origin].nonzero()[0]  # pieces of those layer-start polygons
+            # the same test on the pieces themselves
+            o = origin[cand]
+            d = centres[cand] - centre
+            gu, gv = du[cols][:, o].T, dv[cols][:, o].T  # (candidates, r)
+            centre_value = z0[cols][:, o].T + gu * d[:, :1] + gv * d[:, 1:]
             best = centre_value.argmax(1)  # ties go to the first position, as in the recorded codes
-            code[:, w] = best
-            rows = np.arange(polys.n)
+            code[cand, w] = best
+            rows = np.arange(len(cand))
             gap = centre_value[rows, best][:, None] - centre_value
-            reach = np.hypot(gu[rows, best][:, None] - gu, gv[rows, best][:, None] - gv) * radii[:, None]
-            near = gap <= reach * (1 + 1e-9) + 1e-300
+            reach = np.sqrt((gu[rows, best][:, None] - gu) ** 2 + (gv[rows, best][:, None] - gv) ** 2)
+            near = gap <= reach * radii[cand][:, None] * (1 + 1e-9) + 1e-300
             near[rows, best] = False
-            cand = np.nonzero(near.any(1))[0]
+            cand = cand[near.any(1)]
             if not len(cand):
                 continue
-            sub = polys.select(near.any(1))
+            is_cand = np.zeros(polys.n, bool)
+            is_cand[cand] = True
+            sub = polys.select(is_cand)
             vals = np.stack([_values(sub, origin[cand], centre, z0, du, dv, c) for c in cols], 1)
             best_v = vals.argmax(1)
             mixed_sub = np.minimum.reduceat(best_v, sub.offsets[:-1]) != np.maximum.reduceat(best_v, sub.offsets[:-1])
