@@ -22,6 +22,7 @@ and every cut is vectorised over all polygons. Everything runs in float64 on the
 from __future__ import annotations
 
 import copy
+import math
 import warnings
 from dataclasses import dataclass, field
 
@@ -632,7 +633,7 @@ def _propagate(segment, maps: np.ndarray, batch_values: int = 1 << 22):
     Works in batches of about ``batch_values`` input numbers (32 MiB)."""
     parts = []
     n_points = maps.shape[1]
-    batch_size = max(1, batch_values // (3 * max(1, int(np.prod(maps.shape[2:])))))
+    batch_size = max(1, batch_values // (3 * max(1, math.prod(maps.shape[2:]))))
     for start in range(0, n_points, batch_size):
         n = min(batch_size, n_points - start)
         x = torch.from_numpy(maps[:, start : start + n].reshape(3 * n, *maps.shape[2:]))
