@@ -5,13 +5,18 @@ module computes the partition exactly, layer by layer, by forward evaluation onl
 
 1. Start from the convex domain polygon (in slice coordinates ``(u, v)``).
 2. For code layer ``l``, every current polygon lies inside one region of layers ``1..l-1``, so
-   the layer's input ``z^l`` is *affine* in ``(u, v)`` on it. One forward pass at an interior
-   point of each polygon, with forward-mode derivatives along ``u`` and ``v``, gives that affine
-   map exactly (``z^l = z0 + Gu (u - cu) + Gv (v - cv)``) -- no dense conv matrices are built.
+   the layer's input ``z^l`` is *affine* in ``(u, v)`` on it: ``z^l = z0 + Gu (u - cu) +
+   Gv (v - cv)``, stored for every polygon as (z0, Gu, Gv) with one expansion point ``c`` for
+   all, the domain's centre. A plain ``nn.Sequential`` gets these maps by pushing the previous
+   layer's maps, masked by each polygon's code, through the affine modules in between (float64
+   copies of their parameters); any other model by one forward pass at an interior point of
+   each polygon with forward-mode derivatives along ``u`` and ``v``. No dense conv matrices are
+   built.
 3. ReLU-type layer: cut every polygon by the zero line of each unit whose value changes sign
-   over the polygon's vertices. Max-pooling layer: split every polygon, window by window, into the
-   cells where one window position is the largest (intersections of half-planes
-   ``z_p >= z_q``).
+   over the polygon's vertices -- unit by unit over all polygons for narrow layers, else in
+   rounds over the few units whose lines pass near each polygon. Max-pooling layer: split every
+   polygon, window by window, into the cells where one window position is the largest
+   (intersections of half-planes ``z_p >= z_q``).
 4. After the last code layer the network output is affine on every polygon; its map gives the
    decision boundary as exact segments.
 
