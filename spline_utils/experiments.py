@@ -43,14 +43,12 @@ from .early_bird import CodeRecorder, MaskEBDetector, SplineEBDetector, canvas, 
 from .models import VGG16_CFG, preresnet, vgg
 from .physical import remove_units
 from .provenance import RESULT_SCHEMA, provenance, read_json, write_json
-from .results_files import load_results, load_timings, results_dir, summary
+from .results_files import DETECTORS, METHODS, load_results
 from .resumable_training import Schedule, evaluate, train
 from .run_mode import run_mode
 from .seeding import seed_everything
 
 ARCHS = ("vgg16", "preresnet20", "preresnet56", "preresnet101")
-METHODS = ("slimming", "spline-layerwise", "spline-global", "magnitude", "random")
-DETECTORS = ("spline", "mask")
 _SCORED = {"spline-layerwise": ("spline", "layerwise"), "spline-global": ("spline", "global"),
            "magnitude": ("magnitude", "layerwise"), "random": ("random", "layerwise")}
 
@@ -446,10 +444,8 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-__all__ = ["ExperimentConfig", "preset", "build_model", "prune", "run_experiment", "load_results", "summary",
-           "results_dir",
-           "load_timings", "main",
-           "config_from_args", "ARCHS", "METHODS", "DETECTORS"]
+__all__ = ["ExperimentConfig", "preset", "build_model", "prune", "run_experiment", "main", "config_from_args",
+           "ARCHS", "METHODS", "DETECTORS"]
 
 if __name__ == "__main__":
     sys.exit(main())

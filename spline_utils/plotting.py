@@ -278,7 +278,7 @@ def plot_slice(model, domain, slice=None, method: str = "exact", resolution: int
 
 
 def plot_pruning_results(frame, suptitle: str | None = None):
-    """Two panels from :func:`spline_utils.experiments.load_results` rows of one data set and
+    """Two panels from :func:`spline_utils.results_files.load_results` rows of one data set and
     architecture: test accuracy against pruning ratio (one line per method, the dense network
     as a dashed line) and against total training FLOPs (one marker per run). Returns the figure."""
 

@@ -7,7 +7,9 @@ from pathlib import Path
 
 from .provenance import RESULT_SCHEMA, read_json
 
-METHOD_ORDER = ("slimming", "spline-layerwise", "spline-global", "magnitude", "random", "eb-spline", "eb-mask")
+# the names runs carry in results files: protocol-1 pruning methods and early-bird detectors
+METHODS = ("slimming", "spline-layerwise", "spline-global", "magnitude", "random")
+DETECTORS = ("spline", "mask")
 
 
 def load_results(folder: str | Path):
@@ -51,7 +53,7 @@ def summary(frame, value: str = "test_acc"):
     frame["method"] = [("eb-" + r.split("-")[1]) if p == "early-bird" else m
                        for r, p, m in zip(frame["run"], frame["protocol"], frame["method"])]
     table = frame[frame["protocol"] != "dense"].pivot_table(index="method", columns="ratio", values=value)
-    order = [m for m in METHOD_ORDER if m in table.index]
+    order = [m for m in (*METHODS, *(f"eb-{d}" for d in DETECTORS)) if m in table.index]
     return table.loc[order]
 
 
