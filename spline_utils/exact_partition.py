@@ -117,23 +117,12 @@ class _Polygons:
 def _clip(polys: _Polygons, s: np.ndarray, new_label: np.ndarray | int) -> _Polygons:
     """Keep the side ``s >= 0`` of every polygon (s: (V,) values of an affine function at the
     vertices). Returns one polygon per input polygon, possibly with fewer than 3 vertices
-    (empty); the cut edge gets ``new_label`` (scalar or (P,) per polygon)."""
-    nxt = polys.next_index()
-    sn = s[nxt]
-    keep = s >= 0
-    cross = ((s > 0) & (sn < 0)) | ((s < 0) & (sn > 0))
-    with np.errstate(invalid="ignore", divide="ignore"):
-        alpha = np.where(cross, s / (s - sn), 0.0)
-    points = polys.verts + alpha[:, None] * (polys.verts[nxt] - polys.verts)
-    new_label = np.asarray(new_label, dtype=np.int64)
-    cut = new_label[polys.poly_of_vertex()] if new_label.ndim else np.full(len(s), new_label)
-    label_vertex = np.where((s == 0) & (sn < 0), cut, polys.labels)
-    label_cross = np.where(s > 0, cut, polys.labels)
-    emit = np.stack([keep, cross], 1)
-    verts = np.stack([polys.verts, points], 1)[emit]
-    labels = np.stack([label_vertex, label_cross], 1)[emit]
-    counts = np.bincount(polys.poly_of_vertex(), weights=emit.sum(1), minlength=polys.n).astype(np.int64)
-    return _Polygons(verts, labels, np.concatenate([[0], np.cumsum(counts)]))
+    (empty); the cut edge gets ``new_label`` (scalar or (P,) per polygon). The first half of
+    :func:`_split`."""
+    verts, labels, counts = _split(polys.verts, polys.labels, polys.counts, s, new_label)
+    counts = counts[: polys.n]
+    n_verts = int(counts.sum())
+    return _Polygons(verts[:n_verts], labels[:n_verts], np.concatenate([[0], counts.cumsum()]))
 
 
 def _snap(s: np.ndarray, polys: _Polygons, rel_tol: float = 1e-11) -> np.ndarray:
@@ -764,7 +753,6 @@ def exact_partition(
     plan = _sequential_plan(model)
     if plan is None:
         model = _float64_copy(model)
-        _check_model_input(model, slice)
         layer_modules = _code_calls(model, slice, domain)
         segments = None
     else:
@@ -850,11 +838,11 @@ def _split(data: np.ndarray, labels: np.ndarray, counts: np.ndarray, s: np.ndarr
         unit values. A new vertex where an edge crosses the line gets its row by linear
         interpolation, which is exact.
     labels (V,), counts (P,): edge labels and vertex counts of the (counter-clockwise) polygons.
-    s (V,): the function's values at the vertices, snapped (see :func:`_snap`); every polygon has
-        a positive and a negative one.
+    s (V,): the function's values at the vertices, snapped (see :func:`_snap`).
     cut: label of the new edges, an int or one per polygon (P,).
     Returns (data, labels, counts) of the 2P pieces: the sides ``s >= 0`` of all polygons in
-    order, then their sides ``s <= 0``. Each piece has at least 3 vertices.
+    order, then their sides ``s <= 0``. A piece has at least 3 vertices when its polygon has a
+    positive and a negative value; a side the polygon does not reach has fewer.
     """
     n_v = len(s)
     ends = counts.cumsum()
@@ -1208,22 +1196,14 @@ def _domain_polygon(domain) -> np.ndarray:
     return arr
 
 
-def _check_model_input(model: nn.Module, plane: PlaneSlice | None) -> None:
-    probe = torch.zeros(1, 2, dtype=torch.float64)
-    try:
-        with torch.no_grad():
-            model(_to_input(probe, plane))
-    except RuntimeError as exc:
-        raise ValueError(_input_message(plane, exc)) from exc
-
-
 def _input_message(plane: PlaneSlice | None, exc: Exception) -> str:
     where = f"the slice's input shape {plane.input_shape}" if plane is not None else "2-D inputs of shape (N, 2)"
     return f"the model cannot be evaluated on {where}: {exc}"
 
 
 def _code_calls(model: nn.Module, plane: PlaneSlice | None, domain: np.ndarray):
-    """(name, module, input shape without batch) of every code-layer call, in forward order."""
+    """(name, module, input shape without batch) of every code-layer call, in forward order,
+    from one pass of a probe point (``ValueError`` if the model cannot take the input)."""
     calls = []
     names = {m: n for n, m in code_modules(model)}
 
@@ -1234,6 +1214,8 @@ def _code_calls(model: nn.Module, plane: PlaneSlice | None, domain: np.ndarray):
     try:
         with torch.no_grad():
             model(_to_input(torch.as_tensor(domain[:1]), plane))
+    except RuntimeError as exc:  # e.g. a slice of the wrong input shape
+        raise ValueError(_input_message(plane, exc)) from exc
     finally:
         for h in handles:
             h.remove()
