@@ -596,7 +596,6 @@ def _affine_apply(op, x: torch.Tensor, n: int) -> torch.Tensor:
     linear, offset = op
     out = linear(x)
     if offset is not None:
-        out = out.clone() if out is x else out
         out[:n] += offset.view((-1,) + (1,) * (out.dim() - 2))
     return out
 
