@@ -17,6 +17,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from ._validate import check_int
 from .codes import _forward, _prepare_input, activation_codes
 from .model_walk import check_supported, evaluation_mode
 
@@ -33,8 +34,7 @@ def region_affine_map(model: nn.Module, x: torch.Tensor, batch_size: int = 256) 
     """
     check_supported(model)
     x = _prepare_input(model, x)
-    if batch_size < 1:
-        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+    batch_size = check_int("batch_size", batch_size, 1)
     a_parts, b_parts = [], []
     with evaluation_mode(model):
         for start in range(0, x.shape[0], batch_size):

@@ -25,6 +25,7 @@ import torch.nn.functional as F
 from torch import nn
 from torch.nn.modules.utils import _pair
 
+from ._validate import check_bool, check_finite, check_int, check_tensor
 from .model_walk import check_supported, code_modules, evaluation_mode, model_dtype_device
 
 _BIT_WEIGHTS = (128, 64, 32, 16, 8, 4, 2, 1)
@@ -35,10 +36,17 @@ def pack_bits(bits: torch.Tensor) -> torch.Tensor:
     """Pack a bool tensor of shape (N, B) into uint8 of shape (N, ceil(B/8)).
 
     Bit order matches ``numpy.packbits`` (first bit is the most significant); the last byte
-    is zero-padded. Works on any device.
+    is zero-padded. Works on any device. ``bits`` must be bool (or integers that are all 0 or 1).
     """
+    if not isinstance(bits, torch.Tensor):
+        raise TypeError(f"bits must be a torch.Tensor, got {type(bits).__name__}")
     if bits.dim() != 2:
         raise ValueError(f"bits must have shape (N, B), got shape {tuple(bits.shape)}")
+    if bits.dtype != torch.bool:
+        if bits.dtype.is_floating_point or bits.dtype.is_complex:
+            raise TypeError(f"bits must be a bool tensor (or integers 0 / 1), got dtype {bits.dtype}")
+        if bits.numel() and not bool(((bits == 0) | (bits == 1)).all()):
+            raise ValueError("bits must hold only 0 and 1")
     if bits.device.type == "cpu":  # numpy's C implementation is several times faster here
         return torch.from_numpy(np.packbits(bits.bool().numpy(), axis=1))
     return _pack_bits_torch(bits)
@@ -60,6 +68,7 @@ def unpack_bits(packed: torch.Tensor | np.ndarray, n_bits: int) -> torch.Tensor:
     packed = torch.as_tensor(packed)
     if packed.dtype != torch.uint8 or packed.dim() != 2:
         raise ValueError(f"packed must be a uint8 tensor of shape (N, bytes), got {packed.dtype} {tuple(packed.shape)}")
+    n_bits = check_int("n_bits", n_bits, 0)
     if not 0 <= n_bits <= 8 * packed.shape[1]:
         raise ValueError(f"n_bits={n_bits} does not fit in {packed.shape[1]} bytes")
     weights = torch.tensor(_BIT_WEIGHTS, dtype=torch.uint8, device=packed.device)
@@ -73,8 +82,9 @@ class LayerCode:
     """Code of one layer for a batch.
 
     name:   module name (``'features.2'``; a module called twice gets ``'relu#2'``).
-    kind:   ``'relu'`` (values: bool, shape (N, *unit_shape)) or ``'maxpool'`` (values: uint8
-            window positions in ``[0, window)``, shape (N, C, H_out, W_out)).
+    kind:   ``'relu'`` (values: bool, shape (N, *unit_shape)) or ``'maxpool'`` (values: window
+            positions in ``[0, window)``, shape (N, C, H_out, W_out); uint8 for windows of at most
+            256 positions, a wider integer type for larger ones).
     window: number of values a unit's code can take (2 for ReLU, ``kh*kw`` for max-pooling).
     preactivation: the ReLU layer's input (same shape as values, float), when it was asked for.
     """
@@ -103,7 +113,7 @@ class LayerCode:
         if self.kind == "relu":
             return flat.bool()
         b = self.bits_per_unit
-        shifts = torch.arange(b - 1, -1, -1, device=flat.device, dtype=torch.uint8)
+        shifts = torch.arange(b - 1, -1, -1, device=flat.device, dtype=flat.dtype)
         return ((flat.unsqueeze(-1) >> shifts) & 1).bool().reshape(flat.shape[0], -1)
 
     def packed(self) -> torch.Tensor:
@@ -172,11 +182,12 @@ class PackedCodes:
 
     def unpack(self, layer: int) -> np.ndarray:
         """Bool (N, n_bits[layer]) form of one layer."""
+        layer = check_int("layer", layer, 0, len(self.data) - 1)
         return np.unpackbits(self.data[layer], axis=1, count=self.n_bits[layer]).astype(bool)
 
     def region_ids(self, upto: int | None = None) -> np.ndarray:
         """See :meth:`ActivationCodes.region_ids`."""
-        upto = len(self.data) if upto is None else upto
+        upto = len(self.data) if upto is None else check_int("upto", upto)
         if not 0 <= upto <= len(self.data):
             raise ValueError(f"upto must be in [0, {len(self.data)}], got {upto}")
         if upto == 0:
@@ -187,8 +198,15 @@ class PackedCodes:
 
 
 # --------------------------------------------------------------------------- recording
+def window_dtype(positions: int) -> torch.dtype:
+    """The integer type that holds max-pooling window positions ``[0, positions)``: uint8 up to
+    256 positions, int16 / int32 beyond (a 17 x 17 window has 289)."""
+    return torch.uint8 if positions <= 256 else torch.int16 if positions <= 1 << 15 else torch.int32
+
+
 def _maxpool_window_position(pool: nn.MaxPool2d, z: torch.Tensor, out: torch.Tensor) -> torch.Tensor:
-    """Position (row-major, in ``[0, kh*kw)``) of each window's maximum, uint8 (N, C, H_out, W_out).
+    """Position (row-major, in ``[0, kh*kw)``) of each window's maximum, (N, C, H_out, W_out), of
+    type :func:`window_dtype` (uint8 up to 256 positions).
 
     ``z`` is the pool's input and ``out`` its output. Each window offset is compared, as one
     strided view of the input, with the output; the first offset that attains the maximum wins.
@@ -201,7 +219,7 @@ def _maxpool_window_position(pool: nn.MaxPool2d, z: torch.Tensor, out: torch.Ten
     if ph or pw:
         z = F.pad(z, (pw, pw, ph, ph), value=float("-inf"))
     h_out, w_out = out.shape[-2:]
-    position = torch.full(out.shape, kh * kw - 1, dtype=torch.uint8, device=out.device)
+    position = torch.full(out.shape, kh * kw - 1, dtype=window_dtype(kh * kw), device=out.device)
     for offset in range(kh * kw - 2, -1, -1):
         a, b = divmod(offset, kw)
         view = z[..., a * dh : a * dh + sh * (h_out - 1) + 1 : sh, b * dw : b * dw + sw * (w_out - 1) + 1 : sw]
@@ -269,13 +287,16 @@ class _CodeRecorder:
         return hook
 
 
-def _prepare_input(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
-    if not isinstance(x, torch.Tensor):
-        raise TypeError(f"x must be a torch.Tensor, got {type(x).__name__}")
+def _prepare_input(model: nn.Module, x: torch.Tensor, name: str = "x", finite: bool = True) -> torch.Tensor:
+    """``x`` checked (a real tensor batch (N, ...), N >= 1, finite unless ``finite=False``, i.e.
+    already checked) and moved to the model's device and dtype."""
+    check_tensor(name, x, finite=False)
     if x.dim() < 2:
-        raise ValueError(f"x must be a batch of shape (N, ...), got shape {tuple(x.shape)}")
+        raise ValueError(f"{name} must be a batch of shape (N, ...), got shape {tuple(x.shape)}")
     if x.shape[0] == 0:
-        raise ValueError("x is an empty batch (N = 0)")
+        raise ValueError(f"{name} is an empty batch (N = 0)")
+    if finite:
+        check_finite(name, x)
     dtype, device = model_dtype_device(model)
     return x.to(device=device, dtype=dtype)
 
@@ -305,6 +326,7 @@ def activation_codes(model: nn.Module, x: torch.Tensor, keep_preactivations: boo
     splines as zero level sets).
     """
     check_supported(model)
+    keep_preactivations = check_bool("keep_preactivations", keep_preactivations)
     return _record_codes(model, _prepare_input(model, x), keep_preactivations)
 
 
@@ -315,17 +337,21 @@ def packed_codes(model: nn.Module, x: torch.Tensor, batch_size: int = 256) -> Pa
     one batch is the most that is ever held) and written into preallocated arrays: suited to
     large probe sets (a 100 x 100 canvas of images through VGG-16).
     """
-    if batch_size < 1:
-        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+    batch_size = check_int("batch_size", batch_size, 1)
     check_supported(model)
-    x = torch.as_tensor(x)
+    try:
+        x = torch.as_tensor(x)
+    except (TypeError, ValueError, RuntimeError):
+        raise TypeError(f"x must be a tensor (or an array of numbers), got {type(x).__name__}") from None
+    check_tensor("x", x, finite=False)
     if x.dim() < 2 or x.shape[0] == 0:
         raise ValueError(f"x must be a non-empty batch of shape (N, ...), got shape {tuple(x.shape)}")
+    check_finite("x", x)
     n = x.shape[0]
     result: PackedCodes | None = None
     with torch.no_grad(), evaluation_mode(model):
         for start in range(0, n, batch_size):
-            xb = _prepare_input(model, x[start : start + batch_size])
+            xb = _prepare_input(model, x[start : start + batch_size], finite=False)  # checked above
             with _CodeRecorder(model, pack=True) as recorder:
                 _forward(model, xb)
             if result is None:
@@ -346,6 +372,9 @@ def code_distance(a: PackedCodes, b: PackedCodes) -> np.ndarray:
     Returns float64 of shape (n_layers,): the fraction of differing bits in each layer,
     averaged over the inputs.
     """
+    for name, codes in (("a", a), ("b", b)):
+        if not isinstance(codes, PackedCodes):
+            raise TypeError(f"{name} must be PackedCodes (from packed_codes), got {type(codes).__name__}")
     if a.names != b.names or a.n_bits != b.n_bits or a.n_inputs != b.n_inputs:
         raise ValueError(
             "code sets do not match: both must come from the same architecture and the same inputs "

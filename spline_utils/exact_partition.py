@@ -38,10 +38,17 @@ import torch.nn.functional as F
 from torch import nn
 from torch.nn.modules.utils import _pair
 
+from ._validate import check_array, check_domain, check_int, check_real
 from .model_walk import AFFINE_MODULES, CODE_MODULES, check_supported, code_modules, pool_geometry
 from .slices import PlaneSlice
 
 DOMAIN_EDGE = -1  # edge label of the domain boundary
+
+
+class PartitionCheckError(AssertionError):
+    """A built-in consistency check of an :class:`ExactPartition` failed (:meth:`~ExactPartition.check`,
+    :meth:`~ExactPartition.check_decision_boundary`, :meth:`~ExactPartition.grid_coverage`).
+    An ``AssertionError``, raised explicitly so that ``python -O`` cannot skip it."""
 
 
 class _Stop(Exception):
@@ -203,9 +210,13 @@ class ExactPartition:
         layers ``unit`` is the pooling window."""
         return None if label < 0 else (int(label) >> 32, int(label) & 0xFFFFFFFF)
 
+    def _layer(self, layer, name: str = "layer") -> int:
+        return check_int(name, layer, 0, len(self.codes) - 1)
+
     def spline_units(self, layer: int) -> np.ndarray:
         """Sorted indices of the units (max-pooling: windows) of one code layer whose splines
         cut the domain, i.e. that label at least one edge."""
+        layer = self._layer(layer)
         labels = self.vertex_labels
         own = labels[(labels >= 0) & ((labels >> 32) == layer)]
         return np.unique(own & 0xFFFFFFFF)
@@ -214,11 +225,19 @@ class ExactPartition:
         """Fraction of the exact regions that a :class:`~spline_utils.grid_partition.GridPartition`
         of the same model and domain samples. Raises ``AssertionError`` if the grid finds a code
         that no exact region has (which would make one of the two wrong)."""
+        from .grid_partition import GridPartition
+
+        if not isinstance(grid, GridPartition):
+            raise TypeError(f"grid must be a GridPartition, got {type(grid).__name__}")
+        if grid.codes.n_bits != [int(b) for b in np.array(self.code_bits())]:
+            raise ValueError(f"grid must hold the codes of the same model: its layers have "
+                             f"{grid.codes.n_bits} bits, this partition's {self.code_bits()}")
         exact = {row.tobytes() for row in self.code_rows()}
         rows = np.ascontiguousarray(np.concatenate(grid.codes.data, 1))
         found = np.unique(rows.view(np.dtype((np.void, rows.shape[1]))).ravel())  # distinct rows, fast
         stray = sum(row.tobytes() not in exact for row in found)
-        assert stray == 0, f"{stray} grid codes are missing from the exact partition"
+        if stray:
+            raise PartitionCheckError(f"{stray} grid codes are missing from the exact partition")
         return len(found) / self.n_regions
 
     def region_counts(self) -> list[int]:
@@ -231,7 +250,10 @@ class ExactPartition:
         lab = self.vertex_labels
         own = lab >= 0
         if layers is not None:
-            own &= np.isin(lab >> 32, list(layers))
+            if isinstance(layers, (str, bytes)) or not hasattr(layers, "__iter__"):
+                raise TypeError(f"layers must be a sequence of code-layer indices, got {type(layers).__name__}")
+            layers = [self._layer(layer, "layers entry") for layer in layers]
+            own &= np.isin(lab >> 32, layers)
         idx = np.flatnonzero(own)
         if not len(idx):
             return np.zeros((0, 2, 2)), np.zeros(0, np.int64)
@@ -241,12 +263,16 @@ class ExactPartition:
 
     def layer_segments(self, layer: int) -> np.ndarray:
         """Segments (S, 2, 2) of the splines of one code layer (each edge once)."""
-        return self.labelled_segments([layer])[0]
+        return self.labelled_segments([self._layer(layer)])[0]
+
+    def code_bits(self) -> list[int]:
+        """Bits per code layer in :meth:`code_rows` (and :class:`~spline_utils.codes.PackedCodes`)."""
+        return [layer.shape[1] * max(1, (window - 1).bit_length()) for layer, window in zip(self.codes, self.layer_windows)]
 
     def code_rows(self, upto: int | None = None) -> np.ndarray:
         """Region codes of layers ``[0, upto)`` as packed byte rows (P, bytes), laid out like
         :class:`~spline_utils.codes.PackedCodes` data of those layers side by side."""
-        upto = len(self.codes) if upto is None else upto
+        upto = len(self.codes) if upto is None else check_int("upto", upto, 0, len(self.codes))
         rows = []
         for layer, window in zip(self.codes[:upto], self.layer_windows[:upto]):
             width = max(1, (window - 1).bit_length())
@@ -314,9 +340,13 @@ class ExactPartition:
         """
         from .codes import activation_codes  # local import: codes does not depend on this module
 
+        n_points = check_int("n_points", n_points, 1)
+        tol = check_real("tol", tol, 0.0)
+        seed = check_int("seed", seed, 0)
         domain_area = _polygon_area(self.domain)
         area_error = abs(self.areas.sum() - domain_area) / domain_area
-        assert area_error <= 1e-9, f"region areas sum to {self.areas.sum()} but the domain area is {domain_area}"
+        if not area_error <= 1e-9:
+            raise PartitionCheckError(f"region areas sum to {self.areas.sum()} but the domain area is {domain_area}")
         rng = np.random.default_rng(seed)
         points, owner = [], []
         for r, poly in enumerate(self.polygons):
@@ -337,8 +367,10 @@ class ExactPartition:
         predicted = np.einsum("nkd,nd->nk", self.output_map[owner], points) + self.output_offset[owner]
         out = codes.outputs.reshape(len(points), -1).cpu().numpy()
         map_error = float(np.abs(predicted - out).max()) if len(points) else 0.0
-        assert code_mismatch == 0, f"{code_mismatch} interior points have a code different from their region's"
-        assert map_error <= tol, f"affine maps differ from the network by {map_error:.2e} (> {tol})"
+        if code_mismatch:
+            raise PartitionCheckError(f"{code_mismatch} interior points have a code different from their region's")
+        if not map_error <= tol:
+            raise PartitionCheckError(f"affine maps differ from the network by {map_error:.2e} (> {tol})")
         return {"area_error": area_error, "points_checked": len(points), "max_map_error": map_error}
 
 
@@ -353,6 +385,7 @@ class ExactPartition:
 
         from .grid_partition import grid_partition
 
+        resolution = check_int("resolution", resolution, 2)
         lo, hi = self.domain.min(0), self.domain.max(0)
         grid = grid_partition(model, (lo[0], hi[0], lo[1], hi[1]), resolution, slice=self.slice,
                               keep_preactivations=False)
@@ -367,7 +400,8 @@ class ExactPartition:
         if not len(mids):
             return 0.0
         segs = self.decision_segments()
-        assert len(segs), "the grid sees class changes but the exact partition has no decision boundary"
+        if not len(segs):
+            raise PartitionCheckError("the grid sees class changes but the exact partition has no decision boundary")
         step = np.hypot(grid.u[1] - grid.u[0], grid.v[1] - grid.v[0])
         n = np.maximum(2, np.ceil(np.linalg.norm(segs[:, 1] - segs[:, 0], axis=1) / (step / 8)).astype(int))
         t = np.concatenate([np.linspace(0, 1, k) for k in n])
@@ -375,13 +409,16 @@ class ExactPartition:
         samples = segs[owner, 0] + t[:, None] * (segs[owner, 1] - segs[owner, 0])
         dist, _ = cKDTree(samples).query(mids)
         worst = float(dist.max())
-        assert worst <= step, f"a grid class change lies {worst:.3g} from the exact boundary (grid diagonal {step:.3g})"
+        if not worst <= step:
+            raise PartitionCheckError(
+                f"a grid class change lies {worst:.3g} from the exact boundary (grid diagonal {step:.3g})")
         return worst
 
     def local_complexity(self, point, radius: float) -> tuple[int, int]:
         """Exact local complexity at ``point`` (slice coordinates): the number of regions, and
         of distinct ReLU-unit splines, that meet the closed disc of ``radius`` around it."""
-        point = np.asarray(point, dtype=np.float64)
+        point = check_array("point", point, shape=(2,))
+        radius = check_real("radius", radius, 0.0)
         regions, splines = 0, set()
         for poly, labels in zip(self.polygons, self.edge_labels):
             a, b = poly, np.roll(poly, -1, axis=0)
@@ -412,8 +449,12 @@ def sampled_local_complexity(model: nn.Module, point, radius: float, slice: Plan
     (a diamond in the slice). It counts a spline only if it separates those vertices, so it
     undercounts splines that cut the neighbourhood but not its vertices."""
     from .codes import activation_codes
+    from .grid_partition import _check_slice
 
-    p = np.asarray(point, dtype=np.float64)
+    check_supported(model)
+    p = check_array("point", point, shape=(2,))
+    radius = check_real("radius", radius, 0.0)
+    _check_slice(slice)
     vertices = p + radius * np.array([[1.0, 0.0], [-1.0, 0.0], [0.0, 1.0], [0.0, -1.0]])
     codes = activation_codes(_float64_copy(model), _to_input(torch.as_tensor(vertices), slice))
     count = 0
@@ -743,12 +784,13 @@ def exact_partition(
         dropped.
     Returns an :class:`ExactPartition` (float64 throughout).
     """
+    from .grid_partition import _check_slice
+
     check_supported(model)
     domain = _domain_polygon(domain)
-    if slice is not None and not isinstance(slice, PlaneSlice):
-        raise ValueError(f"slice must be a PlaneSlice, got {type(slice).__name__}")
-    if max_regions < 1:
-        raise ValueError(f"max_regions must be >= 1, got {max_regions}")
+    _check_slice(slice)
+    max_regions = check_int("max_regions", max_regions, 1)
+    min_area = check_real("min_area", min_area, 0.0, 1.0, high_open=True)
     plan = _sequential_plan(model)
     if plan is None:
         model = _float64_copy(model)
@@ -1084,7 +1126,8 @@ def _window_winners(z0, du, dv, idx, d, radii, chunk_values: int = 1 << 22):
 
 def _split_maxpool(polys, centre, z0, du, dv, idx, layer, max_regions, min_area):
     """Split every polygon, window by window, into the cells where one window position wins.
-    Returns (polygons, origin, code) like :func:`_split_relu`; code (P, windows) uint8."""
+    Returns (polygons, origin, code) like :func:`_split_relu`; code (P, windows) uint8 (a wider
+    integer type for windows of more than 256 positions)."""
     n_windows, r = idx.shape
     # padding positions never win: a constant -inf column
     z0 = np.concatenate([z0.T, np.full((1, len(z0)), -np.inf)])  # unit-major (units + 1, P0)
@@ -1099,7 +1142,8 @@ def _split_maxpool(polys, centre, z0, du, dv, idx, layer, max_regions, min_area)
         # of the polygon's pieces unless the window splits it) and whether a rival position
         # comes within (slope of the difference x radius) of it, i.e. may win somewhere inside
         best0, near0 = _window_winners(z0, du, dv, idx, centres - centre, radii)
-        code = np.ascontiguousarray(best0.T, dtype=np.uint8)  # (P0, windows)
+        code_dtype = np.uint8 if r <= 256 else np.int16 if r <= 1 << 15 else np.int32  # as codes.window_dtype
+        code = np.ascontiguousarray(best0.T, dtype=code_dtype)  # (P0, windows)
         for w in near0.any(1).nonzero()[0]:
             cols = idx[w]
             cand = near0[w][origin].nonzero()[0]  # pieces of those layer-start polygons
@@ -1154,7 +1198,7 @@ def _split_maxpool(polys, centre, z0, du, dv, idx, layer, max_regions, min_area)
                 big = cell.areas() > min_area
                 pieces.append(cell.select(big))
                 piece_parent.append(owner[big])
-                piece_code.append(np.full(int(big.sum()), p, np.uint8))
+                piece_code.append(np.full(int(big.sum()), p, code_dtype))
             rest = ~mixed
             n_new = sum(len(pp) for pp in piece_parent)
             _budget(int(rest.sum()) + n_new, max_regions, layer, f"window {w}")
@@ -1171,13 +1215,20 @@ def _split_maxpool(polys, centre, z0, du, dv, idx, layer, max_regions, min_area)
 
 # --------------------------------------------------------------------------- input checks
 def _domain_polygon(domain) -> np.ndarray:
-    arr = np.asarray(domain, dtype=np.float64)
+    if isinstance(domain, (str, bytes)):
+        raise ValueError(f"domain must be a box (u_min, u_max, v_min, v_max) or polygon vertices (M, 2), got {domain!r}")
+    try:
+        arr = np.asarray(domain.detach().cpu() if isinstance(domain, torch.Tensor) else domain)
+    except (TypeError, ValueError):
+        arr = np.zeros(0, object)
+    if arr.dtype.kind not in "iuf":  # strings, bools, ragged lists
+        raise ValueError(f"domain must be a box (u_min, u_max, v_min, v_max) or polygon vertices (M, 2) "
+                         f"of real numbers, got {domain!r}")
+    arr = arr.astype(np.float64)
     if arr.ndim == 1:
         if arr.shape != (4,):
             raise ValueError(f"a box domain must be (u_min, u_max, v_min, v_max), got {arr.shape[0]} numbers")
-        u0, u1, v0, v1 = arr
-        if not (u0 < u1 and v0 < v1) or not np.isfinite(arr).all():
-            raise ValueError(f"domain box {tuple(arr)} is empty or not finite")
+        u0, u1, v0, v1 = check_domain("domain", domain)  # finite, non-empty, no bools
         arr = np.array([[u0, v0], [u1, v0], [u1, v1], [u0, v1]])
     if arr.ndim != 2 or arr.shape[1] != 2 or arr.shape[0] < 3:
         raise ValueError(f"a polygon domain must be vertices of shape (M >= 3, 2), got shape {arr.shape}")

@@ -14,6 +14,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from ._validate import check_bool, check_domain, check_int, is_int
 from .codes import PackedCodes, _prepare_input, _record_codes
 from .model_walk import check_supported
 from .slices import PlaneSlice
@@ -70,8 +71,12 @@ class GridPartition:
         """Regions found after each layer: ``[n_regions(1), ..., n_regions(L)]``."""
         return [self.n_regions(upto) for upto in range(1, self.n_layers + 1)]
 
+    def _layer(self, layer) -> int:
+        return check_int("layer", layer, 0, self.n_layers - 1)
+
     def layer_code_grid(self, layer: int) -> np.ndarray:
         """Bool code of one layer on the grid, (H, W, n_bits)."""
+        layer = self._layer(layer)
         return self.codes.unpack(layer).reshape(*self.shape, -1)
 
     def spline_mask(self, layer: int) -> np.ndarray:
@@ -87,6 +92,7 @@ class GridPartition:
         """Indices of the units of a ReLU-type layer whose spline crosses the domain, i.e. whose
         pre-activation takes both signs on the grid. Raises for layers without kept
         pre-activations (max-pooling layers, or ``keep_preactivations=False``)."""
+        layer = self._layer(layer)
         pre = self.preactivations[layer]
         if pre is None:
             raise ValueError(
@@ -123,15 +129,26 @@ class GridPartition:
 
 
 def _check_domain(domain) -> tuple[float, float, float, float]:
-    try:
-        values = tuple(float(d) for d in domain)
-    except TypeError:
-        raise ValueError(f"domain must be (u_min, u_max, v_min, v_max), got {domain!r}") from None
-    if len(values) != 4:
-        raise ValueError(f"domain must be a 2-D box (u_min, u_max, v_min, v_max): got {len(values)} numbers")
-    if not (values[0] < values[1] and values[2] < values[3]) or not np.all(np.isfinite(values)):
-        raise ValueError(f"domain {values} is empty or not finite: need u_min < u_max and v_min < v_max")
-    return values
+    return check_domain("domain", domain)
+
+
+def _check_resolution(resolution) -> tuple[int, int]:
+    """(W, H) from one int or a pair, each >= 2."""
+    if is_int(resolution):
+        w = h = check_int("resolution", resolution, 2)
+        return w, h
+    if isinstance(resolution, (tuple, list)) and len(resolution) == 2:
+        return check_int("resolution[0]", resolution[0], 2), check_int("resolution[1]", resolution[1], 2)
+    raise TypeError(f"resolution must be an integer >= 2 or a pair (W, H) of them, got {resolution!r}")
+
+
+def _check_slice(plane) -> None:
+    from .slices import PlaneSlice
+
+    if plane is not None and not isinstance(plane, PlaneSlice):
+        raise ValueError(f"slice must be a PlaneSlice, got {type(plane).__name__}")
+    if plane is not None:  # re-run the constructor's checks: the tensors may have been changed since
+        plane.__post_init__()
 
 
 def grid_partition(
@@ -153,9 +170,10 @@ def grid_partition(
     """
     check_supported(model)
     u_min, u_max, v_min, v_max = _check_domain(domain)
-    w, h = (resolution, resolution) if np.isscalar(resolution) else tuple(resolution)
-    if int(w) < 2 or int(h) < 2:
-        raise ValueError(f"resolution must be at least 2 points per axis, got {resolution}")
+    w, h = _check_resolution(resolution)
+    _check_slice(slice)
+    batch_size = check_int("batch_size", batch_size, 1)
+    keep_preactivations = check_bool("keep_preactivations", keep_preactivations)
     u = np.linspace(u_min, u_max, int(w))
     v = np.linspace(v_min, v_max, int(h))
     uu, vv = np.meshgrid(u, v)

@@ -18,6 +18,8 @@ from dataclasses import dataclass
 
 import torch
 
+from ._validate import check_finite, check_int, check_real, check_tensor
+
 
 @dataclass
 class PlaneSlice:
@@ -30,6 +32,22 @@ class PlaneSlice:
     origin: torch.Tensor
     basis: torch.Tensor
     anchors: torch.Tensor
+
+    def __post_init__(self):
+        check_tensor("origin", self.origin)
+        check_tensor("basis", self.basis)
+        check_tensor("anchors", self.anchors)
+        if self.origin.dim() < 1 or self.origin.numel() < 2:
+            raise ValueError(f"origin must be one input of at least 2 numbers, got shape {tuple(self.origin.shape)}")
+        if tuple(self.basis.shape) != (2, *self.origin.shape):
+            raise ValueError(f"basis must have shape (2, *origin.shape) = {(2, *self.origin.shape)}, "
+                             f"got {tuple(self.basis.shape)}")
+        if self.anchors.dim() != 2 or self.anchors.shape[1] != 2:
+            raise ValueError(f"anchors must be slice coordinates of shape (n, 2), got {tuple(self.anchors.shape)}")
+        flat = self.basis.reshape(2, -1).to(torch.float64)
+        gram = flat @ flat.T
+        if not torch.allclose(gram, torch.eye(2, dtype=torch.float64), atol=1e-5, rtol=0):
+            raise ValueError(f"basis must be two orthonormal directions (flattened), got Gram matrix {gram.tolist()}")
 
     @property
     def input_shape(self) -> tuple[int, ...]:
@@ -44,12 +62,30 @@ class PlaneSlice:
         (collinear points, or two anchors on one line through the origin), judged with a
         relative tolerance ``tol`` on the second Gram-Schmidt direction.
         """
-        points = torch.stack([torch.as_tensor(a) for a in anchors]) if not isinstance(anchors, torch.Tensor) else anchors
+        seed = check_int("seed", seed, 0)
+        tol = check_real("tol", tol, 0.0, 1.0, low_open=True, high_open=True)
+        if not isinstance(anchors, torch.Tensor):
+            if isinstance(anchors, (str, bytes)) or not hasattr(anchors, "__len__"):
+                raise TypeError(f"anchors must be a tensor (n, *input_shape) or a sequence of tensors, "
+                                f"got {type(anchors).__name__}")
+            if len(anchors) not in (1, 2, 3):
+                raise ValueError(f"a plane needs 1, 2 or 3 anchor points, got {len(anchors)}")
+            try:
+                tensors = [torch.as_tensor(a) for a in anchors]
+            except (TypeError, ValueError, RuntimeError):
+                raise TypeError("anchors must be tensors (or arrays of numbers)") from None
+            if any(t.shape != tensors[0].shape for t in tensors):
+                raise ValueError(f"anchors must all have one shape, got {[tuple(t.shape) for t in tensors]}")
+            points = torch.stack(tensors)
+        else:
+            points = anchors
+        check_tensor("anchors", points, finite=False)
         if points.dim() < 2:
             raise ValueError(f"anchors must have shape (n, *input_shape), got {tuple(points.shape)}")
         n = points.shape[0]
         if n not in (1, 2, 3):
             raise ValueError(f"a plane needs 1, 2 or 3 anchor points, got {n}")
+        check_finite("anchors", points)
         points = points.to(torch.float64)
         flat = points.reshape(n, -1)
         if flat.shape[1] < 2:
@@ -70,8 +106,9 @@ class PlaneSlice:
     def to_input(self, uv: torch.Tensor) -> torch.Tensor:
         """Slice coordinates (..., 2) -> inputs (..., *input_shape), float64."""
         uv = torch.as_tensor(uv, dtype=torch.float64)
-        if uv.shape[-1] != 2:
+        if uv.dim() < 1 or uv.shape[-1] != 2:
             raise ValueError(f"slice coordinates must have last dimension 2, got shape {tuple(uv.shape)}")
+        check_finite("uv", uv)
         flat = self.origin.reshape(-1) + uv @ self.basis.reshape(2, -1)
         return flat.reshape(*uv.shape[:-1], *self.input_shape)
 
@@ -80,8 +117,9 @@ class PlaneSlice:
         projection onto the plane."""
         x = torch.as_tensor(x, dtype=torch.float64)
         k = len(self.input_shape)
-        if tuple(x.shape[x.dim() - k :]) != self.input_shape:
+        if x.dim() < k or tuple(x.shape[x.dim() - k :]) != self.input_shape:
             raise ValueError(f"inputs must end in shape {self.input_shape}, got {tuple(x.shape)}")
+        check_finite("x", x)
         flat = x.reshape(*x.shape[: x.dim() - k], -1) - self.origin.reshape(-1)
         return flat @ self.basis.reshape(2, -1).T
 
