@@ -32,7 +32,9 @@ import torch
 from scipy.special import ndtr  # the standard normal CDF (scipy.stats takes a second to import)
 from torch import nn
 
-from .masks import _check_ratio, following_batchnorm, prunable_layers
+from ._validate import (check_choice, check_int, check_mapping, check_model_finite, check_scores,
+                        check_unit_indices)
+from .masks import PruningMask, _check_ratio, _layer, following_batchnorm, prunable_layers
 from .physical import consumer_name
 from .spline_params import normalised_hyperplanes, unit_hyperplanes
 
@@ -54,15 +56,22 @@ def unit_scores(model: nn.Module, criterion: str, layers: Sequence[str] | None =
                 seed: int = 0, mask=None) -> dict[str, np.ndarray]:
     """Importance scores ``{layer: (units,) float64}`` by ``criterion`` (see the module doc).
     ``mask``: the :class:`~spline_utils.masks.PruningMask` of the ``"mask"`` criterion."""
-    if criterion not in CRITERIA:
-        raise ValueError(f"criterion must be one of {CRITERIA}, got {criterion!r}")
+    check_choice("criterion", criterion, CRITERIA)
     if (criterion == "mask") != (mask is not None):
         raise ValueError("pass mask=... exactly when the criterion is 'mask'")
+    if mask is not None and not isinstance(mask, PruningMask):
+        raise TypeError(f"mask must be a PruningMask, got {type(mask).__name__}")
+    seed = check_int("seed", seed, 0)
+    if isinstance(layers, str):
+        raise TypeError(f"layers must be a sequence of layer names, got the string {layers!r}")
     layers = default_layers(model) if layers is None else list(layers)
     modules = dict(prunable_layers(model))
-    unknown = [n for n in layers if n not in modules]
+    unknown = [n for n in layers if not isinstance(n, str) or n not in modules]
     if unknown:
         raise ValueError(f"unknown layers {unknown}: prunable layers are {sorted(modules)}")
+    if not layers:
+        raise ValueError("layers must name at least one prunable layer, got none")
+    check_model_finite(model)  # NaN weights or BN statistics would give NaN scores
     rng = np.random.default_rng(seed)
     scores = {}
     for name in layers:
@@ -91,7 +100,7 @@ def outgoing_norms(model: nn.Module, name: str) -> np.ndarray:
     """``||v_k||`` (units,): the norm of the weights with which the next layer reads unit
     (channel) ``k`` of layer ``name`` (all its kernel positions; after a Flatten, all of the
     channel's columns)."""
-    units = dict(prunable_layers(model))[name].weight.shape[0]
+    units = _layer(model, name).weight.shape[0]
     weight = dict(prunable_layers(model))[consumer_name(model, name)].weight.detach().to(torch.float64)
     if weight.dim() == 2:  # Linear: a channel owns a block of columns after Flatten
         weight = weight.reshape(weight.shape[0], units, -1)
@@ -149,16 +158,20 @@ def _exact_row_minima(points: np.ndarray, gap: np.ndarray) -> None:
 def select_units(scores: Mapping[str, np.ndarray], ratio: float, scope: str = "layerwise") -> dict[str, list[int]]:
     """Units to prune: the lowest-scored ``round(ratio * units)`` of each layer (``layerwise``),
     or those below one threshold over all layers' scores each divided by its layer's largest
-    (``global``). Every layer keeps at least one unit (its best)."""
-    _check_ratio(ratio)
+    (``global``). Every layer keeps at least one unit (its best).
+
+    scores: ``{layer: (units,)}`` finite real numbers (non-negative for ``global``: they are
+    divided by their layer's largest)."""
+    ratio = _check_ratio(ratio)
     if scope not in ("layerwise", "global"):
         raise ValueError(f"scope must be 'layerwise' or 'global', got {scope!r}")
+    check_mapping("scores", scores)
     if not scores:
         raise ValueError("no layers to prune: scores is empty")
+    scores = {name: check_scores(f"scores[{name!r}]", s, non_negative=scope == "global") for name, s in scores.items()}
     pruned = {}
     if scope == "layerwise":
         for name, s in scores.items():
-            s = np.asarray(s, dtype=np.float64)
             n = min(int(round(ratio * len(s))), len(s) - 1)
             pruned[name] = sorted(int(i) for i in np.argsort(s, kind="stable")[:n])
         return pruned
@@ -180,7 +193,7 @@ def slimming_units(model: nn.Module, ratio: float, layers: Sequence[str] | None 
     index ``int(total * ratio)`` of the ascending sort; channels with ``|gamma|`` strictly above
     it are kept. Every layer keeps at least one channel (its largest ``|gamma|``).
     Returns ``{layer name: pruned channel indices}``."""
-    _check_ratio(ratio)
+    ratio = _check_ratio(ratio)
     scores = unit_scores(model, "slimming", layers)
     flat = np.sort(np.concatenate(list(scores.values())), kind="stable")
     threshold = flat[min(int(len(flat) * ratio), len(flat) - 1)]
@@ -199,11 +212,16 @@ def round_widths(pruned: Mapping[str, Sequence[int]], scores: Mapping[str, np.nd
     all of them): the number kept is rounded *up*, and the best-scored of the pruned channels
     come back. GPUs run convolutions on tiles of 8 (float16) channels, so widths such as 45
     waste part of every tile."""
-    if multiple < 1:
-        raise ValueError(f"multiple must be >= 1, got {multiple}")
+    multiple = check_int("multiple", multiple, 1)
+    check_mapping("pruned", pruned)
+    check_mapping("scores", scores)
+    missing = [name for name in pruned if name not in scores]
+    if missing:
+        raise ValueError(f"scores must hold every layer of pruned; missing {missing}")
     out = {}
     for name, idx in pruned.items():
-        s = np.asarray(scores[name], dtype=np.float64)
+        s = check_scores(f"scores[{name!r}]", scores[name])
+        idx = sorted(set(check_unit_indices(f"pruned[{name!r}]", idx, len(s))))
         keep = len(s) - len(idx)
         keep = min(len(s), -(-keep // multiple) * multiple)
         back = sorted(idx, key=lambda i: (-s[i], i))[: keep - (len(s) - len(idx))]

@@ -11,7 +11,8 @@
   BatchNorm channel over all BN layers, kept when ``|gamma|`` is *strictly* greater than the value
   at index ``int(total * p)`` of the ascending sort of all ``|gamma|``; normalised Hamming distance
   between masks; a FIFO of the last 5 masks; EB when the newest mask is within 0.1 of each of the
-  4 older ones; one detector per pruning ratio ``p``.
+  4 older ones (every distance *at most* the threshold, as in the authors' released code, so a
+  distance exactly equal to 0.1 fires); one detector per pruning ratio ``p``.
 
 Both are callables ``detector(model, epoch)`` for ``train_classifier(callbacks=[...])``; they record
 the epoch they fire (``fired_epoch``; ``None`` until then) and a copy of the model's state at that
@@ -28,18 +29,59 @@ import numpy as np
 import torch
 from torch import nn
 
+from ._validate import check_bool, check_choice, check_finite, check_fraction, check_int, check_module
 from .codes import PackedCodes, code_distance, packed_codes
+from .model_walk import model_dtype_device
+
+
+def _check_probe(probe) -> torch.Tensor:
+    """A non-empty, finite batch of probe inputs (N, ...)."""
+    if not isinstance(probe, torch.Tensor):
+        try:
+            probe = torch.as_tensor(probe)
+        except (TypeError, ValueError, RuntimeError):
+            raise TypeError(f"probe must be a tensor, got {type(probe).__name__}") from None
+    if probe.dtype == torch.bool or probe.dtype.is_complex:
+        raise TypeError(f"probe must hold real numbers, got dtype {probe.dtype}")
+    if probe.dim() < 2 or probe.shape[0] == 0:
+        raise ValueError(f"the probe set must be a non-empty batch (N, ...), got shape {tuple(probe.shape)}")
+    check_finite("probe", probe)
+    return probe
+
+
+def _check_kinds(kinds) -> tuple[str, ...]:
+    if isinstance(kinds, str) or not hasattr(kinds, "__iter__"):
+        raise TypeError(f"kinds must be a sequence of layer kinds ('relu', 'maxpool'), got {kinds!r}")
+    return tuple(check_choice("kinds entry", k, ("relu", "maxpool")) for k in kinds)
+
+
+def _check_mask(name: str, mask) -> np.ndarray:
+    """A 1-D, non-empty channel mask as bool (bool, or integers that are all 0 or 1)."""
+    arr = mask.detach().cpu().numpy() if isinstance(mask, torch.Tensor) else np.asarray(mask)
+    if arr.ndim != 1 or not arr.size:
+        raise ValueError(f"{name} must be a non-empty 1-D channel mask, got shape {arr.shape}")
+    if arr.dtype != bool:
+        if arr.dtype.kind not in "iu" or not np.isin(arr, (0, 1)).all():
+            raise ValueError(f"{name} must be a bool mask (or 0 / 1 integers), got {arr.dtype} values")
+        arr = arr.astype(bool)
+    return arr
 
 
 def canvas(anchors: Sequence[torch.Tensor], n: int = 100) -> torch.Tensor:
     """The authors' probe "canvas" of ``n * n`` inputs: ``alpha * x0 + beta * x1`` for alpha, beta
     on ``linspace(0, 1, n)`` with two anchors; with three, ``x0 + alpha (x1 - x0) + beta (x2 - x0)``.
     Returns (n * n, *input_shape) float32 on the anchors' device."""
-    if n < 2:
-        raise ValueError(f"n must be >= 2, got {n}")
-    anchors = [torch.as_tensor(a, dtype=torch.float32) for a in anchors]
+    n = check_int("n", n, 2)
+    if isinstance(anchors, (str, bytes)) or not hasattr(anchors, "__len__"):
+        raise TypeError(f"anchors must be a sequence of 2 or 3 tensors, got {type(anchors).__name__}")
+    try:
+        anchors = [torch.as_tensor(a, dtype=torch.float32) for a in anchors]
+    except (TypeError, ValueError, RuntimeError):
+        raise TypeError("anchors must be tensors (or arrays of numbers)") from None
     if len(anchors) not in (2, 3) or any(a.shape != anchors[0].shape for a in anchors):
         raise ValueError("canvas needs 2 or 3 anchors of the same shape")
+    for i, a in enumerate(anchors):
+        check_finite(f"anchors[{i}]", a)
     grid = torch.linspace(0, 1, n, device=anchors[0].device)
     alpha, beta = torch.meshgrid(grid, grid, indexing="ij")
     alpha, beta = alpha.reshape(-1, *[1] * anchors[0].dim()), beta.reshape(-1, *[1] * anchors[0].dim())
@@ -51,6 +93,7 @@ def canvas(anchors: Sequence[torch.Tensor], n: int = 100) -> torch.Tensor:
 
 def code_set_distance(a: PackedCodes, b: PackedCodes, kinds: Sequence[str] = ("relu",)) -> float:
     """Mean over the layers of the given kinds of the per-layer normalised Hamming distance."""
+    kinds = _check_kinds(kinds)
     per_layer = code_distance(a, b)
     keep = [i for i, kind in enumerate(a.kinds) if kind in kinds]
     if not keep:
@@ -60,6 +103,11 @@ def code_set_distance(a: PackedCodes, b: PackedCodes, kinds: Sequence[str] = ("r
 
 def distance_matrix(code_sets: Sequence[PackedCodes], kinds: Sequence[str] = ("relu",)) -> np.ndarray:
     """Epoch-by-epoch distances (E, E) between stored code sets (the paper's Fig. 5)."""
+    kinds = _check_kinds(kinds)
+    code_sets = list(code_sets)
+    bad = [type(c).__name__ for c in code_sets if not isinstance(c, PackedCodes)]
+    if bad:
+        raise TypeError(f"code_sets must hold PackedCodes, got {bad[0]}")
     e = len(code_sets)
     out = np.zeros((e, e))
     for i in range(e):
@@ -71,10 +119,13 @@ def distance_matrix(code_sets: Sequence[PackedCodes], kinds: Sequence[str] = ("r
 def probe_codes(model: nn.Module, probe: torch.Tensor, batch_size: int = 256) -> PackedCodes:
     """Packed codes of ``probe`` computed in eval mode on the model's device; the model's
     train / eval mode is restored afterwards."""
+    check_module("model", model)
+    if not isinstance(probe, torch.Tensor):
+        raise TypeError(f"probe must be a torch.Tensor, got {type(probe).__name__}")
     was_training = model.training
     model.eval()
     try:
-        return packed_codes(model, probe.to(next(model.parameters()).device), batch_size)
+        return packed_codes(model, probe.to(model_dtype_device(model)[1]), batch_size)
     finally:
         model.train(was_training)
 
@@ -88,11 +139,11 @@ class SplineEBDetector:
 
     def __init__(self, probe: torch.Tensor, window: int = 3, threshold: float = 0.16,
                  batch_size: int = 256, keep_all: bool = False):
-        probe = torch.as_tensor(probe)
-        if probe.dim() < 2 or probe.shape[0] == 0:
-            raise ValueError(f"the probe set must be a non-empty batch (N, ...), got shape {tuple(probe.shape)}")
-        if window < 1 or not 0 < threshold < 1:
-            raise ValueError(f"need window >= 1 and 0 < threshold < 1, got {window}, {threshold}")
+        probe = _check_probe(probe)
+        window = check_int("window", window, 1)
+        threshold = check_fraction("threshold", threshold, low_open=True, high_open=True)
+        batch_size = check_int("batch_size", batch_size, 1)
+        keep_all = check_bool("keep_all", keep_all)
         self.probe, self.window, self.threshold, self.batch_size = probe, window, threshold, batch_size
         self.recent: deque = deque(maxlen=window)
         self.history: list[PackedCodes] = []
@@ -110,6 +161,9 @@ class SplineEBDetector:
 
     def update_codes(self, codes: PackedCodes, epoch: int) -> bool:
         """Add one epoch's code set; returns True at the epoch the detector fires."""
+        if not isinstance(codes, PackedCodes):
+            raise TypeError(f"codes must be PackedCodes, got {type(codes).__name__}")
+        epoch = check_int("epoch", epoch, 0)
         if self.recent and (codes.names != self.recent[-1].names or codes.n_bits != self.recent[-1].n_bits
                             or codes.n_inputs != self.recent[-1].n_inputs):
             raise ValueError("code sets do not match the earlier ones: same network and probe set needed")
@@ -134,9 +188,9 @@ class CodeRecorder:
     data-parallel run)."""
 
     def __init__(self, probe: torch.Tensor, folder, batch_size: int = 256, write: bool = True):
-        probe = torch.as_tensor(probe)
-        if probe.dim() < 2 or probe.shape[0] == 0:
-            raise ValueError(f"the probe set must be a non-empty batch (N, ...), got shape {tuple(probe.shape)}")
+        probe = _check_probe(probe)
+        batch_size = check_int("batch_size", batch_size, 1)
+        write = check_bool("write", write)
         self.probe, self.folder, self.batch_size, self.write = probe, str(folder), batch_size, write
 
     def __call__(self, model: nn.Module, epoch: int) -> None:
@@ -162,19 +216,22 @@ def load_code_sets(folder) -> tuple[list[int], list[PackedCodes]]:
 def bn_channel_mask(model: nn.Module, ratio: float) -> np.ndarray:
     """The EB paper's channel mask (bool, all BN channels concatenated in registration order):
     ``|gamma| > sorted(|gamma|)[int(total * ratio)]`` (strictly greater)."""
-    if not 0.0 < ratio < 1.0:
-        raise ValueError(f"pruning ratio p must be in (0, 1), got {ratio}")
+    ratio = check_fraction("pruning ratio p", ratio, low_open=True, high_open=True)
+    check_module("model", model)
     gammas = [m.weight.detach().abs().flatten().cpu() for m in model.modules()
               if isinstance(m, (nn.BatchNorm1d, nn.BatchNorm2d)) and m.weight is not None]
     if not gammas:
         raise ValueError("the model has no BatchNorm layer with a scale gamma")
     gamma = torch.cat(gammas).to(torch.float64)
+    check_finite("the BatchNorm scales gamma", gamma)
     threshold = torch.sort(gamma).values[int(len(gamma) * ratio)]
     return (gamma > threshold).numpy()
 
 
 def mask_distance(a: np.ndarray, b: np.ndarray) -> float:
-    """Normalised Hamming distance between two channel masks of the same length."""
+    """Normalised Hamming distance between two channel masks of the same length (bool, or
+    integers 0 / 1)."""
+    a, b = _check_mask("a", a), _check_mask("b", b)
     if a.shape != b.shape:
         raise ValueError(f"masks differ in shape: {a.shape} vs {b.shape}")
     return float(np.mean(a != b))
@@ -182,15 +239,19 @@ def mask_distance(a: np.ndarray, b: np.ndarray) -> float:
 
 class MaskEBDetector:
     """The mask-distance EB detector of "Drawing Early-Bird Tickets", one per ratio in ``ratios``;
-    see the module doc. ``fired_epoch``: dict ratio -> first epoch it fired (or None)."""
+    see the module doc. It fires once the FIFO of the last ``fifo`` masks is full and the newest
+    mask's distance to every older one is *at most* ``threshold`` (``<=``, as the authors'
+    released code). ``fired_epoch``: dict ratio -> first epoch it fired (or None)."""
 
     def __init__(self, ratios: Sequence[float] = (0.3, 0.5, 0.7), fifo: int = 5, threshold: float = 0.1):
-        for p in ratios:
-            if not 0.0 < p < 1.0:
-                raise ValueError(f"pruning ratio p must be in (0, 1), got {p}")
-        if fifo < 2:
-            raise ValueError(f"fifo must hold at least 2 masks, got {fifo}")
-        self.ratios, self.threshold = tuple(ratios), threshold
+        if isinstance(ratios, (str, bytes)) or not hasattr(ratios, "__iter__"):
+            raise TypeError(f"ratios must be a sequence of pruning ratios, got {ratios!r}")
+        ratios = tuple(check_fraction("pruning ratio p", p, low_open=True, high_open=True) for p in ratios)
+        if not ratios or len(set(ratios)) != len(ratios):
+            raise ValueError(f"ratios must be distinct pruning ratios, at least one, got {ratios}")
+        fifo = check_int("fifo", fifo, 2)
+        threshold = check_fraction("threshold", threshold)
+        self.ratios, self.threshold = ratios, threshold
         self.queues = {p: deque(maxlen=fifo) for p in self.ratios}
         self.fired_epoch: dict[float, int | None] = {p: None for p in self.ratios}
         self.distances: dict[float, list[float]] = {p: [] for p in self.ratios}
@@ -205,16 +266,21 @@ class MaskEBDetector:
 
     def update_masks(self, masks: dict[float, np.ndarray], epoch: int) -> dict[float, bool]:
         """Add one epoch's masks (ratio -> bool mask); returns which detectors fire now."""
+        missing = [p for p in self.ratios if not isinstance(masks, dict) or p not in masks]
+        if missing:
+            raise ValueError(f"masks must hold a mask for every ratio {self.ratios}; missing {missing}")
+        epoch = check_int("epoch", epoch, 0)
+        checked = {p: _check_mask(f"masks[{p}]", masks[p]) for p in self.ratios}
         fired = {}
         for p in self.ratios:
             queue = self.queues[p]
-            if queue and masks[p].shape != queue[-1].shape:
-                raise ValueError(f"mask for p={p} has shape {masks[p].shape}, earlier ones {queue[-1].shape}")
-            queue.append(np.asarray(masks[p], dtype=bool))
+            if queue and checked[p].shape != queue[-1].shape:
+                raise ValueError(f"mask for p={p} has shape {checked[p].shape}, earlier ones {queue[-1].shape}")
+            queue.append(checked[p])
             full = len(queue) == queue.maxlen
             largest = max(mask_distance(queue[-1], old) for old in list(queue)[:-1]) if full else float("nan")
             self.distances[p].append(largest)
-            fired[p] = self.fired_epoch[p] is None and full and largest < self.threshold
+            fired[p] = self.fired_epoch[p] is None and full and largest <= self.threshold
             if fired[p]:
                 self.fired_epoch[p] = epoch
         return fired

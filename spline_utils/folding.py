@@ -10,6 +10,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from ._validate import check_finite
+
 
 def fold_batchnorm(layer: nn.Module, bn: nn.Module) -> tuple[torch.Tensor, torch.Tensor]:
     """Weight and bias of ``bn(layer(z))`` as one affine layer (eval-mode statistics).
@@ -27,6 +29,13 @@ def fold_batchnorm(layer: nn.Module, bn: nn.Module) -> tuple[torch.Tensor, torch
         raise ValueError(f"bn has {bn.num_features} features but the layer has {out} outputs")
     if bn.running_mean is None or bn.running_var is None:
         raise ValueError("bn keeps no running statistics (track_running_stats=False): it is not affine")
+    for what, tensor in (("layer weight", layer.weight), ("layer bias", layer.bias), ("bn weight", bn.weight),
+                         ("bn bias", bn.bias), ("bn running_mean", bn.running_mean),
+                         ("bn running_var", bn.running_var)):
+        if tensor is not None:
+            check_finite(what, tensor.detach())
+    if bool((bn.running_var < 0).any()):
+        raise ValueError("bn running_var must be >= 0, got a negative entry")
     with torch.no_grad():
         gamma = bn.weight if bn.weight is not None else torch.ones_like(bn.running_var)
         beta = bn.bias if bn.bias is not None else torch.zeros_like(bn.running_mean)

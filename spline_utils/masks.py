@@ -20,6 +20,8 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from ._validate import check_finite, check_fraction, check_mapping, check_module, check_unit_indices
+
 PRUNABLE = (nn.Linear, nn.Conv2d)
 
 
@@ -34,8 +36,14 @@ class PruningMask:
     weight: dict[str, torch.Tensor]
     bias: dict[str, torch.Tensor | None]
 
+    def _name(self, name) -> str:
+        if name not in self.weight:
+            raise ValueError(f"name must be a masked layer, one of {sorted(self.weight)}; got {name!r}")
+        return name
+
     def pruned_units(self, name: str) -> list[int]:
         """Units (rows / output channels) of layer ``name`` whose weights and bias are all zero."""
+        self._name(name)
         q_w = self.weight[name].reshape(self.weight[name].shape[0], -1)
         dead = ~q_w.any(1)
         if self.bias.get(name) is not None:
@@ -44,13 +52,14 @@ class PruningMask:
 
     def sparsity(self, name: str | None = None) -> float:
         """Fraction of zeroed weight entries, of one layer or of all masked layers together."""
-        masks = [self.weight[name]] if name is not None else list(self.weight.values())
+        masks = [self.weight[self._name(name)]] if name is not None else list(self.weight.values())
         total = sum(m.numel() for m in masks)
         return 1.0 - sum(int(m.sum()) for m in masks) / total
 
 
 def prunable_layers(model: nn.Module) -> list[tuple[str, nn.Module]]:
     """(qualified name, module) of every ``nn.Linear`` / ``nn.Conv2d``, in registration order."""
+    check_module("model", model)
     return [(n, m) for n, m in model.named_modules() if isinstance(m, PRUNABLE)]
 
 
@@ -59,6 +68,7 @@ def following_batchnorm(model: nn.Module) -> dict[str, nn.Module]:
     parent module, over its outputs (the ``layer -> BN`` pairs of ``conv_bn_relu`` blocks, MLPs
     with BN, residual blocks). A BN of the *next* block (after a residual addition, as in
     pre-activation ResNets) has another parent and is not paired."""
+    check_module("model", model)
     leaves = [(n, m) for n, m in model.named_modules() if next(m.children(), None) is None]
     pairs = {}
     for (name, layer), (after_name, after) in zip(leaves[:-1], leaves[1:]):
@@ -80,7 +90,7 @@ def full_mask(model: nn.Module) -> PruningMask:
 
 def _layer(model: nn.Module, name: str) -> nn.Module:
     layers = dict(prunable_layers(model))
-    if name not in layers:
+    if not isinstance(name, str) or name not in layers:
         raise ValueError(f"unknown layer {name!r}: prunable layers (Linear / Conv2d) are {sorted(layers)}")
     return layers[name]
 
@@ -88,13 +98,15 @@ def _layer(model: nn.Module, name: str) -> nn.Module:
 def unit_mask(model: nn.Module, units: Mapping[str, Sequence[int]]) -> PruningMask:
     """Node / channel pruning: zero the rows of ``Q_W`` and the entries of ``q_b`` of the listed
     units, e.g. ``unit_mask(net, {"0": [2, 5]})`` prunes units 2 and 5 of layer ``"0"``."""
+    check_mapping("units", units)
     mask = full_mask(model)
     for name, idx in units.items():
         out = _layer(model, name).weight.shape[0]
-        idx = [int(i) for i in idx]
-        bad = [i for i in idx if not 0 <= i < out]
+        idx = check_unit_indices(f"units[{name!r}]", idx)  # ints (not bools, not 1.7)
+        bad = sorted({i for i in idx if not 0 <= i < out})
         if bad:
-            raise ValueError(f"layer {name!r} has {out} units; cannot prune unit(s) {bad}")
+            raise ValueError(f"units[{name!r}] must be unit indices in [0, {out}): layer {name!r} has {out} "
+                             f"units; cannot prune unit(s) {bad}")
         mask.weight[name][idx] = False
         if mask.bias[name] is not None:
             mask.bias[name][idx] = False
@@ -106,9 +118,13 @@ def magnitude_weight_mask(model: nn.Module, ratio: float, layers: Sequence[str] 
     last) zero the fraction ``ratio`` of weight entries with the smallest magnitude. Biases stay."""
     _check_ratio(ratio)
     mask = full_mask(model)
+    if isinstance(layers, str):
+        raise TypeError(f"layers must be a sequence of layer names, got the string {layers!r}")
     names = [n for n, _ in prunable_layers(model)][:-1] if layers is None else list(layers)
     for name in names:
-        w = _layer(model, name).weight.detach().abs().flatten()
+        weight = _layer(model, name).weight.detach()
+        check_finite(f"weight of layer {name!r}", weight)  # NaN would sort last: never pruned
+        w = weight.abs().flatten()
         n_prune = int(round(ratio * w.numel()))
         if n_prune:
             order = torch.argsort(w, stable=True)
@@ -122,6 +138,9 @@ def weight_mask(model: nn.Module, weight: Mapping[str, torch.Tensor],
                 bias: Mapping[str, torch.Tensor] | None = None) -> PruningMask:
     """Masks given explicitly (bool tensors of each weight's / bias's shape); unlisted layers are
     kept whole."""
+    check_mapping("weight", weight)
+    if bias is not None:
+        check_mapping("bias", bias)
     mask = full_mask(model)
     for name, q in list(weight.items()) + list((bias or {}).items()):
         _layer(model, name)
@@ -135,7 +154,10 @@ def weight_mask(model: nn.Module, weight: Mapping[str, torch.Tensor],
 
 
 def _checked(q, like: torch.Tensor, what: str) -> torch.Tensor:
-    q = torch.as_tensor(q)
+    try:
+        q = torch.as_tensor(q)
+    except (TypeError, ValueError, RuntimeError):
+        raise TypeError(f"{what} must be a bool tensor, got {type(q).__name__}") from None
     if q.shape != like.shape:
         raise ValueError(f"{what} has shape {tuple(q.shape)}, expected {tuple(like.shape)}")
     if q.dtype != torch.bool and not ((q == 0) | (q == 1)).all():
@@ -146,20 +168,44 @@ def _checked(q, like: torch.Tensor, what: str) -> torch.Tensor:
 def apply_mask(model: nn.Module, mask: PruningMask) -> nn.Module:
     """A copy of ``model`` with ``W * Q_W`` and ``b * q_b`` in every masked layer; a fully pruned
     unit also gets ``gamma = beta = 0`` in the BatchNorm that follows it (it then outputs 0)."""
+    _check_mask(model, mask)
+    return _enforce(copy.deepcopy(model), mask)
+
+
+def _check_mask(model: nn.Module, mask: PruningMask) -> None:
+    """``mask`` fits ``model``: known layers, the weights' and biases' shapes, bool entries
+    (a float mask of 0.5 would scale weights instead of pruning them). Shapes and dtypes only:
+    cheap enough for every optimiser step."""
+    if not isinstance(mask, PruningMask):
+        raise TypeError(f"mask must be a PruningMask, got {type(mask).__name__}")
     layers = dict(prunable_layers(model))
-    unknown = sorted(set(mask.weight) - set(layers))
+    unknown = sorted(set(mask.weight) - set(layers)) + sorted(set(mask.bias) - set(layers))
     if unknown:
         raise ValueError(f"the mask names layers the model does not have: {unknown}")
     for name, q in mask.weight.items():
-        if q.shape != layers[name].weight.shape:
-            raise ValueError(f"mask of layer {name!r} has shape {tuple(q.shape)}, "
+        if not isinstance(q, torch.Tensor) or q.shape != layers[name].weight.shape:
+            raise ValueError(f"mask of layer {name!r} has shape {tuple(getattr(q, 'shape', ()))}, "
                              f"the weight has {tuple(layers[name].weight.shape)}")
-    return enforce_mask_(copy.deepcopy(model), mask)
+        if q.dtype != torch.bool:
+            raise TypeError(f"mask of layer {name!r} must be a bool tensor, got dtype {q.dtype}")
+    for name, q in mask.bias.items():
+        if q is None:
+            continue
+        bias = layers[name].bias
+        if bias is None or not isinstance(q, torch.Tensor) or q.shape != bias.shape or q.dtype != torch.bool:
+            raise ValueError(f"bias mask of layer {name!r} must be a bool tensor of the bias's shape "
+                             f"{None if bias is None else tuple(bias.shape)}, got {getattr(q, 'dtype', type(q).__name__)} "
+                             f"{tuple(getattr(q, 'shape', ()))}")
 
 
 def enforce_mask_(model: nn.Module, mask: PruningMask) -> nn.Module:
     """Apply ``mask`` to ``model`` in place (as :func:`apply_mask` does to a copy) and return it;
     used after every optimiser step of a fine-tuning run so that pruned weights stay zero."""
+    _check_mask(model, mask)
+    return _enforce(model, mask)
+
+
+def _enforce(model: nn.Module, mask: PruningMask) -> nn.Module:
     players = dict(prunable_layers(model))
     bns = following_batchnorm(model)
     with torch.no_grad():
@@ -178,6 +224,5 @@ def enforce_mask_(model: nn.Module, mask: PruningMask) -> nn.Module:
     return model
 
 
-def _check_ratio(ratio: float) -> None:
-    if not 0.0 <= float(ratio) < 1.0:
-        raise ValueError(f"pruning ratio must be in [0, 1), got {ratio}")
+def _check_ratio(ratio: float) -> float:
+    return check_fraction("pruning ratio", ratio)

@@ -9,6 +9,11 @@ a Linear or Conv2d is gone, together with its BatchNorm entries and the matching
   between layers; a ``Flatten`` maps a channel to its block of columns);
 * :class:`~spline_utils.models.PreResNet`: the internal convolutions of each block (``conv1``, and
   ``conv2`` in bottlenecks); the residual stream keeps its full width, as in network slimming.
+
+Grouped and depthwise convolutions (``groups > 1``) are refused with a ``ValueError``, as
+producers and as consumers: in the masked model a pruned channel that passes through a depthwise
+convolution becomes that convolution's bias (a constant map, not zero), which no removal of
+channels reproduces exactly.
 """
 
 from __future__ import annotations
@@ -19,7 +24,8 @@ from collections.abc import Mapping, Sequence
 import torch
 from torch import nn
 
-from .masks import prunable_layers
+from ._validate import check_mapping, check_module, check_tensor, check_unit_indices
+from .masks import _layer, following_batchnorm, prunable_layers
 from .model_walk import module_tensor
 from .models import PreActBlock, PreActBottleneck, PreResNet
 
@@ -34,15 +40,25 @@ def remove_units(model: nn.Module, pruned: Mapping[str, Sequence[int]], example:
     Raises ``ValueError`` for an architecture or a layer this function does not handle.
     """
     layers = dict(prunable_layers(model))
-    unknown = sorted(set(pruned) - set(layers))
+    check_mapping("pruned", pruned)
+    unknown = sorted(set(pruned) - set(layers), key=str)
     if unknown:
         raise ValueError(f"unknown layers {unknown}: prunable layers are {sorted(layers)}")
+    checked = {}
     for name, idx in pruned.items():
         units = layers[name].weight.shape[0]
+        idx = check_unit_indices(f"pruned[{name!r}]", idx)  # integers, not bools or 1.7
+        if any(not 0 <= i < units for i in idx):
+            raise ValueError(f"pruned[{name!r}] must be unit indices in [0, {units}): layer {name!r} has "
+                             f"{units} units; got indices {sorted(idx)}")
         if len(set(idx)) >= units:
             raise ValueError(f"layer {name!r} would lose all its {units} units: keep at least one")
-        if any(not 0 <= int(i) < units for i in idx):
-            raise ValueError(f"layer {name!r} has {units} units; got indices {sorted(idx)}")
+        if idx and getattr(layers[name], "groups", 1) != 1:
+            raise ValueError(f"layer {name!r} is a grouped convolution (groups={layers[name].groups}): "
+                             "physical removal cannot remove its output channels")
+        checked[name] = idx
+    pruned = checked
+    check_tensor("example", example, min_dim=2, non_empty=True)
     small = copy.deepcopy(model)
     if isinstance(model, PreResNet):
         _remove_preresnet(small, pruned)
@@ -61,14 +77,18 @@ def _keep(units: int, pruned: Sequence[int]) -> torch.Tensor:
     return torch.tensor([i for i in range(units) if i not in drop], dtype=torch.long)
 
 
+def _check_groups(layer: nn.Module, name: str, role: str) -> None:
+    if getattr(layer, "groups", 1) != 1:
+        raise ValueError(f"layer {name!r} is a grouped convolution (groups={layer.groups}) that {role}: "
+                         "physical removal supports only groups=1")
+
+
 def _slice_out(layer: nn.Module, keep: torch.Tensor) -> nn.Module:
     if isinstance(layer, nn.Linear):
         new = nn.Linear(layer.in_features, len(keep), bias=layer.bias is not None)
     else:
         new = nn.Conv2d(layer.in_channels, len(keep), layer.kernel_size, layer.stride, layer.padding,
                         layer.dilation, 1, bias=layer.bias is not None)
-        if layer.groups != 1:
-            raise ValueError("grouped convolutions are not supported by physical removal")
     with torch.no_grad():
         new.weight.copy_(layer.weight[keep])
         if layer.bias is not None:
@@ -76,10 +96,15 @@ def _slice_out(layer: nn.Module, keep: torch.Tensor) -> nn.Module:
     return new.to(layer.weight.device, layer.weight.dtype).train(layer.training)
 
 
+def _columns(keep: torch.Tensor, block: int) -> torch.Tensor:
+    """The columns of channels ``keep`` after a Flatten that gives each channel ``block`` columns."""
+    return (keep[:, None] * block + torch.arange(block)[None]).reshape(-1)
+
+
 def _slice_in(layer: nn.Module, keep: torch.Tensor, block: int = 1) -> nn.Module:
     """Keep input channels ``keep``; a Linear after Flatten keeps blocks of ``block`` columns."""
     if isinstance(layer, nn.Linear):
-        cols = (keep[:, None] * block + torch.arange(block)[None]).reshape(-1)
+        cols = _columns(keep, block)
         new = nn.Linear(len(cols), layer.out_features, bias=layer.bias is not None)
         weight = layer.weight[:, cols]
     else:
@@ -117,6 +142,8 @@ def _set(model: nn.Module, name: str, module: nn.Module) -> None:
 def _remove_sequential(model: nn.Sequential, pruned, example) -> None:
     leaves = [(n, m) for n, m in model.named_modules() if next(m.children(), None) is None]
     names = [n for n, _ in leaves]
+    name_of = {id(m): n for n, m in leaves}
+    own_bn = {layer: name_of[id(bn)] for layer, bn in following_batchnorm(model).items()}  # zeroed by the mask
     blocks = {}  # columns per channel after each Flatten, read off the unmodified model
     for n, m in leaves:
         if isinstance(m, nn.Flatten):
@@ -132,11 +159,17 @@ def _remove_sequential(model: nn.Sequential, pruned, example) -> None:
         for j in range(i + 1, len(leaves)):
             after_name = leaves[j][0]
             after = model.get_submodule(after_name)
-            if isinstance(after, (nn.BatchNorm1d, nn.BatchNorm2d)):
-                _set(model, after_name, _slice_bn(after, keep))
+            if isinstance(after, (nn.BatchNorm1d, nn.BatchNorm2d)):  # after a Flatten: the channels' columns
+                if own_bn.get(name) != after_name:
+                    raise ValueError(
+                        f"layer {name!r} is separated from the BatchNorm {after_name!r} by other layers: the "
+                        "mask does not zero that BatchNorm, so a pruned unit still emits its shift there and "
+                        "removing the unit would change the outputs")
+                _set(model, after_name, _slice_bn(after, _columns(keep, block)))
             elif isinstance(after, nn.Flatten):
                 block = blocks[after_name]
             elif isinstance(after, (nn.Linear, nn.Conv2d)):
+                _check_groups(after, after_name, f"reads the pruned outputs of layer {name!r}")
                 consumer = (after_name, after)
                 break
             elif not isinstance(after, _CHANNELWISE):
@@ -166,6 +199,7 @@ def _remove_preresnet(model: PreResNet, pruned) -> None:
         if not idx:
             continue
         bn_name, next_name = allowed[name]
+        _check_groups(model.get_submodule(next_name), next_name, f"reads the pruned outputs of layer {name!r}")
         layer = model.get_submodule(name)
         keep = _keep(layer.weight.shape[0], idx)
         _set(model, name, _slice_out(layer, keep))
@@ -176,6 +210,8 @@ def _remove_preresnet(model: PreResNet, pruned) -> None:
 def consumer_name(model: nn.Module, name: str) -> str:
     """Name of the layer that reads the outputs of prunable layer ``name`` (the next Linear /
     Conv2d of a plain Sequential; the next conv inside a PreResNet block)."""
+    check_module("model", model)
+    _layer(model, name)
     if isinstance(model, PreResNet):
         for block_name, block in model.blocks.named_children():
             prefix = f"blocks.{block_name}."
@@ -197,5 +233,6 @@ def consumer_name(model: nn.Module, name: str) -> str:
 
 def pruned_widths(model: nn.Module) -> dict[str, int]:
     """Output width of every Linear / Conv2d (for comparing architectures)."""
+    check_module("model", model)
     return {n: m.weight.shape[0] for n, m in prunable_layers(model)}
 

@@ -14,6 +14,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from ._validate import check_array, check_finite, check_module, check_real, is_int
 from .folding import fold_batchnorm
 from .masks import _layer, apply_mask, following_batchnorm, unit_mask
 from .model_walk import module_tensor
@@ -29,6 +30,8 @@ def unit_hyperplanes(model: nn.Module, name: str) -> tuple[np.ndarray, np.ndarra
     else:
         weight = layer.weight.detach()
         bias = layer.bias.detach() if layer.bias is not None else torch.zeros(weight.shape[0])
+        check_finite(f"weight of layer {name!r}", weight)
+        check_finite(f"bias of layer {name!r}", bias)
     w = weight.detach().to(torch.float64).reshape(weight.shape[0], -1).cpu().numpy()
     return w, bias.detach().to(torch.float64).cpu().numpy()
 
@@ -36,7 +39,7 @@ def unit_hyperplanes(model: nn.Module, name: str) -> tuple[np.ndarray, np.ndarra
 def normalised_hyperplanes(w: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """``(w / ||w||, b / ||w||)`` row by row; a unit with ``w = 0`` (pruned) has no spline and
     gets NaN."""
-    w, b = np.asarray(w, dtype=np.float64), np.asarray(b, dtype=np.float64)
+    w, b = check_array("w", w), check_array("b", b)
     if w.ndim != 2 or b.shape != (w.shape[0],):
         raise ValueError(f"expected w of shape (units, fan_in) and b of shape (units,), got {w.shape} and {b.shape}")
     norm = np.linalg.norm(w, axis=1)
@@ -64,8 +67,8 @@ def bn_spline_distance(model: nn.Module, name: str) -> np.ndarray:
     bn = following_batchnorm(model).get(name)
     if bn is None or bn.weight is None:
         raise ValueError(f"layer {name!r} is not followed by an affine BatchNorm")
-    gamma = bn.weight.detach().to(torch.float64).cpu().numpy()
-    beta = bn.bias.detach().to(torch.float64).cpu().numpy()
+    gamma = check_array("bn weight (gamma)", bn.weight.detach())
+    beta = check_array("bn bias (beta)", bn.bias.detach())
     with np.errstate(divide="ignore", invalid="ignore"):
         return np.where(gamma != 0, np.abs(beta / np.where(gamma != 0, gamma, 1.0)), np.inf)
 
@@ -75,10 +78,17 @@ def data_spline_distance(model: nn.Module, name: str, x: torch.Tensor) -> np.nda
     """Measured on data ``x`` (N, *input_shape): how many standard deviations (unbiased, over the
     data and, for conv layers, every position) the spline of each unit lies from the mean of its
     BN-folded pre-activation, ``|mean(h_k)| / std(h_k)`` (units,). Eval mode."""
+    from .codes import _prepare_input
+
     layer = _layer(model, name)
     bn = following_batchnorm(model).get(name)
+    x = _prepare_input(model, x)
     h = module_tensor(model, bn if bn is not None else layer, x).to(torch.float64)
     h = h.transpose(0, 1).reshape(h.shape[1], -1)  # (units, N * positions)
+    if h.shape[1] < 2:
+        raise ValueError(f"x must hold at least 2 inputs (a standard deviation needs 2 values per unit), "
+                         f"got {x.shape[0]}")
+    check_finite(f"the pre-activation of layer {name!r}", h)
     return (h.mean(1).abs() / h.std(1)).cpu().numpy()
 
 
@@ -86,6 +96,7 @@ def data_spline_distance(model: nn.Module, name: str, x: torch.Tensor) -> np.nda
 def _mlp_block(model: nn.Module, name: str) -> tuple[nn.Linear, str]:
     """Check that ``name`` is a Linear followed by ([BN,] ReLU or LeakyReLU, [Dropout/Identity,])
     and another Linear; return the layer and the next Linear's name."""
+    check_module("model", model)
     leaves = [(n, m) for n, m in model.named_modules() if next(m.children(), None) is None]
     names = [n for n, _ in leaves]
     if name not in names or not isinstance(dict(leaves)[name], nn.Linear):
@@ -113,10 +124,12 @@ def merge_bound(model: nn.Module, name: str, keep: int, drop: int, radius: float
     into unit ``keep`` (see :func:`merge_units`):
     ``||v_drop|| ||w_drop|| (radius ||w^_keep - w^_drop|| + |b^_keep - b^_drop|)``."""
     layer, next_name = _mlp_block(model, name)
-    _check_pair(layer.weight.shape[0], keep, drop)
-    if radius < 0:
-        raise ValueError(f"radius must be >= 0, got {radius}")
+    keep, drop = _check_pair(layer.weight.shape[0], keep, drop)
+    radius = check_real("radius", radius, 0.0)
     w, b = unit_hyperplanes(model, name)
+    for what, unit in (("keep", keep), ("drop", drop)):
+        if not np.any(w[unit]):
+            raise ValueError(f"{what}={unit} is a pruned unit of layer {name!r} (zero weights): it has no spline")
     w_hat, b_hat = normalised_hyperplanes(w, b)
     v = _layer(model, next_name).weight.detach().to(torch.float64).cpu().numpy()
     return float(np.linalg.norm(v[:, drop]) * np.linalg.norm(w[drop])
@@ -133,7 +146,7 @@ def merge_units(model: nn.Module, name: str, keep: int, drop: int) -> nn.Module:
     homogeneous); otherwise the change is bounded by :func:`merge_bound`.
     """
     layer, next_name = _mlp_block(model, name)
-    _check_pair(layer.weight.shape[0], keep, drop)
+    keep, drop = _check_pair(layer.weight.shape[0], keep, drop)
     w, _ = unit_hyperplanes(model, name)
     norm_keep = np.linalg.norm(w[keep])
     if norm_keep == 0:
@@ -147,10 +160,13 @@ def merge_units(model: nn.Module, name: str, keep: int, drop: int) -> nn.Module:
     return merged
 
 
-def _check_pair(units: int, keep: int, drop: int) -> None:
+def _check_pair(units: int, keep: int, drop: int) -> tuple[int, int]:
     for what, k in (("keep", keep), ("drop", drop)):
+        if not is_int(k):
+            raise TypeError(f"{what} must be an integer unit index, got {k!r}")
         if not 0 <= int(k) < units:
-            raise ValueError(f"{what}={k} is not a unit of a layer with {units} units")
-    if keep == drop:
+            raise ValueError(f"{what}={k} is not a unit of a layer with {units} units: {what} must be in [0, {units})")
+    if int(keep) == int(drop):
         raise ValueError("keep and drop must be different units")
+    return int(keep), int(drop)
 

@@ -21,8 +21,9 @@ import numpy as np
 import torch
 from torch import nn
 
+from ._validate import check_choice, check_int, check_real
 from .model_walk import module_tensor
-from .masks import _check_ratio, apply_mask, prunable_layers, unit_mask
+from .masks import _check_ratio, _layer, apply_mask, prunable_layers, unit_mask
 from .physical import remove_units
 from .spline_params import _mlp_block, merge_units, normalised_hyperplanes, unit_hyperplanes
 
@@ -43,7 +44,10 @@ class UnitPruning:
 @torch.no_grad()
 def input_radius(model: nn.Module, name: str, x: torch.Tensor) -> float:
     """Largest Euclidean norm of layer ``name``'s input over the data ``x`` (eval mode)."""
-    z = module_tensor(model, dict(prunable_layers(model))[name], x, output=False).to(torch.float64)
+    from .codes import _prepare_input
+
+    layer = _layer(model, name)
+    z = module_tensor(model, layer, _prepare_input(model, x), output=False).to(torch.float64)
     return float(z.reshape(z.shape[0], -1).norm(dim=1).max())
 
 
@@ -55,8 +59,14 @@ def redundancy_bounds(model: nn.Module, name: str, radius: float, alive: np.ndar
     already pruned). ``alive``: bool (units,) of units still present (default: nonzero rows).
     """
     _, next_name = _mlp_block(model, name)
+    radius = check_real("radius", radius, 0.0)
     w, b = unit_hyperplanes(model, name)
     norms = np.linalg.norm(w, axis=1)
+    if alive is not None:
+        alive = np.asarray(alive)
+        if alive.dtype != bool or alive.shape != norms.shape:
+            raise ValueError(f"alive must be a bool array of shape ({len(norms)},) (one entry per unit), "
+                             f"got {alive.dtype} {alive.shape}")
     alive = norms > 0 if alive is None else alive & (norms > 0)
     w_hat, b_hat = normalised_hyperplanes(w, b)
     v = dict(prunable_layers(model))[next_name].weight.detach().to(torch.float64).cpu().numpy()
@@ -80,9 +90,9 @@ def prune_units(model: nn.Module, name: str, ratio: float, criterion: str = "spl
     criterion: ``"spline"`` (needs the data ``x`` to set the ball radius), ``"magnitude"`` or
     ``"random"`` (seeded by ``seed``); see the module docstring. ``ratio`` in [0, 1).
     """
-    _check_ratio(ratio)
-    if criterion not in CRITERIA:
-        raise ValueError(f"criterion must be one of {CRITERIA}, got {criterion!r}")
+    ratio = _check_ratio(ratio)
+    check_choice("criterion", criterion, CRITERIA)
+    seed = check_int("seed", seed, 0)
     layer, _ = _mlp_block(model, name)
     units = layer.weight.shape[0]
     n_prune = int(round(ratio * units))
@@ -124,10 +134,13 @@ def remove_pruned_units(model: nn.Module, name: str) -> nn.Module:
     unchanged, because a pruned unit contributes exactly zero
     (:func:`~spline_utils.physical.remove_units` does the slicing)."""
     layer, _ = _mlp_block(model, name)
+    first = next(m for _, m in prunable_layers(model))
+    if not isinstance(first, nn.Linear):
+        raise ValueError(f"remove_pruned_units needs an MLP (its first layer a Linear), got a first layer "
+                         f"{type(first).__name__}: use physical.remove_units with an example input")
     w, b = unit_hyperplanes(model, name)  # BN folded: a pruned unit has w = 0 and b = 0
     pruned = np.nonzero(~((w != 0).any(1) | (b != 0)))[0].tolist()
     if len(pruned) == len(w):
         raise ValueError(f"every unit of layer {name!r} is pruned: nothing would be left")
-    first = next(m for _, m in prunable_layers(model))
     example = torch.zeros(2, first.in_features, dtype=layer.weight.dtype, device=layer.weight.device)
     return remove_units(model, {name: pruned}, example)

@@ -429,3 +429,373 @@ def test_consistency_checks_raise_explicitly():
         part.check(other)
     with pytest.raises(AssertionError):
         part.check(other)
+
+
+# --------------------------------------------------------------------------- masks, criteria, removal
+def _bn_mlp():
+    torch.manual_seed(0)
+    model = su.make_mlp([2, 6, 5, 3], batch_norm=True)
+    for m in model.modules():
+        if isinstance(m, nn.BatchNorm1d):
+            with torch.no_grad():
+                m.weight.uniform_(0.5, 1.5)
+                m.bias.normal_()
+                m.running_var.uniform_(0.5, 2.0)
+    return model.eval()
+
+
+@pytest.mark.parametrize(
+    "indices, error, message",
+    [
+        ([1.7], TypeError, r"units\['0'\] must hold integer unit indices, got 1.7"),
+        ([2.0], TypeError, "must hold integer unit indices"),
+        ([True], TypeError, "must hold integer unit indices, got True"),
+        (torch.tensor([1.0]), TypeError, "must hold integer unit indices, got dtype float32"),
+        (np.array([[1, 2]]), ValueError, "must be a 1-D sequence"),
+        (3, TypeError, "must be a sequence of unit indices"),
+        ("12", TypeError, "must be a sequence of unit indices"),
+        ([6], ValueError, r"units\['0'\] must be unit indices in \[0, 6\)"),
+        ([-1], ValueError, r"must be unit indices in \[0, 6\)"),
+    ],
+)
+def test_unit_indices_must_be_integers_in_range(indices, error, message):
+    model = _bn_mlp()
+    with pytest.raises(error, match=message):
+        su.unit_mask(model, {"0": indices})
+    with pytest.raises(error, match=message.replace(r"units\[", r"pruned\[").replace("units[", "pruned[")):
+        su.physical.remove_units(model, {"0": indices}, torch.randn(2, 2))
+
+
+def test_integer_arrays_and_tensors_are_valid_unit_indices():
+    model = _bn_mlp()
+    for idx in ([1, 3], (1, 3), np.array([1, 3]), torch.tensor([1, 3]), [np.int64(1), 3], range(1, 4, 2)):
+        assert su.unit_mask(model, {"0": idx}).pruned_units("0") == [1, 3]
+        x = torch.randn(4, 2)
+        small = su.physical.remove_units(model, {"0": idx}, x)
+        assert small[0].out_features == 4
+
+
+@pytest.mark.parametrize(
+    "call, error, message",
+    [
+        (lambda m: su.unit_mask(m, [("0", [1])]), TypeError, "units must be a mapping"),
+        (lambda m: su.unit_mask(m, {0: [1]}), ValueError, "unknown layer 0"),
+        (lambda m: su.magnitude_weight_mask(m, NAN), ValueError, "pruning ratio must be a finite"),
+        (lambda m: su.magnitude_weight_mask(m, "0.5"), TypeError, "pruning ratio must be a real number"),
+        (lambda m: su.magnitude_weight_mask(m, 0.5, layers="0"), TypeError, "layers must be a sequence"),
+        (lambda m: su.magnitude_weight_mask(_with(m, NAN), 0.5), ValueError, "weight of layer '0' must be finite"),
+        (lambda m: su.weight_mask(m, {"0": torch.full((6, 2), NAN)}), ValueError, "only 0 and 1"),
+        (lambda m: su.weight_mask(m, {"0": "mask"}), TypeError, "weight mask of layer '0' must be a bool tensor"),
+        (lambda m: su.weight_mask(m, [1]), TypeError, "weight must be a mapping"),
+        (lambda m: su.apply_mask(m, {"0": torch.ones(6, 2)}), TypeError, "mask must be a PruningMask"),
+        (lambda m: su.apply_mask(m, su.PruningMask({"0": torch.full((6, 2), 0.5)}, {})), TypeError,
+         "mask of layer '0' must be a bool tensor"),
+        (lambda m: su.enforce_mask_(m, su.PruningMask({}, {"0": torch.ones(3, dtype=torch.bool)})), ValueError,
+         "bias mask of layer '0' must be a bool tensor of the bias's shape"),
+        (lambda m: su.full_mask(m).pruned_units("9"), ValueError, "name must be a masked layer"),
+        (lambda m: su.full_mask(m).sparsity("x"), ValueError, "name must be a masked layer"),
+        (lambda m: su.prunable_layers("model"), TypeError, "model must be a torch.nn.Module"),
+    ],
+)
+def test_bad_mask_arguments(call, error, message):
+    with pytest.raises(error, match=message):
+        call(_bn_mlp())
+
+
+@pytest.mark.parametrize(
+    "scores, kwargs, error, message",
+    [
+        ({"0": [0.1, NAN, 0.3]}, {}, ValueError, r"scores\['0'\] must be finite"),
+        ({"0": [0.1, INF, 0.3]}, dict(scope="global"), ValueError, r"scores\['0'\] must be finite"),
+        ({"0": []}, {}, ValueError, "one score per unit"),
+        ({"0": [[0.1, 0.2]]}, {}, ValueError, "must have 1 dimension"),
+        ({"0": ["a", "b"]}, {}, TypeError, "must be an array of real numbers"),
+        ({"0": [True, False]}, {}, TypeError, "must be an array of real numbers"),
+        ({"0": [-1.0, 2.0]}, dict(scope="global"), ValueError, "must be non-negative scores"),
+        ([0.1, 0.2], {}, TypeError, "scores must be a mapping"),
+        ({"0": [0.1, 0.2]}, dict(ratio=-0.1), ValueError, r"pruning ratio must be in \[0, 1\)"),
+        ({"0": [0.1, 0.2]}, dict(scope="all"), ValueError, "scope must be"),
+    ],
+)
+def test_select_units_refuses_bad_scores(scores, kwargs, error, message):
+    kwargs = {"ratio": 0.5, **kwargs}
+    with pytest.raises(error, match=message):
+        su.criteria.select_units(scores, **kwargs)
+
+
+def test_selected_units_are_python_ints():
+    pruned = su.criteria.select_units({"a": np.array([0.3, 0.1, 0.2, 0.9])}, 0.5)
+    assert pruned == {"a": [1, 2]} and all(type(i) is int for i in pruned["a"])
+
+
+@pytest.mark.parametrize(
+    "call, error, message",
+    [
+        (lambda m: su.criteria.unit_scores(m, "magnitude", seed=1.5), TypeError, "seed must be an integer"),
+        (lambda m: su.criteria.unit_scores(m, "magnitude", layers="0"), TypeError, "layers must be a sequence"),
+        (lambda m: su.criteria.unit_scores(m, "magnitude", layers=[]), ValueError, "at least one prunable layer"),
+        (lambda m: su.criteria.unit_scores(m, "mask", mask={"0": [1]}), TypeError, "mask must be a PruningMask"),
+        (lambda m: su.criteria.unit_scores(_with(m, NAN), "magnitude"), ValueError, "model parameter '0.weight' must be finite"),
+        (lambda m: su.criteria.unit_scores(_with(m, INF, 2), "slimming"), ValueError, "'1.weight' must be finite"),
+        (lambda m: su.criteria.slimming_units(m, 1.0), ValueError, r"pruning ratio must be in \[0, 1\)"),
+        (lambda m: su.criteria.outgoing_norms(m, "7"), ValueError, "unknown layer '7'"),
+        (lambda m: su.criteria.round_widths({"0": [1]}, {"3": [0.1]}), ValueError, r"scores must hold every layer of pruned; missing \['0'\]"),
+        (lambda m: su.criteria.round_widths({"0": [4]}, {"0": [0.1, 0.2]}), ValueError, r"pruned\['0'\] must be unit indices in \[0, 2\)"),
+        (lambda m: su.criteria.round_widths({"0": [1.0]}, {"0": [0.1, 0.2]}), TypeError, "integer unit indices"),
+        (lambda m: su.criteria.round_widths({"0": [1]}, {"0": [0.1, 0.2]}, multiple=2.0), TypeError, "multiple must be an integer"),
+    ],
+)
+def test_bad_criteria_arguments(call, error, message):
+    with pytest.raises(error, match=message):
+        call(_bn_mlp())
+
+
+def test_grouped_and_depthwise_convolutions_are_refused_by_physical_removal():
+    x = torch.randn(2, 2, 6, 6)
+    depthwise = nn.Sequential(nn.Conv2d(2, 4, 3), nn.ReLU(), nn.Conv2d(4, 4, 3, groups=4), nn.ReLU(), nn.Conv2d(4, 2, 1))
+    with pytest.raises(ValueError, match=r"layer '2' is a grouped convolution \(groups=4\) that reads the pruned outputs of layer '0'"):
+        su.physical.remove_units(depthwise, {"0": [1]}, x)
+    grouped = nn.Sequential(nn.Conv2d(2, 4, 3, groups=2), nn.ReLU(), nn.Conv2d(4, 2, 1))
+    with pytest.raises(ValueError, match=r"layer '0' is a grouped convolution \(groups=2\): physical removal cannot"):
+        su.physical.remove_units(grouped, {"0": [1]}, x)
+    assert su.physical.remove_units(grouped, {"0": []}, x)[0].groups == 2  # nothing to remove: a copy
+
+
+def test_batchnorm_not_right_after_the_pruned_layer_is_refused():
+    """The mask zeroes only the BatchNorm right after a layer: through any other BatchNorm a pruned
+    unit still emits that BatchNorm's shift, so removing it would change the outputs."""
+    model = nn.Sequential(nn.Conv2d(1, 4, 3), nn.ReLU(), nn.BatchNorm2d(4), nn.Conv2d(4, 2, 1)).eval()
+    with pytest.raises(ValueError, match="layer '0' is separated from the BatchNorm '2'"):
+        su.physical.remove_units(model, {"0": [1]}, torch.randn(2, 1, 6, 6))
+
+
+@pytest.mark.parametrize(
+    "call, error, message",
+    [
+        (lambda m: su.physical.remove_units(m, {"0": [1]}, [[0.0, 1.0]]), TypeError, "example must be a torch.Tensor"),
+        (lambda m: su.physical.remove_units(m, {"0": [1]}, torch.randn(2, 2).fill_(NAN)), ValueError, "example must be finite"),
+        (lambda m: su.physical.remove_units(m, [("0", [1])], torch.randn(2, 2)), TypeError, "pruned must be a mapping"),
+        (lambda m: su.physical.consumer_name(m, "9"), ValueError, "unknown layer '9'"),
+        (lambda m: su.physical.pruned_widths(None), TypeError, "model must be a torch.nn.Module"),
+    ],
+)
+def test_bad_removal_arguments(call, error, message):
+    with pytest.raises(error, match=message):
+        call(_bn_mlp())
+
+
+# --------------------------------------------------------------------------- splines, merging, folding
+@pytest.mark.parametrize(
+    "call, error, message",
+    [
+        (lambda m: su.merge_units(m, "0", 1.7, 2), TypeError, "keep must be an integer unit index"),
+        (lambda m: su.merge_units(m, "0", 1, True), TypeError, "drop must be an integer unit index"),
+        (lambda m: su.merge_bound(m, "0", 1, 2, NAN), ValueError, "radius must be a finite number"),
+        (lambda m: su.merge_bound(m, "0", 1, 2, -1.0), ValueError, "radius must be in"),
+        (lambda m: su.merge_bound(su.apply_mask(m, su.unit_mask(m, {"0": [1]})), "0", 1, 2, 1.0), ValueError,
+         "keep=1 is a pruned unit"),
+        (lambda m: su.normalised_hyperplanes(np.array([[1.0, NAN]]), np.zeros(1)), ValueError, "w must be finite"),
+        (lambda m: su.spline_distances(np.eye(2), np.array([0.0, INF])), ValueError, "b must be finite"),
+        (lambda m: su.unit_hyperplanes(_with(m, NAN, 1), "0"), ValueError, "layer bias must be finite"),
+        (lambda m: su.bn_spline_distance(_with(m, NAN, 2), "0"), ValueError, r"bn weight \(gamma\) must be finite"),
+        (lambda m: su.data_spline_distance(m, "0", torch.randn(1, 2)), ValueError, "x must hold at least 2 inputs"),
+        (lambda m: su.data_spline_distance(m, "0", torch.tensor([[0.0, NAN]] * 3)), ValueError, "x must be finite"),
+        (lambda m: su.fold_batchnorm(m[0], _with(m, INF, 2)[1]), ValueError, "bn weight must be finite"),
+    ],
+)
+def test_bad_spline_parameter_arguments(call, error, message):
+    with pytest.raises(error, match=message):
+        call(_bn_mlp())
+
+
+def test_fold_batchnorm_refuses_negative_variance():
+    model = _bn_mlp()
+    model[1].running_var[0] = -0.5
+    with pytest.raises(ValueError, match="bn running_var must be >= 0"):
+        su.fold_batchnorm(model[0], model[1])
+
+
+@pytest.mark.parametrize(
+    "call, error, message",
+    [
+        (lambda m: su.prune_units(m, "0", 0.5, seed=-1), ValueError, "seed must be an integer >= 0"),
+        (lambda m: su.prune_units(m, "0", 0.5, criterion="spline", x=torch.full((4, 2), INF)), ValueError,
+         "x must be finite"),
+        (lambda m: su.prune_units(m, "0", True), TypeError, "pruning ratio must be a real number"),
+        (lambda m: su.input_radius(m, "5", torch.randn(3, 2)), ValueError, "unknown layer '5'"),
+        (lambda m: su.redundancy_bounds(m, "0", NAN), ValueError, "radius must be a finite number"),
+        (lambda m: su.redundancy_bounds(m, "0", 1.0, alive=np.ones(3, bool)), ValueError,
+         r"alive must be a bool array of shape \(6,\)"),
+        (lambda m: su.remove_pruned_units(su.digits_convnet(), "0"), ValueError, "merging needs a Linear layer"),
+    ],
+)
+def test_bad_unit_pruning_arguments(call, error, message):
+    with pytest.raises(error, match=message):
+        call(_bn_mlp())
+
+
+def test_remove_pruned_units_needs_an_mlp():
+    model = nn.Sequential(nn.Conv2d(1, 2, 3), nn.Flatten(), nn.Linear(8, 4), nn.ReLU(), nn.Linear(4, 2))
+    with pytest.raises(ValueError, match="remove_pruned_units needs an MLP"):
+        su.remove_pruned_units(model, "2")
+
+
+def _lines_partition():
+    model = _mlp()
+    return model, su.exact_partition(model, (-1, 1, -1, 1))
+
+
+@pytest.mark.parametrize(
+    "call, error, message",
+    [
+        (lambda m, p: su.bends(np.zeros((2, 2, 2)), np.zeros(2, int)), ValueError, "segs must have non-zero length"),
+        (lambda m, p: su.bends(np.ones((3, 2)), np.zeros(3, int)), ValueError, r"segs must have shape \(S, 2, 2\)"),
+        (lambda m, p: su.bends(np.full((2, 2, 2), NAN), np.zeros(2, int)), ValueError, "segs must be finite"),
+        (lambda m, p: su.bends(np.random.rand(3, 2, 2), np.zeros(2, int)), ValueError, r"groups must be integers of shape \(3,\)"),
+        (lambda m, p: su.bends(np.random.rand(3, 2, 2), np.zeros(3, int), tol=-1.0), ValueError, "tol must be in"),
+        (lambda m, p: su.spline_segments("part"), TypeError, "part must be an ExactPartition"),
+        (lambda m, p: su.spline_turning_points(p, 2), ValueError, r"layer must be an integer in \[0, 1\]"),
+        (lambda m, p: su.supplying_splines(p, [[0.0, NAN]]), ValueError, "points must be finite"),
+        (lambda m, p: su.supplying_splines(p, [[0.0, 0.0, 0.0]]), ValueError, r"points must have shape \(T, 2\)"),
+        (lambda m, p: su.supplying_splines(p, [[0.0, 0.0]], before_layer=3), ValueError, "before_layer must be"),
+        (lambda m, p: su.unit_preactivations(m, p, [[0.0, 0.0], [0.1, 0.1]], [0]), ValueError,
+         r"labels must be integer edge labels of shape \(2,\)"),
+        (lambda m, p: su.unit_preactivations(m, p, [[0.0, 0.0]], [-1]), ValueError, "not the domain edge -1"),
+        (lambda m, p: su.unit_preactivations(m, p, [[0.0, 0.0]], [(1 << 32) + 9]), ValueError, "labels must name units"),
+    ],
+)
+def test_bad_turning_point_arguments(call, error, message):
+    model, part = _lines_partition()
+    with pytest.raises(error, match=message):
+        call(model, part)
+
+
+@pytest.mark.parametrize(
+    "call, error, message",
+    [
+        (lambda: su.maso(torch.tensor([[NAN, 0.0]]), torch.ones(1, 2, 2), torch.zeros(1, 2)), ValueError, "x must be finite"),
+        (lambda: su.maso(torch.ones(1, 2), torch.ones(1, 2, 2), torch.full((1, 2), NAN)), ValueError, "offsets must be finite or -inf"),
+        (lambda: su.maso(torch.ones(1, 2), torch.ones(1, 0, 2), torch.zeros(1, 0)), ValueError, "at least one piece"),
+        (lambda: su.maso(torch.ones(1, 2), torch.ones(1, 2, 2).double(), torch.zeros(1, 2).double()), ValueError, "share one dtype"),
+        (lambda: su.maso([[1.0, 2.0]], torch.ones(1, 2, 2), torch.zeros(1, 2)), TypeError, "x must be a torch.Tensor"),
+        (lambda: su.dense_layer_maso(nn.Conv2d(1, 1, 1), nn.ReLU()), TypeError, "linear must be an nn.Linear"),
+        (lambda: su.dense_layer_maso(_with(nn.Linear(2, 2), NAN), nn.ReLU()), ValueError, "linear weight must be finite"),
+        (lambda: su.dense_layer_maso(nn.Linear(2, 2), nn.LeakyReLU(2.0)), ValueError, "activation must be"),
+        (lambda: su.maxpool_maso(nn.MaxPool2d(3), (1, 2, 2)), ValueError, "smaller than the pooling window"),
+        (lambda: su.maxpool_maso(nn.MaxPool2d(2), (1, 4.0, 4)), TypeError, r"input_shape\[1\] must be an integer"),
+        (lambda: su.maxpool_maso(nn.MaxPool2d(2, ceil_mode=True), (1, 4, 4)), ValueError, "ceil_mode"),
+        (lambda: su.maxpool_maso(nn.AvgPool2d(2), (1, 4, 4)), TypeError, "pool must be an nn.MaxPool2d"),
+    ],
+)
+def test_bad_maso_arguments(call, error, message):
+    with pytest.raises(error, match=message):
+        call()
+
+
+# --------------------------------------------------------------------------- early-bird detectors
+def test_mask_detector_fires_at_a_distance_equal_to_the_threshold():
+    """The EB paper's released code fires when every distance is at most the threshold."""
+    from spline_utils.early_bird import MaskEBDetector
+
+    def run(changed):
+        det = MaskEBDetector(ratios=(0.5,), fifo=5, threshold=0.1)
+        old = np.zeros(40, bool)
+        new = old.copy()
+        new[:changed] = True
+        fired = [det.update_masks({0.5: old}, epoch)[0.5] for epoch in range(1, 5)]
+        fired.append(det.update_masks({0.5: new}, 5)[0.5])
+        return det, fired
+
+    det, fired = run(4)  # 4 / 40 = 0.1 from each of the 4 older masks
+    assert det.distances[0.5][-1] == 0.1 and fired == [False] * 4 + [True] and det.fired_epoch[0.5] == 5
+    det, fired = run(5)  # 5 / 40 = 0.125
+    assert not any(fired) and det.fired_epoch[0.5] is None
+
+
+@pytest.mark.parametrize(
+    "kwargs, error, message",
+    [
+        (dict(threshold=-0.1), ValueError, r"threshold must be in \[0, 1\)"),
+        (dict(threshold=NAN), ValueError, "threshold must be a finite number"),
+        (dict(threshold=1.0), ValueError, r"threshold must be in \[0, 1\)"),
+        (dict(fifo=1), ValueError, "fifo must be an integer >= 2"),
+        (dict(fifo=5.0), TypeError, "fifo must be an integer"),
+        (dict(fifo=True), TypeError, "fifo must be an integer"),
+        (dict(ratios=(0.5, NAN)), ValueError, "pruning ratio p must be a finite number"),
+        (dict(ratios=(0.5, 0.5)), ValueError, "ratios must be distinct"),
+        (dict(ratios=()), ValueError, "ratios must be distinct pruning ratios, at least one"),
+        (dict(ratios=0.5), TypeError, "ratios must be a sequence"),
+    ],
+)
+def test_bad_mask_detector_arguments(kwargs, error, message):
+    from spline_utils.early_bird import MaskEBDetector
+
+    with pytest.raises(error, match=message):
+        MaskEBDetector(**kwargs)
+
+
+def test_bad_mask_detector_updates():
+    from spline_utils.early_bird import MaskEBDetector, bn_channel_mask, mask_distance
+
+    det = MaskEBDetector(ratios=(0.3, 0.5))
+    with pytest.raises(ValueError, match=r"masks must hold a mask for every ratio .*missing \[0.5\]"):
+        det.update_masks({0.3: np.zeros(4, bool)}, 1)
+    with pytest.raises(ValueError, match=r"masks\[0.3\] must be a bool mask"):
+        det.update_masks({0.3: np.full(4, 0.5), 0.5: np.zeros(4, bool)}, 1)
+    with pytest.raises(TypeError, match="epoch must be an integer"):
+        det.update_masks({0.3: np.zeros(4, bool), 0.5: np.zeros(4, bool)}, 1.5)
+    with pytest.raises(ValueError, match="a must be a non-empty 1-D channel mask"):
+        mask_distance(np.zeros(0, bool), np.zeros(0, bool))
+    net = su.digits_convnet()
+    net[1].weight.data[0] = NAN
+    with pytest.raises(ValueError, match="gamma must be finite"):
+        bn_channel_mask(net, 0.5)
+
+
+@pytest.mark.parametrize(
+    "kwargs, error, message",
+    [
+        (dict(threshold=-0.1), ValueError, r"threshold must be in \(0, 1\)"),
+        (dict(threshold=INF), ValueError, "threshold must be a finite number"),
+        (dict(window=0), ValueError, "window must be an integer >= 1"),
+        (dict(window=2.5), TypeError, "window must be an integer"),
+        (dict(batch_size=False), TypeError, "batch_size must be an integer"),
+        (dict(keep_all=1), TypeError, "keep_all must be True or False"),
+        (dict(probe=torch.tensor([[0.0, NAN]])), ValueError, "probe must be finite"),
+        (dict(probe=torch.ones(3, 2, dtype=torch.bool)), TypeError, "probe must hold real numbers"),
+    ],
+)
+def test_bad_spline_detector_arguments(kwargs, error, message):
+    from spline_utils.early_bird import SplineEBDetector
+
+    kwargs = {"probe": torch.randn(4, 2), **kwargs}
+    with pytest.raises(error, match=message):
+        SplineEBDetector(**kwargs)
+
+
+@pytest.mark.parametrize(
+    "call, error, message",
+    [
+        (lambda eb: eb.canvas([torch.zeros(2), torch.ones(2)], n=2.5), TypeError, "n must be an integer"),
+        (lambda eb: eb.canvas([torch.zeros(2), torch.ones(2)], n=1), ValueError, "n must be an integer >= 2"),
+        (lambda eb: eb.canvas([torch.zeros(2), torch.tensor([1.0, NAN])]), ValueError, r"anchors\[1\] must be finite"),
+        (lambda eb: eb.canvas(torch.zeros(2)[0]), TypeError, "anchors must be"),
+        (lambda eb: eb.canvas(3.0), TypeError, "anchors must be a sequence"),
+        (lambda eb: eb.code_set_distance(_packed(), _packed(), kinds="relu"), TypeError, "kinds must be a sequence"),
+        (lambda eb: eb.code_set_distance(_packed(), _packed(), kinds=("conv",)), ValueError, "kinds entry must be one of"),
+        (lambda eb: eb.distance_matrix([_packed(), "codes"]), TypeError, "code_sets must hold PackedCodes"),
+        (lambda eb: eb.probe_codes(_mlp(), [[0.0, 1.0]]), TypeError, "probe must be a torch.Tensor"),
+        (lambda eb: eb.probe_codes(_mlp(), torch.randn(3, 2), batch_size=0), ValueError, "batch_size must be"),
+        (lambda eb: eb.SplineEBDetector(torch.randn(3, 2)).update_codes("codes", 1), TypeError, "codes must be PackedCodes"),
+        (lambda eb: eb.CodeRecorder(torch.randn(3, 2), "folder", batch_size=-2), ValueError, "batch_size must be"),
+    ],
+)
+def test_bad_early_bird_arguments(call, error, message):
+    from spline_utils import early_bird
+
+    with pytest.raises(error, match=message):
+        call(early_bird)
+
+
+def _packed():
+    return su.packed_codes(_mlp(), torch.randn(5, 2))
