@@ -64,11 +64,13 @@ def check_real(name: str, value, low: float | None = None, high: float | None = 
         raise ValueError(f"{name} must be a finite number, got {value}")
     if (low is not None and (value < low or (low_open and value == low))) or (
             high is not None and (value > high or (high_open and value == high))):
-        left = "-inf" if low is None else f"{low:g}"
-        right = "inf" if high is None else f"{high:g}"
-        opening = "(" if low_open or low is None else "["
-        closing = ")" if high_open or high is None else "]"
-        raise ValueError(f"{name} must be in {opening}{left}, {right}{closing}, got {value:g}")
+        if high is None:
+            rule = f"{'>' if low_open else '>='} {low:g}"
+        elif low is None:
+            rule = f"{'<' if high_open else '<='} {high:g}"
+        else:
+            rule = f"in {'(' if low_open else '['}{low:g}, {high:g}{')' if high_open else ']'}"
+        raise ValueError(f"{name} must be {rule}, got {value:g}")
     return value
 
 
@@ -225,3 +227,14 @@ def check_model_finite(model: nn.Module, name: str = "model") -> None:
                     and not bool(torch.isfinite(tensor.detach()).all())):
                 raise ValueError(f"{name} {what} {pname!r} must be finite, but it holds NaN or inf: "
                                  "the network it defines is not a (finite) affine spline")
+
+
+def check_sequence(name: str, values, check_each, non_empty: bool = True) -> list:
+    """A list of checked entries: ``check_each(entry_name, entry)`` on each entry of a sequence
+    (not a string, not a single number)."""
+    if isinstance(values, (str, bytes, Mapping)) or not isinstance(values, Iterable):
+        raise TypeError(f"{name} must be a sequence, got {_show(values)}")
+    values = list(values)
+    if non_empty and not values:
+        raise ValueError(f"{name} must not be empty")
+    return [check_each(f"{name}[{i}]", v) for i, v in enumerate(values)]

@@ -18,6 +18,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from ._validate import check_bool, check_int
 from .data import digits_tensors
 from .run_mode import DATA_VARIABLE, data_dir
 
@@ -55,6 +56,7 @@ class ImageData:
 
     def normalise(self, x: torch.Tensor) -> torch.Tensor:
         """uint8 images (B, 3, 32, 32) -> float32 standardised per channel."""
+        _check_images(x, channels=len(self.mean))
         x = x.float().div_(255.0)
         return (x - self.mean.view(1, -1, 1, 1)) / self.std.view(1, -1, 1, 1)
 
@@ -68,8 +70,9 @@ def load_images(name: str, root: str | Path | None = None, download: bool = True
     Raises ``ValueError`` for an unknown name and ``RuntimeError`` -- naming the folder and how
     to fetch the data -- when CIFAR is not in ``root`` and cannot be downloaded.
     """
-    if name not in DATASETS:
+    if not isinstance(name, str) or name not in DATASETS:
         raise ValueError(f"dataset must be one of {DATASETS}, got {name!r}")
+    download = check_bool("download", download)
     if name == "digits32":
         x_tr, y_tr, x_te, y_te = digits_tensors()
         x_tr, x_te = _digits_to_cifar_shape(x_tr), _digits_to_cifar_shape(x_te)
@@ -114,10 +117,23 @@ def _missing_message(name: str, root: Path, why: str) -> str:
     )
 
 
+def _check_images(x, channels: int | None = None) -> None:
+    """A uint8 image batch (B, C, H, W)."""
+    if not isinstance(x, torch.Tensor):
+        raise TypeError(f"x must be a torch.Tensor of uint8 images, got {type(x).__name__}")
+    if x.dtype != torch.uint8 or x.dim() != 4 or (channels is not None and x.shape[1] != channels):
+        c = "C" if channels is None else channels
+        raise ValueError(f"x must be uint8 images of shape (B, {c}, H, W), got {x.dtype} {tuple(x.shape)}")
+
+
 def augment(x: torch.Tensor, generator: torch.Generator, pad: int = 4) -> torch.Tensor:
     """Standard CIFAR augmentation of a uint8 batch (B, C, H, W): zero-pad ``pad`` pixels, take a
     random HxW crop and flip half of the images left-right. The random draws come from the CPU
     ``generator``, so a batch is augmented identically on any device."""
+    _check_images(x)
+    if not isinstance(generator, torch.Generator):
+        raise TypeError(f"generator must be a torch.Generator, got {type(generator).__name__}")
+    pad = check_int("pad", pad, 0)
     b, _, h, w = x.shape
     dy = torch.randint(0, 2 * pad + 1, (b,), generator=generator)
     dx = torch.randint(0, 2 * pad + 1, (b,), generator=generator)

@@ -8,11 +8,20 @@ import torch
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
-from .model_walk import evaluation_mode
+from ._validate import check_int, check_module
+from .model_walk import evaluation_mode, model_dtype_device
+
+
+def _check_shape(input_shape) -> tuple[int, ...]:
+    """One input's shape (no batch dimension): a non-empty tuple of positive ints."""
+    if isinstance(input_shape, (str, bytes)) or not isinstance(input_shape, (tuple, list, torch.Size)) or not input_shape:
+        raise TypeError(f"input_shape must be a non-empty tuple of sizes (no batch dimension), got {input_shape!r}")
+    return tuple(check_int(f"input_shape[{i}]", d, 1) for i, d in enumerate(input_shape))
 
 
 def count_parameters(model: nn.Module) -> int:
     """Number of parameters (BatchNorm affine parameters included, buffers excluded)."""
+    check_module("model", model)
     return sum(p.numel() for p in model.parameters())
 
 
@@ -21,8 +30,9 @@ def count_flops(model: nn.Module, input_shape: tuple[int, ...]) -> int:
     """Forward FLOPs for one input of shape ``input_shape`` (no batch dimension), counted by
     ``torch.utils.flop_counter`` (a multiply-add counts as 2 FLOPs; matrix products and
     convolutions only)."""
-    dtype = next(model.parameters()).dtype
-    device = next(model.parameters()).device
+    check_module("model", model)
+    input_shape = _check_shape(input_shape)
+    dtype, device = model_dtype_device(model)
     x = torch.zeros(1, *input_shape, dtype=dtype, device=device)
     with evaluation_mode(model), FlopCounterMode(display=False) as counter:
         model(x)
@@ -34,10 +44,13 @@ def throughput(model: nn.Module, input_shape: tuple[int, ...], batch_size: int =
                repeats: int = 5, warmup: int = 2) -> float:
     """Measured inference throughput in inputs per second: the best of ``repeats`` timed
     forward passes of one batch (after ``warmup`` untimed ones), eval mode, no gradients."""
-    if batch_size < 1 or repeats < 1:
-        raise ValueError(f"batch_size and repeats must be >= 1, got {batch_size}, {repeats}")
-    device = next(model.parameters()).device
-    x = torch.randn(batch_size, *input_shape, device=device, dtype=next(model.parameters()).dtype)
+    check_module("model", model)
+    input_shape = _check_shape(input_shape)
+    batch_size = check_int("batch_size", batch_size, 1)
+    repeats = check_int("repeats", repeats, 1)
+    warmup = check_int("warmup", warmup, 0)
+    dtype, device = model_dtype_device(model)
+    x = torch.randn(batch_size, *input_shape, device=device, dtype=dtype)
     best = float("inf")
     with evaluation_mode(model):
         for i in range(warmup + repeats):
@@ -56,10 +69,14 @@ def training_flops(model: nn.Module, input_shape: tuple[int, ...], examples: int
     """FLOPs of training ``model`` on ``examples`` inputs: one forward and backward pass of a
     batch counted by ``torch.utils.flop_counter`` (the optimiser step's elementwise work is not
     counted), scaled to ``examples``. The model's weights are not changed."""
-    if examples < 0 or batch_size < 1:
-        raise ValueError(f"need examples >= 0 and batch_size >= 1, got {examples}, {batch_size}")
-    param = next(model.parameters())
-    x = torch.randn(batch_size, *input_shape, dtype=param.dtype, device=param.device)
+    check_module("model", model)
+    input_shape = _check_shape(input_shape)
+    examples = check_int("examples", examples, 0)
+    batch_size = check_int("batch_size", batch_size, 1)
+    if next(model.parameters(), None) is None:
+        raise ValueError("model must have parameters to train, got none")
+    dtype, device = model_dtype_device(model)
+    x = torch.randn(batch_size, *input_shape, dtype=dtype, device=device)
     was_training = model.training
     model.train()
     state = {k: v.clone() for k, v in model.state_dict().items()}  # BN running stats change in train mode

@@ -8,7 +8,8 @@ from collections.abc import Sequence
 import pandas as pd
 from tqdm.auto import tqdm
 
-from .criteria import select_units, unit_scores
+from ._validate import check_choice, check_fraction, check_int, check_sequence
+from .criteria import CRITERIA, select_units, unit_scores
 from .costs import count_flops, count_parameters
 from .data import digits_tensors
 from .models import digits_convnet
@@ -19,6 +20,8 @@ from .training import accuracy, train_classifier
 
 def train_digits_convnet(seed: int = 0, channels=(8, 16), epochs: int = 30, data=None):
     """The digits ConvNet trained as in Chapter 1 (SGD, lr 0.05, momentum 0.9, batch 128)."""
+    if data is not None and (not isinstance(data, (tuple, list)) or len(data) != 4):
+        raise ValueError("data must be (x_train, y_train, x_test, y_test) as from digits_tensors()")
     x_tr, y_tr, _, _ = digits_tensors() if data is None else data
     seed_everything(seed)
     net = digits_convnet(channels)
@@ -33,6 +36,12 @@ def digits_pruning_study(criteria: Sequence[str] = ("random", "magnitude", "slim
     """One row per (seed, criterion, ratio): test accuracy of the dense net, of the physically
     pruned net before and after ``finetune_epochs`` of fine-tuning (lr 0.02), and its
     parameters and FLOPs relative to the dense net."""
+    criteria = check_sequence("criteria", criteria,
+                              lambda n, c: check_choice(n, c, tuple(c for c in CRITERIA if c != "mask")))
+    ratios = check_sequence("ratios", ratios, check_fraction)
+    seeds = check_sequence("seeds", seeds, lambda n, v: check_int(n, v, 0))
+    check_choice("scope", scope, ("layerwise", "global"))
+    epochs, finetune_epochs = check_int("epochs", epochs, 1), check_int("finetune_epochs", finetune_epochs, 1)
     data = digits_tensors()
     x_tr, y_tr, x_te, y_te = data
     shape = tuple(x_tr.shape[1:])

@@ -36,6 +36,7 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from . import distributed as ddp
+from ._validate import check_bool, check_fraction, check_int, check_real, check_sequence
 from .cifar import DATASETS, ImageData, load_images
 from .costs import count_flops, count_parameters, throughput, training_flops
 from .criteria import select_units, slimming_units, unit_scores
@@ -91,20 +92,40 @@ class ExperimentConfig:
     def __post_init__(self):
         if isinstance(self.schedule, dict):
             self.schedule = Schedule(**self.schedule)
+        if not isinstance(self.schedule, Schedule):
+            raise TypeError(f"schedule must be a Schedule (or a dict of its fields), got {type(self.schedule).__name__}")
+        for what in ("methods", "detectors", "ratios"):
+            if isinstance(getattr(self, what), (str, bytes)):
+                raise TypeError(f"{what} must be a sequence, got the string {getattr(self, what)!r}")
         self.methods, self.detectors = tuple(self.methods), tuple(self.detectors)
-        self.ratios = tuple(float(r) for r in self.ratios)
+        self.ratios = tuple(check_sequence("ratios", self.ratios, lambda n, r: check_fraction(
+            n, r, low_open=True, high_open=True), non_empty=False))
         for what, value, allowed in (("dataset", [self.dataset], DATASETS), ("arch", [self.arch], ARCHS),
                                      ("method", self.methods, METHODS), ("detector", self.detectors, DETECTORS)):
             bad = [v for v in value if v not in allowed]
             if bad:
                 raise ValueError(f"unknown {what} {bad[0]!r}: choose from {', '.join(allowed)}")
-        if not self.ratios or any(not 0.0 < r < 1.0 for r in self.ratios):
+        check_int("seed", self.seed, 0)
+        check_real("width", self.width, 0.0, low_open=True)
+        check_int("finetune_epochs", self.finetune_epochs, 1)
+        check_int("canvas", self.canvas, 2)
+        check_int("record_codes", self.record_codes, 0)
+        check_int("eb_window", self.eb_window, 1)
+        check_fraction("eb_threshold", self.eb_threshold, low_open=True, high_open=True)
+        check_int("mask_fifo", self.mask_fifo, 2)
+        check_fraction("mask_threshold", self.mask_threshold)
+        check_bool("download", self.download)
+        check_bool("smoke", self.smoke)
+        if self.amp is not None:
+            check_bool("amp", self.amp)
+        if self.device is not None and not (isinstance(self.device, str) and self.device.split(":")[0] in ("cpu", "cuda")):
+            raise ValueError(f"device must be 'cpu', 'cuda' or None, got {self.device!r}")
+        if not isinstance(self.out, (str, Path)):
+            raise TypeError(f"out must be a folder path, got {type(self.out).__name__}")
+        if not self.ratios:
             raise ValueError(f"ratios must be fractions in (0, 1), e.g. 0.3 0.5 0.7; got {list(self.ratios)}")
-        if self.record_codes == 1 or self.record_codes < 0:
+        if self.record_codes == 1:
             raise ValueError(f"record_codes must be 0 (off) or a canvas side >= 2, got {self.record_codes}")
-        if self.finetune_epochs < 1 or self.canvas < 2 or not self.width > 0:
-            raise ValueError(f"need finetune_epochs >= 1, canvas >= 2 and width > 0; got "
-                             f"{self.finetune_epochs}, {self.canvas}, {self.width}")
 
     @property
     def tag(self) -> str:
@@ -148,6 +169,9 @@ def build_model(config: ExperimentConfig, num_classes: int) -> nn.Module:
 def prune(model: nn.Module, method: str, ratio: float, example: torch.Tensor, seed: int = 0) -> nn.Module:
     """A physically smaller copy of ``model`` without the channels ``method`` selects at
     ``ratio`` (see the module doc)."""
+    if not isinstance(method, str) or method not in METHODS:
+        raise ValueError(f"unknown method {method!r}: choose from {', '.join(METHODS)}")
+    seed = check_int("seed", seed, 0)
     if method == "slimming":
         pruned = slimming_units(model, ratio)
     elif method in _SCORED:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import matplotlib.pyplot as plt
 import torch
 
+from ._validate import check_choice, check_int
 from .exact_partition import exact_partition
 from .grid_partition import grid_partition
 from .models import he_init_, make_mlp
@@ -23,8 +24,13 @@ def explorer_figure(width: int = 8, depth: int = 3, layer: int = 3, seed: int = 
     ``method`` is ``"exact"`` (polygons) or ``"grid"`` (``resolution`` points per axis). Draws
     into ``ax`` (a new figure when ``None``) and returns the axes.
     """
+    width, depth = check_int("width", width, 1), check_int("depth", depth, 1)
+    layer = check_int("layer", layer)
     if not 1 <= layer <= depth:
         raise ValueError(f"layer must be in [1, depth={depth}], got {layer}")
+    seed = check_int("seed", seed, 0)
+    check_choice("method", method, ("exact", "grid"))
+    resolution = check_int("resolution", resolution, 2)
     model = make_mlp([2] + [width] * depth + [1])
     he_init_(model, bias_std=0.5, generator=torch.Generator().manual_seed(seed))
     if ax is None:
@@ -48,6 +54,8 @@ def partition_explorer(max_width: int = 32, max_depth: int = 5, seed: int = 0):
     """Sliders for width, depth and layer shown; redraws :func:`explorer_figure`."""
     import ipywidgets as widgets
 
+    max_width, max_depth = check_int("max_width", max_width, 1), check_int("max_depth", max_depth, 1)
+    seed = check_int("seed", seed, 0)
     width = widgets.IntSlider(value=8, min=1, max=max_width, description="width")
     depth = widgets.IntSlider(value=3, min=1, max=max_depth, description="depth")
     layer = widgets.IntSlider(value=3, min=1, max=3, description="layer shown")

@@ -16,6 +16,7 @@ import pandas as pd
 import torch
 from tqdm.auto import tqdm
 
+from ._validate import check_choice, check_fraction, check_int, check_sequence
 from .data import x_shaped_data
 from .models import make_mlp
 from .seeding import seed_everything
@@ -28,16 +29,19 @@ FCNET_SGD = {"lr": 0.01, "batch_size": 256, "momentum": 0.0}
 
 def x_data_split(n: int = 2000, seed: int = 0, train_fraction: float = 0.8):
     """The X-shaped data split at random: ``(x_train, y_train, x_test, y_test)``."""
-    if not 0.0 < train_fraction < 1.0:
-        raise ValueError(f"train_fraction must be in (0, 1), got {train_fraction}")
+    train_fraction = check_fraction("train_fraction", train_fraction, low_open=True, high_open=True)
+    n = check_int("n", n, 2)
     x, y = x_shaped_data(n=n, seed=seed)
     order = torch.randperm(n, generator=torch.Generator().manual_seed(seed))
     cut = int(round(train_fraction * n))
+    if not 1 <= cut <= n - 1:
+        raise ValueError(f"train_fraction={train_fraction} of n={n} points leaves an empty train or test set")
     return x[order[:cut]], y[order[:cut]], x[order[cut:]], y[order[cut:]]
 
 
 def train_fcnet(width: int, x, y, epochs: int = 400, seed: int = 0) -> torch.nn.Module:
     """A ``2 -> width -> 2`` ReLU FCNet trained in the authors' setting (seeded init and order)."""
+    width = check_int("width", width, 1)
     seed_everything(seed)
     net = make_mlp([2, width, 2])
     train_classifier(net, x, y, epochs=epochs, seed=seed, progress=False, **FCNET_SGD)
@@ -51,6 +55,9 @@ def prune_and_finetune(net, ratio: float, criterion: str, data, epochs: int = 10
     accuracy right after pruning (``acc_pruned``) and after fine-tuning (``acc_finetuned``), and
     the fine-tuning wall time per epoch in seconds (``s_per_epoch``).
     """
+    if not isinstance(data, (tuple, list)) or len(data) != 4:
+        raise ValueError("data must be (x_train, y_train, x_test, y_test), as from x_data_split")
+    epochs = check_int("epochs", epochs, 1)
     x_tr, y_tr, x_te, y_te = data
     result = prune_units(net, "0", ratio, criterion=criterion, x=x_tr, seed=seed)
     small = remove_pruned_units(result.model, "0")
@@ -71,6 +78,14 @@ def fcnet_pruning_study(widths: Sequence[int] = (20, 100), ratios: Sequence[floa
     :func:`prune_and_finetune`; models: ``{(width, seed, criterion, ratio): fine-tuned net}``.
     The data split is seeded by the seed as well, so seeds vary data, initialisation and order.
     """
+    from .unit_pruning import CRITERIA
+
+    widths = check_sequence("widths", widths, lambda n, v: check_int(n, v, 1))
+    ratios = check_sequence("ratios", ratios, check_fraction)
+    criteria = check_sequence("criteria", criteria, lambda n, c: check_choice(n, c, CRITERIA))
+    seeds = check_sequence("seeds", seeds, lambda n, v: check_int(n, v, 0))
+    train_epochs = check_int("train_epochs", train_epochs, 1)
+    finetune_epochs = check_int("finetune_epochs", finetune_epochs, 1)
     rows, models = [], {}
     jobs = [(w, s) for w in widths for s in seeds]
     for width, seed in tqdm(jobs, desc="FCNet study", disable=not progress):
@@ -90,6 +105,9 @@ def from_scratch(width: int, seeds: Sequence[int] = range(5), epochs: int = 500)
     """The other side of the "yin and yang": a ``2 -> width -> 2`` net trained from random
     initialisation for ``epochs`` (default: the 400 + 100 epochs the pruned nets get).
     One row per seed with its test accuracy."""
+    width = check_int("width", width, 1)
+    seeds = check_sequence("seeds", seeds, lambda n, v: check_int(n, v, 0))
+    epochs = check_int("epochs", epochs, 1)
     rows = []
     for seed in seeds:
         x_tr, y_tr, x_te, y_te = x_data_split(seed=seed)

@@ -297,12 +297,14 @@ def check_supported(model: nn.Module, trace: bool = True) -> None:
 def code_modules(model: nn.Module) -> list[tuple[str, nn.Module]]:
     """The code-defining nonlinearity modules of ``model``, as (qualified name, module),
     in registration order (forward-call order is what :mod:`spline_utils.codes` records)."""
+    check_module("model", model)
     return [(n, m) for n, m in model.named_modules() if _is_code_module(m)]
 
 
 @contextlib.contextmanager
 def evaluation_mode(model: nn.Module) -> Iterator[nn.Module]:
     """Put ``model`` in eval mode for the ``with`` block, then restore each module's mode."""
+    check_module("model", model)
     modes = {m: m.training for m in model.modules()}
     model.eval()
     try:
@@ -316,6 +318,9 @@ def evaluation_mode(model: nn.Module) -> Iterator[nn.Module]:
 def module_tensor(model: nn.Module, module: nn.Module, x: torch.Tensor, output: bool = True) -> torch.Tensor:
     """The output (``output=True``) or the first input of ``module`` when the eval-mode
     ``model`` runs on ``x``; the model's train/eval modes are restored afterwards."""
+    check_module("model", model)
+    if not any(m is module for m in model.modules()):
+        raise ValueError(f"module must be a submodule of model, got a {type(module).__name__} that is not in it")
     captured = {}  # cloned: an in-place ReLU after the module would overwrite the tensor
     if output:
         handle = module.register_forward_hook(lambda m, i, out: captured.__setitem__("t", out.detach().clone()))
@@ -326,6 +331,8 @@ def module_tensor(model: nn.Module, module: nn.Module, x: torch.Tensor, output: 
             model(x)
     finally:
         handle.remove()
+    if "t" not in captured:
+        raise ValueError(f"module ({type(module).__name__}) is not called when the model runs: it has no tensor")
     return captured["t"]
 
 
@@ -334,6 +341,11 @@ def pool_geometry(pool: nn.MaxPool2d, height: int, width: int) -> dict[str, int]
     and its output size (h_out, w_out) on inputs of size height x width (ceil_mode=False)."""
     from torch.nn.modules.utils import _pair
 
+    from ._validate import check_int
+
+    if not isinstance(pool, nn.MaxPool2d):
+        raise TypeError(f"pool must be an nn.MaxPool2d, got {type(pool).__name__}")
+    height, width = check_int("height", height, 1), check_int("width", width, 1)
     kh, kw = _pair(pool.kernel_size)
     sh, sw = _pair(pool.stride if pool.stride is not None else pool.kernel_size)
     ph, pw = _pair(pool.padding)
@@ -345,6 +357,7 @@ def pool_geometry(pool: nn.MaxPool2d, height: int, width: int) -> dict[str, int]
 
 def model_dtype_device(model: nn.Module) -> tuple[torch.dtype, torch.device]:
     """dtype and device of the model's first parameter (float32 / CPU for parameter-free models)."""
+    check_module("model", model)
     for p in model.parameters():
         return p.dtype, p.device
     return torch.get_default_dtype(), torch.device("cpu")

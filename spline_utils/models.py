@@ -7,6 +7,8 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
+from ._validate import check_bool, check_int, check_module, check_real, is_int
+
 _ACTIVATIONS = {"relu": nn.ReLU, "leaky_relu": lambda: nn.LeakyReLU(0.1)}
 
 #: VGG-16 configuration of the CIFAR variant (numbers are conv output channels, "M" is 2x2 max-pooling)
@@ -26,9 +28,13 @@ def make_mlp(widths: Sequence[int], activation: str = "relu", batch_norm: bool =
     Example: ``make_mlp([2, 6, 6, 1])`` is the toy network of the paper's Fig. 1a.
     Weights use PyTorch's default initialisation (seed first for reproducibility).
     """
-    widths = [int(w) for w in widths]
-    if len(widths) < 2 or min(widths) < 1:
+    if isinstance(widths, (str, bytes)) or not hasattr(widths, "__iter__"):
+        raise TypeError(f"widths must be a sequence of layer widths, got {widths!r}")
+    widths = list(widths)
+    if len(widths) < 2:
         raise ValueError(f"widths must list at least an input and an output width, all >= 1; got {widths}")
+    widths = [check_int(f"widths[{i}]", w, 1) for i, w in enumerate(widths)]
+    batch_norm = check_bool("batch_norm", batch_norm)
     layers: list[nn.Module] = []
     for i, (w_in, w_out) in enumerate(zip(widths[:-1], widths[1:])):
         layers.append(nn.Linear(w_in, w_out))
@@ -44,6 +50,10 @@ def he_init_(model: nn.Module, bias_std: float = 0.0, generator: torch.Generator
 
     Biases are drawn from N(0, bias_std^2) (zero when ``bias_std = 0``). Returns the model.
     """
+    check_module("model", model)
+    bias_std = check_real("bias_std", bias_std, 0.0)
+    if generator is not None and not isinstance(generator, torch.Generator):
+        raise TypeError(f"generator must be a torch.Generator or None, got {type(generator).__name__}")
     for module in model.modules():
         if isinstance(module, (nn.Linear, nn.Conv2d)):
             fan_in = module.weight[0].numel()
@@ -56,6 +66,7 @@ def he_init_(model: nn.Module, bias_std: float = 0.0, generator: torch.Generator
 
 def conv_bn_relu(c_in: int, c_out: int) -> list[nn.Module]:
     """``Conv2d 3x3 (padding 1, no bias) -> BatchNorm2d -> ReLU``."""
+    c_in, c_out = check_int("c_in", c_in, 1), check_int("c_out", c_out, 1)
     return [nn.Conv2d(c_in, c_out, 3, padding=1, bias=False), nn.BatchNorm2d(c_out), nn.ReLU(inplace=True)]
 
 
@@ -63,13 +74,17 @@ def vgg(cfg: Sequence = VGG16_CFG, num_classes: int = 10, in_channels: int = 3) 
     """A VGG-style network: ``cfg`` lists conv widths (``conv_bn_relu``) and ``"M"`` (2x2 max-pool);
     then global average pooling and one Linear classifier (the CIFAR variant used in network
     slimming and early-bird work). ``vgg()`` is VGG-16 with BN for 32x32 inputs."""
+    num_classes = check_int("num_classes", num_classes, 1)
+    in_channels = check_int("in_channels", in_channels, 1)
+    if isinstance(cfg, (str, bytes)) or not hasattr(cfg, "__iter__"):
+        raise TypeError(f"cfg must be a sequence of channel counts and 'M', got {cfg!r}")
     layers: list[nn.Module] = []
     c = in_channels
     for item in cfg:
-        if item == "M":
+        if isinstance(item, str) and item == "M":
             layers.append(nn.MaxPool2d(2, 2))
         else:
-            if not isinstance(item, int) or item < 1:
+            if not is_int(item) or item < 1:
                 raise ValueError(f"cfg entries must be positive channel counts or 'M', got {item!r}")
             layers.extend(conv_bn_relu(c, item))
             c = item
@@ -80,7 +95,10 @@ def vgg(cfg: Sequence = VGG16_CFG, num_classes: int = 10, in_channels: int = 3) 
 def digits_convnet(channels: Sequence[int] = (8, 16), num_classes: int = 10) -> nn.Sequential:
     """A small ConvNet for 8x8 digit images (1 channel): two ``conv_bn_relu -> MaxPool2d(2)``
     stages (8x8 -> 4x4 -> 2x2) and a Linear classifier."""
-    c1, c2 = channels
+    if isinstance(channels, (str, bytes)) or not hasattr(channels, "__len__") or len(channels) != 2:
+        raise ValueError(f"channels must be a pair (c1, c2) of channel counts, got {channels!r}")
+    c1, c2 = (check_int(f"channels[{i}]", c, 1) for i, c in enumerate(channels))
+    num_classes = check_int("num_classes", num_classes, 1)
     return nn.Sequential(
         *conv_bn_relu(1, c1), nn.MaxPool2d(2),
         *conv_bn_relu(c1, c2), nn.MaxPool2d(2),
@@ -96,6 +114,7 @@ class ResidualBlock(nn.Module):
 
     def __init__(self, channels: int):
         super().__init__()
+        channels = check_int("channels", channels, 1)
         self.conv1 = nn.Conv2d(channels, channels, 3, padding=1, bias=False)
         self.bn1 = nn.BatchNorm2d(channels)
         self.relu1 = nn.ReLU()
@@ -176,6 +195,11 @@ class PreResNet(nn.Module):
     def __init__(self, depth: int = 20, num_classes: int = 10, in_channels: int = 3, mid=None,
                  bottleneck: bool | None = None):
         super().__init__()
+        depth = check_int("depth", depth, 1)
+        num_classes = check_int("num_classes", num_classes, 1)
+        in_channels = check_int("in_channels", in_channels, 1)
+        if bottleneck is not None:
+            bottleneck = check_bool("bottleneck", bottleneck)
         if bottleneck is None:
             bottleneck = depth in (101, 164)
         step = 9 if bottleneck else 6
@@ -184,8 +208,10 @@ class PreResNet(nn.Module):
             raise ValueError(f"depth {depth} does not fit: {kind} (e.g. 20, 56, 110 basic; 101, 164 bottleneck)")
         block, n = (PreActBottleneck if bottleneck else PreActBlock), (depth - 2) // step
         n_blocks = 3 * n
-        if mid is not None and len(mid) != n_blocks:
-            raise ValueError(f"mid must list {n_blocks} blocks' internal widths, got {len(mid)}")
+        if mid is not None and (not hasattr(mid, "__len__") or len(mid) != n_blocks):
+            raise ValueError(f"mid must list {n_blocks} blocks' internal widths, got {mid!r}")
+        if mid is not None:
+            mid = [_check_mid(i, m, bottleneck) for i, m in enumerate(mid)]
         self.depth = depth
         self.conv1 = nn.Conv2d(in_channels, 16, 3, padding=1, bias=False)
         blocks, c, i = [], 16, 0
@@ -201,6 +227,15 @@ class PreResNet(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         out = self.blocks(self.conv1(x))
         return self.fc(self.flatten(self.pool(self.relu(self.bn(out)))))
+
+
+def _check_mid(i: int, m, bottleneck: bool):
+    """One block's internal width: an int >= 1 (basic block) or a pair of them (bottleneck)."""
+    if bottleneck:
+        if not hasattr(m, "__len__") or len(m) != 2:
+            raise ValueError(f"mid[{i}] must be a pair of widths (a bottleneck block), got {m!r}")
+        return tuple(check_int(f"mid[{i}][{j}]", w, 1) for j, w in enumerate(m))
+    return check_int(f"mid[{i}]", m, 1)
 
 
 def preresnet(depth: int = 20, num_classes: int = 10, in_channels: int = 3, mid=None,

@@ -13,8 +13,16 @@ import numpy as np
 from matplotlib.collections import LineCollection, PolyCollection
 from matplotlib.colors import ListedColormap
 
+from ._validate import check_choice, check_int
 from .exact_partition import ExactPartition, exact_partition
 from .grid_partition import GridPartition, grid_partition
+
+
+def _check_part(part, kinds, name: str = "part"):
+    if not isinstance(part, kinds):
+        names = " or ".join(k.__name__ for k in (kinds if isinstance(kinds, tuple) else (kinds,)))
+        raise TypeError(f"{name} must be a {names}, got {type(part).__name__}")
+    return part
 
 OKABE_ITO = {
     "black": "#000000",
@@ -38,6 +46,8 @@ FIG3_LAYER_COLORS = (OKABE_ITO["blue"], OKABE_ITO["bluish_green"], OKABE_ITO["re
 def region_colormap(n_regions: int, seed: int = 0) -> ListedColormap:
     """A light qualitative colormap with ``n_regions`` entries, shuffled so that neighbouring
     region indices rarely share a colour."""
+    n_regions = check_int("n_regions", n_regions, 0)
+    seed = check_int("seed", seed, 0)
     base = plt.get_cmap("tab20")(np.arange(20))
     base[:, :3] = 0.55 * base[:, :3] + 0.45  # lighten so lines stay readable
     order = np.random.default_rng(seed).permutation(max(n_regions, 1))
@@ -65,6 +75,8 @@ def draw_layer_splines(ax, part: GridPartition, layer: int, color: str, linewidt
     ReLU-type layers: the zero level set of each unit's pre-activation (linear interpolation
     between grid points). Max-pooling layers: the grid-cell edges where the argmax changes.
     """
+    _check_part(part, GridPartition)
+    layer = check_int("layer", layer, 0, part.n_layers - 1)
     pre = part.preactivations[layer]
     if pre is None:
         ax.add_collection(LineCollection(_staircase_segments(part, layer), colors=color, linewidths=linewidth))
@@ -113,11 +125,12 @@ def plot_partition(
     partition are tinted; the decision boundary is vermillion; slice anchors are marked.
     Returns the axes.
     """
-    if ax is None:
-        _, ax = plt.subplots(figsize=(4.5, 4.5))
-    upto = part.n_layers if upto is None else upto
+    _check_part(part, GridPartition)
+    upto = part.n_layers if upto is None else check_int("upto", upto)
     if not 0 <= upto <= part.n_layers:
         raise ValueError(f"upto must be in [0, {part.n_layers}], got {upto}")
+    if ax is None:
+        _, ax = plt.subplots(figsize=(4.5, 4.5))
     if show_regions:
         ids = part.region_ids(upto)
         ax.imshow(
@@ -143,6 +156,7 @@ def plot_decision(part: GridPartition, ax=None, title: str | None = None, show_s
                   class_names=None, show_anchors: bool = True):
     """Predicted classes tinted (with a legend), every spline in grey (``show_splines``), the
     decision boundary in vermillion, slice anchors as stars. Returns the axes."""
+    _check_part(part, GridPartition)
     if ax is None:
         _, ax = plt.subplots(figsize=(4.5, 4.5))
     classes = part.predicted_class()
@@ -168,6 +182,7 @@ def plot_layer_by_layer(part, panel_size: float = 3.2, suptitle: str | None = No
     earlier ones in grey; a last panel shows the predicted classes and the decision boundary, the
     output layer's spline (the paper's Fig. 1a). Takes an :class:`ExactPartition` or a
     :class:`GridPartition`. Returns the figure."""
+    _check_part(part, (ExactPartition, GridPartition))
     exact = isinstance(part, ExactPartition)
     n = len(part.codes) if exact else part.n_layers
     fig, axes = plt.subplots(1, n + 1, figsize=(panel_size * (n + 1), panel_size + 0.4), squeeze=False)
@@ -194,6 +209,7 @@ def region_values(part: ExactPartition, color_by: str) -> np.ndarray:
     unfilled): ``"region"`` (index), ``"class"`` (argmax class at the
     region's vertex mean), ``"slope"`` (Frobenius norm of the region's output map, i.e. of
     ``A_omega`` restricted to the slice) or ``"output"`` (first output at the vertex mean)."""
+    _check_part(part, ExactPartition)
     if color_by == "region":
         return np.arange(part.n_regions)
     means = np.array([p.mean(0) for p in part.polygons])
@@ -221,12 +237,14 @@ def plot_exact(
     :func:`region_values`; ``"region"`` tints the partition of layers ``[0, upto)``), the splines of layers ``[0, upto)`` (newest dark over earlier grey,
     or ``layer_colors``; ``None`` leaves a layer out), the exact decision boundary in vermillion.
     Returns the axes."""
-    if ax is None:
-        _, ax = plt.subplots(figsize=(4.5, 4.5))
+    _check_part(part, ExactPartition)
     n_layers = len(part.codes)
-    upto = n_layers if upto is None else upto
+    upto = n_layers if upto is None else check_int("upto", upto)
     if not 0 <= upto <= n_layers:
         raise ValueError(f"upto must be in [0, {n_layers}], got {upto}")
+    check_choice("color_by", color_by, ("region", "class", "slope", "output", "none"))
+    if ax is None:
+        _, ax = plt.subplots(figsize=(4.5, 4.5))
     if color_by == "none":
         values = None
     elif color_by == "region" and upto < n_layers:  # tint the coarser partition of layers 1..upto
@@ -268,6 +286,7 @@ def plot_slice(model, domain, slice=None, method: str = "exact", resolution: int
     """Partition of ``model`` over ``domain`` drawn with one call: ``method="exact"`` (polygons,
     :func:`plot_exact`) or ``method="grid"`` (a preview for large slices, :func:`plot_partition`).
     Extra keyword arguments go to the plotting function. Returns (partition, axes)."""
+    check_choice("method", method, ("exact", "grid"))
     if method == "exact":
         part = exact_partition(model, domain, slice=slice)
         return part, plot_exact(part, ax, **kwargs)

@@ -47,8 +47,13 @@ def summary(frame, value: str = "test_acc"):
     """A (method, ratio) table of ``value`` averaged over seeds, one column per ratio, from
     :func:`load_results` rows of one data set and architecture (dense runs give the ratio-0 row
     ``dense``; early-bird runs appear as ``eb-spline`` / ``eb-mask``)."""
+    if not hasattr(frame, "columns") or not hasattr(frame, "empty"):
+        raise TypeError(f"frame must be a pandas DataFrame from load_results, got {type(frame).__name__}")
     if frame.empty:
         raise ValueError("no results to summarise")
+    missing = [c for c in ("run", "protocol", "method", "ratio", value) if c not in frame.columns]
+    if missing:
+        raise ValueError(f"frame must have the columns of load_results and value={value!r}; missing {missing}")
     frame = frame.copy()
     frame["method"] = [("eb-" + r.split("-")[1]) if p == "early-bird" else m
                        for r, p, m in zip(frame["run"], frame["protocol"], frame["method"])]

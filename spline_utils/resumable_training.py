@@ -21,6 +21,7 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from . import distributed as ddp
+from ._validate import check_bool, check_int, check_module, check_real, check_sequence
 from .cifar import ImageData, augment
 from .provenance import load_checkpoint, save_checkpoint
 
@@ -43,22 +44,26 @@ class Schedule:
     augment: bool = True
 
     def __post_init__(self):
-        self.milestones = tuple(int(m) for m in self.milestones)
-        if self.epochs < 1:
-            raise ValueError(f"epochs must be >= 1, got {self.epochs}")
-        if self.lr <= 0 or self.batch_size < 1:
-            raise ValueError(f"need lr > 0 and batch_size >= 1, got {self.lr}, {self.batch_size}")
-        if list(self.milestones) != sorted(self.milestones) or any(not 0 < m < self.epochs for m in self.milestones):
+        self.milestones = tuple(check_sequence("milestones", self.milestones, check_int, non_empty=False))
+        self.epochs = check_int("epochs", self.epochs, 1)
+        self.lr = check_real("lr", self.lr, 0.0, low_open=True)
+        self.batch_size = check_int("batch_size", self.batch_size, 1)
+        if list(self.milestones) != sorted(set(self.milestones)) or any(not 0 < m < self.epochs for m in self.milestones):
             raise ValueError(f"milestones must be increasing epochs in (0, {self.epochs}), got {self.milestones}")
-        if self.bn_l1 < 0 or self.weight_decay < 0:
-            raise ValueError(f"bn_l1 and weight_decay must be >= 0, got {self.bn_l1}, {self.weight_decay}")
+        self.momentum = check_real("momentum", self.momentum, 0.0)
+        self.weight_decay = check_real("weight_decay", self.weight_decay, 0.0)
+        self.bn_l1 = check_real("bn_l1", self.bn_l1, 0.0)
+        self.seed = check_int("seed", self.seed, 0)
+        self.augment = check_bool("augment", self.augment)
 
     def lr_at(self, epoch: int) -> float:
         """Learning rate of 0-based ``epoch``: ``lr * 0.1 ** (milestones passed)``."""
+        epoch = check_int("epoch", epoch, 0)
         return self.lr * 0.1 ** sum(epoch >= m for m in self.milestones)
 
     def scaled(self, epochs: int) -> "Schedule":
         """The same schedule stretched to ``epochs`` (milestones at the same fractions)."""
+        epochs = check_int("epochs", epochs, 1)
         fractions = [m / self.epochs for m in self.milestones]
         milestones = sorted({min(max(1, round(f * epochs)), epochs - 1) for f in fractions}) if epochs > 1 else []
         return Schedule(**{**asdict(self), "epochs": epochs, "milestones": tuple(milestones)})
@@ -95,6 +100,10 @@ def _batches(n: int, batch_size: int, generator: torch.Generator):
 @torch.no_grad()
 def evaluate(model: nn.Module, data: ImageData, amp: bool = False, batch_size: int = 1000) -> float:
     """Test accuracy (fraction correct) in eval mode; the model's mode is restored."""
+    check_module("model", model)
+    if not isinstance(data, ImageData):
+        raise TypeError(f"data must be an ImageData, got {type(data).__name__}")
+    batch_size = check_int("batch_size", batch_size, 1)
     was_training = model.training
     model.eval()
     device = next(model.parameters()).device
@@ -117,6 +126,15 @@ def train(model: nn.Module, data: ImageData, schedule: Schedule, checkpoint: str
     checkpointed and restored on resume. amp: float16 autocast with loss scaling (default: on
     for CUDA). Returns a :class:`TrainResult`; the model is left in eval mode.
     """
+    check_module("model", model)
+    if not isinstance(data, ImageData):
+        raise TypeError(f"data must be an ImageData, got {type(data).__name__}")
+    if not isinstance(schedule, Schedule):
+        raise TypeError(f"schedule must be a Schedule, got {type(schedule).__name__}")
+    if next(model.parameters(), None) is None:
+        raise ValueError("model must have parameters to train, got none")
+    if not all(callable(cb) for cb in callbacks):
+        raise TypeError("callbacks must be callables cb(model, epoch)")
     device = next(model.parameters()).device
     amp = device.type == "cuda" if amp is None else bool(amp)
     if amp and device.type != "cuda":

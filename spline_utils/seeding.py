@@ -15,9 +15,11 @@ def seed_everything(seed: int = 0, deterministic: bool = True) -> int:
     With ``deterministic=True`` cuDNN picks deterministic kernels and stops benchmarking
     (cheap for the small models of the book). Returns ``seed`` so a chapter can print it.
     """
-    if not isinstance(seed, (int, np.integer)) or seed < 0:
+    if isinstance(seed, (bool, np.bool_)) or not isinstance(seed, (int, np.integer)) or seed < 0:
         raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
     seed = int(seed)
+    if not isinstance(deterministic, (bool, np.bool_)):
+        raise TypeError(f"deterministic must be True or False, got {deterministic!r}")
     random.seed(seed)
     os.environ["PYTHONHASHSEED"] = str(seed)
     np.random.seed(seed % 2**32)

@@ -7,7 +7,9 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm.auto import tqdm
 
-from .masks import enforce_mask_
+from ._validate import check_bool, check_int, check_module, check_real, check_tensor
+from .masks import PruningMask, _check_mask, enforce_mask_
+from .model_walk import evaluation_mode
 
 
 def train_classifier(
@@ -39,12 +41,30 @@ def train_classifier(
     binary classifier trained with the logistic loss on ``f(x)`` (class 1 where ``f(x) > 0``).
     Returns the mean training loss per epoch. The model is left in eval mode.
     """
+    check_module("model", model)
+    x = check_tensor("x", x, min_dim=2)
+    y = _check_labels(y)
     if x.shape[0] != y.shape[0] or x.shape[0] == 0:
         raise ValueError(f"x and y must hold the same non-zero number of examples, got {x.shape[0]} and {y.shape[0]}")
-    if epochs < 1 or batch_size < 1 or lr <= 0:
-        raise ValueError(f"need epochs >= 1, batch_size >= 1, lr > 0; got {epochs}, {batch_size}, {lr}")
-    if bn_l1 < 0:
-        raise ValueError(f"bn_l1 must be >= 0, got {bn_l1}")
+    epochs = check_int("epochs", epochs, 1)
+    batch_size = check_int("batch_size", batch_size, 1)
+    lr = check_real("lr", lr, 0.0, low_open=True)
+    momentum = check_real("momentum", momentum, 0.0)
+    weight_decay = check_real("weight_decay", weight_decay, 0.0)
+    seed = check_int("seed", seed, 0)
+    progress = check_bool("progress", progress)
+    bn_l1 = check_real("bn_l1", bn_l1, 0.0)
+    if mask is not None:
+        _check_mask(model, mask)
+    callbacks = list(callbacks)
+    if not all(callable(cb) for cb in callbacks):
+        raise TypeError("callbacks must be callables cb(model, epoch)")
+    with torch.no_grad(), evaluation_mode(model):  # the labels must fit the model's outputs
+        outputs = model(x[:1]).shape[-1]
+    classes = 2 if outputs == 1 else outputs
+    if int(y.max()) >= classes:
+        raise ValueError(f"y must hold class labels in [0, {classes}) for a model with {outputs} output(s), "
+                         f"got label {int(y.max())}")
     bn_weights = [m.weight for m in model.modules()
                   if isinstance(m, (nn.BatchNorm1d, nn.BatchNorm2d)) and m.weight is not None]
     generator = torch.Generator().manual_seed(seed)
@@ -74,6 +94,17 @@ def train_classifier(
     return history
 
 
+def _check_labels(y) -> torch.Tensor:
+    """Class labels: a 1-D integer tensor of non-negative values."""
+    if not isinstance(y, torch.Tensor):
+        raise TypeError(f"y must be a torch.Tensor of class labels, got {type(y).__name__}")
+    if y.dtype.is_floating_point or y.dtype.is_complex or y.dtype == torch.bool or y.dim() != 1:
+        raise ValueError(f"y must be a 1-D integer tensor of class labels, got {y.dtype} of shape {tuple(y.shape)}")
+    if y.numel() and int(y.min()) < 0:
+        raise ValueError(f"y must hold class labels >= 0, got {int(y.min())}")
+    return y
+
+
 def _loss(logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     if logits.shape[-1] == 1:
         return F.binary_cross_entropy_with_logits(logits[:, 0], y.to(logits.dtype))
@@ -82,6 +113,8 @@ def _loss(logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
 
 def predict(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
     """Predicted classes (N,): argmax of the outputs, or ``f(x) > 0`` for a single output."""
+    check_module("model", model)
+    check_tensor("x", x, min_dim=2, non_empty=True)
     out = model(x)
     return (out[:, 0] > 0).long() if out.shape[-1] == 1 else out.argmax(1)
 
@@ -89,6 +122,11 @@ def predict(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
 @torch.no_grad()
 def accuracy(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> float:
     """Fraction of correctly classified examples (eval mode)."""
+    check_module("model", model)
+    y = _check_labels(y)
+    if not isinstance(x, torch.Tensor) or x.shape[0] != y.shape[0]:
+        raise ValueError(f"x and y must hold the same number of examples, got {getattr(x, 'shape', None)} and "
+                         f"{tuple(y.shape)}")
     was_training = model.training
     model.eval()
     acc = float((predict(model, x) == y).float().mean())

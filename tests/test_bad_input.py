@@ -7,6 +7,7 @@ import torch
 from torch import nn
 
 import spline_utils as su
+from spline_utils import cifar, experiments, results_files, resumable_training
 from spline_utils.exact_partition import PartitionCheckError
 
 
@@ -389,12 +390,12 @@ def test_bad_partition_arguments(call, error, message):
     "call, error, message",
     [
         (lambda p, m: p.check(m, n_points=0), ValueError, "n_points must be an integer >= 1"),
-        (lambda p, m: p.check(m, tol=-1e-9), ValueError, "tol must be in"),
+        (lambda p, m: p.check(m, tol=-1e-9), ValueError, "tol must be >= 0"),
         (lambda p, m: p.check(m, seed=0.5), TypeError, "seed must be an integer"),
         (lambda p, m: p.check_decision_boundary(m, resolution=1), ValueError, "resolution must be an integer >= 2"),
         (lambda p, m: p.local_complexity((0.5, NAN), 0.1), ValueError, "point must be finite"),
         (lambda p, m: p.local_complexity((0.5, 0.5, 0.5), 0.1), ValueError, r"point must have shape \(2\)"),
-        (lambda p, m: p.local_complexity((0.5, 0.5), -0.1), ValueError, "radius must be in"),
+        (lambda p, m: p.local_complexity((0.5, 0.5), -0.1), ValueError, "radius must be >= 0"),
         (lambda p, m: p.local_complexity((0.5, 0.5), INF), ValueError, "radius must be a finite"),
         (lambda p, m: p.spline_units(5), ValueError, r"layer must be an integer in \[0, 1\]"),
         (lambda p, m: p.layer_segments(True), TypeError, "layer must be an integer"),
@@ -591,7 +592,7 @@ def test_bad_removal_arguments(call, error, message):
         (lambda m: su.merge_units(m, "0", 1.7, 2), TypeError, "keep must be an integer unit index"),
         (lambda m: su.merge_units(m, "0", 1, True), TypeError, "drop must be an integer unit index"),
         (lambda m: su.merge_bound(m, "0", 1, 2, NAN), ValueError, "radius must be a finite number"),
-        (lambda m: su.merge_bound(m, "0", 1, 2, -1.0), ValueError, "radius must be in"),
+        (lambda m: su.merge_bound(m, "0", 1, 2, -1.0), ValueError, "radius must be >= 0"),
         (lambda m: su.merge_bound(su.apply_mask(m, su.unit_mask(m, {"0": [1]})), "0", 1, 2, 1.0), ValueError,
          "keep=1 is a pruned unit"),
         (lambda m: su.normalised_hyperplanes(np.array([[1.0, NAN]]), np.zeros(1)), ValueError, "w must be finite"),
@@ -652,7 +653,7 @@ def _lines_partition():
         (lambda m, p: su.bends(np.ones((3, 2)), np.zeros(3, int)), ValueError, r"segs must have shape \(S, 2, 2\)"),
         (lambda m, p: su.bends(np.full((2, 2, 2), NAN), np.zeros(2, int)), ValueError, "segs must be finite"),
         (lambda m, p: su.bends(np.random.rand(3, 2, 2), np.zeros(2, int)), ValueError, r"groups must be integers of shape \(3,\)"),
-        (lambda m, p: su.bends(np.random.rand(3, 2, 2), np.zeros(3, int), tol=-1.0), ValueError, "tol must be in"),
+        (lambda m, p: su.bends(np.random.rand(3, 2, 2), np.zeros(3, int), tol=-1.0), ValueError, "tol must be >= 0"),
         (lambda m, p: su.spline_segments("part"), TypeError, "part must be an ExactPartition"),
         (lambda m, p: su.spline_turning_points(p, 2), ValueError, r"layer must be an integer in \[0, 1\]"),
         (lambda m, p: su.supplying_splines(p, [[0.0, NAN]]), ValueError, "points must be finite"),
@@ -799,3 +800,184 @@ def test_bad_early_bird_arguments(call, error, message):
 
 def _packed():
     return su.packed_codes(_mlp(), torch.randn(5, 2))
+
+
+# --------------------------------------------------------------------------- models, data, training, costs
+@pytest.mark.parametrize(
+    "call, error, message",
+    [
+        (lambda: su.make_mlp([2, 2.5, 1]), TypeError, r"widths\[1\] must be an integer"),
+        (lambda: su.make_mlp([2, True, 1]), TypeError, r"widths\[1\] must be an integer"),
+        (lambda: su.make_mlp([2, 0, 1]), ValueError, r"widths\[1\] must be an integer >= 1"),
+        (lambda: su.make_mlp(3), TypeError, "widths must be a sequence"),
+        (lambda: su.make_mlp([2, 3, 1], batch_norm="yes"), TypeError, "batch_norm must be True or False"),
+        (lambda: su.vgg((8, True, "M")), ValueError, "cfg entries must be positive channel counts"),
+        (lambda: su.vgg((8, "M"), num_classes=0), ValueError, "num_classes must be an integer >= 1"),
+        (lambda: su.digits_convnet((8,)), ValueError, r"channels must be a pair \(c1, c2\)"),
+        (lambda: su.digits_convnet((8, 1.5)), TypeError, r"channels\[1\] must be an integer"),
+        (lambda: su.preresnet(20.0), TypeError, "depth must be an integer"),
+        (lambda: su.preresnet(20, mid=[4] * 8 + [2.5]), TypeError, r"mid\[8\] must be an integer"),
+        (lambda: su.preresnet(11, bottleneck=True, mid=[4, 4, 4]), ValueError, r"mid\[0\] must be a pair"),
+        (lambda: su.ResidualBlock(-2), ValueError, "channels must be an integer >= 1"),
+        (lambda: su.he_init_(su.make_mlp([2, 3, 1]), bias_std=NAN), ValueError, "bias_std must be a finite number"),
+        (lambda: su.he_init_(su.make_mlp([2, 3, 1]), generator=0), TypeError, "generator must be a torch.Generator"),
+        (lambda: su.models.conv_bn_relu(3, 0), ValueError, "c_out must be an integer >= 1"),
+    ],
+)
+def test_bad_model_builder_arguments(call, error, message):
+    with pytest.raises(error, match=message):
+        call()
+
+
+@pytest.mark.parametrize(
+    "call, error, message",
+    [
+        (lambda: su.x_shaped_data(2.5), TypeError, "n must be an integer"),
+        (lambda: su.x_shaped_data(10, half_width=-1.0), ValueError, "half_width must be > 0"),
+        (lambda: su.x_shaped_data(10, seed=True), TypeError, "seed must be an integer"),
+        (lambda: su.digits_tensors(test_size=NAN), ValueError, "test_size must be a finite number"),
+        (lambda: su.seed_everything(1.5), ValueError, "seed must be a non-negative integer"),
+        (lambda: su.seed_everything(True), ValueError, "seed must be a non-negative integer"),
+        (lambda: su.fcnet_study.x_data_split(n=10, train_fraction=0.01), ValueError, "leaves an empty train or test set"),
+        (lambda: su.fcnet_study.x_data_split(n=1.0), TypeError, "n must be an integer"),
+        (lambda: su.fcnet_study.train_fcnet(0, torch.randn(4, 2), torch.zeros(4, dtype=torch.long)), ValueError,
+         "width must be an integer >= 1"),
+        (lambda: su.fcnet_study.fcnet_pruning_study(widths=(20,), ratios=(0.5, 1.0)), ValueError, r"ratios\[1\] must be in \[0, 1\)"),
+        (lambda: su.fcnet_study.fcnet_pruning_study(criteria=("spline", "l1")), ValueError, r"criteria\[1\] must be one of"),
+        (lambda: su.fcnet_study.fcnet_pruning_study(seeds=[0.5]), TypeError, r"seeds\[0\] must be an integer"),
+        (lambda: su.fcnet_study.from_scratch(20, seeds=[], epochs=1), ValueError, "seeds must not be empty"),
+        (lambda: su.digits_study.digits_pruning_study(criteria=("mask",)), ValueError, r"criteria\[0\] must be one of"),
+        (lambda: su.digits_study.digits_pruning_study(ratios=(NAN,)), ValueError, r"ratios\[0\] must be a finite"),
+        (lambda: su.digits_study.digits_pruning_study(finetune_epochs=0), ValueError, "finetune_epochs must be"),
+        (lambda: su.explorer.explorer_figure(width=2.5), TypeError, "width must be an integer"),
+        (lambda: su.explorer.explorer_figure(method="polygons"), ValueError, "method must be one of"),
+        (lambda: su.explorer.explorer_figure(method="grid", resolution=1), ValueError, "resolution must be an integer >= 2"),
+    ],
+)
+def test_bad_data_and_study_arguments(call, error, message):
+    with pytest.raises(error, match=message):
+        call()
+
+
+@pytest.mark.parametrize(
+    "kwargs, error, message",
+    [
+        (dict(epochs=2.5), TypeError, "epochs must be an integer"),
+        (dict(epochs=True), TypeError, "epochs must be an integer"),
+        (dict(batch_size=0), ValueError, "batch_size must be an integer >= 1"),
+        (dict(lr=NAN), ValueError, "lr must be a finite number"),
+        (dict(lr=0.0), ValueError, "lr must be > 0"),
+        (dict(momentum=-0.5), ValueError, "momentum must be >= 0"),
+        (dict(weight_decay=INF), ValueError, "weight_decay must be a finite number"),
+        (dict(seed=-3), ValueError, "seed must be an integer >= 0"),
+        (dict(x=torch.full((8, 2), NAN)), ValueError, "x must be finite"),
+        (dict(y=torch.zeros(8)), ValueError, "y must be a 1-D integer tensor of class labels"),
+        (dict(y=torch.full((8,), -1)), ValueError, "y must hold class labels >= 0"),
+        (dict(y=torch.full((8,), 2)), ValueError, r"y must hold class labels in \[0, 2\) for a model with 1 output"),
+        (dict(mask=su.PruningMask({"0": torch.ones(4, 2)}, {})), TypeError, "must be a bool tensor"),
+        (dict(callbacks=[1]), TypeError, "callbacks must be callables"),
+    ],
+)
+def test_bad_training_arguments(kwargs, error, message):
+    model = su.make_mlp([2, 4, 1])
+    kwargs = {"x": torch.randn(8, 2), "y": torch.randint(0, 2, (8,)), "epochs": 1, "progress": False, **kwargs}
+    with pytest.raises(error, match=message):
+        su.train_classifier(model, **kwargs)
+
+
+def test_accuracy_checks_its_labels():
+    model = su.make_mlp([2, 4, 3])
+    with pytest.raises(ValueError, match="x and y must hold the same number of examples"):
+        su.accuracy(model, torch.randn(5, 2), torch.zeros(4, dtype=torch.long))
+    with pytest.raises(ValueError, match="y must be a 1-D integer tensor"):
+        su.accuracy(model, torch.randn(5, 2), torch.zeros(5))
+
+
+@pytest.mark.parametrize(
+    "call, error, message",
+    [
+        (lambda m: su.costs.count_flops(m, 2), TypeError, "input_shape must be a non-empty tuple"),
+        (lambda m: su.costs.count_flops(m, (2.0,)), TypeError, r"input_shape\[0\] must be an integer"),
+        (lambda m: su.costs.count_flops(m, (0,)), ValueError, r"input_shape\[0\] must be an integer >= 1"),
+        (lambda m: su.costs.throughput(m, (2,), batch_size=1.5), TypeError, "batch_size must be an integer"),
+        (lambda m: su.costs.throughput(m, (2,), warmup=-1), ValueError, "warmup must be an integer >= 0"),
+        (lambda m: su.costs.training_flops(m, (2,), examples=-5), ValueError, "examples must be an integer >= 0"),
+        (lambda m: su.costs.training_flops(nn.Sequential(nn.ReLU()), (2,), 10), ValueError, "model must have parameters"),
+        (lambda m: su.costs.count_parameters("net"), TypeError, "model must be a torch.nn.Module"),
+    ],
+)
+def test_bad_cost_arguments(call, error, message):
+    with pytest.raises(error, match=message):
+        call(su.make_mlp([2, 4, 1]))
+
+
+@pytest.mark.parametrize(
+    "call, error, message",
+    [
+        (lambda: su.model_walk.code_modules([nn.ReLU()]), TypeError, "model must be a torch.nn.Module"),
+        (lambda: su.model_walk.pool_geometry(nn.AvgPool2d(2), 4, 4), TypeError, "pool must be an nn.MaxPool2d"),
+        (lambda: su.model_walk.pool_geometry(nn.MaxPool2d(2), 4.0, 4), TypeError, "height must be an integer"),
+        (lambda: su.model_walk.module_tensor(_mlp(), nn.ReLU(), torch.randn(2, 2)), ValueError,
+         "module must be a submodule of model"),
+    ],
+)
+def test_bad_model_walk_helper_arguments(call, error, message):
+    with pytest.raises(error, match=message):
+        call()
+
+
+# --------------------------------------------------------------------------- plotting, Chapter 6
+@pytest.mark.parametrize(
+    "call, error, message",
+    [
+        (lambda g, p: su.plot_partition(g, upto=1.5), TypeError, "upto must be an integer"),
+        (lambda g, p: su.plot_partition(p), TypeError, "part must be a GridPartition"),
+        (lambda g, p: su.plot_exact(g), TypeError, "part must be a ExactPartition"),
+        (lambda g, p: su.plot_exact(p, upto=-1), ValueError, "upto must be in"),
+        (lambda g, p: su.plot_exact(p, color_by="area"), ValueError, "color_by must be one of"),
+        (lambda g, p: su.plot_layer_by_layer("part"), TypeError, "part must be a ExactPartition or GridPartition"),
+        (lambda g, p: su.plotting.draw_layer_splines(None, g, -1, "k"), ValueError, "layer must be an integer in"),
+        (lambda g, p: su.plotting.region_colormap(2.5), TypeError, "n_regions must be an integer"),
+        (lambda g, p: su.plot_slice(_mlp(), (0, 1, 0, 1), method="mesh"), ValueError, "method must be one of"),
+    ],
+)
+def test_bad_plotting_arguments(call, error, message):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    model = _mlp()
+    grid = su.grid_partition(model, (0, 1, 0, 1), 5)
+    part = su.exact_partition(model, (0, 1, 0, 1))
+    with pytest.raises(error, match=message):
+        call(grid, part)
+
+
+@pytest.mark.parametrize(
+    "call, error, message",
+    [
+        (lambda: resumable_training.Schedule(epochs=10, milestones=(2.5,)), TypeError, r"milestones\[0\] must be an integer"),
+        (lambda: resumable_training.Schedule(epochs=10, milestones=(5, 5)), ValueError, "milestones must be increasing"),
+        (lambda: resumable_training.Schedule(lr=NAN), ValueError, "lr must be a finite number"),
+        (lambda: resumable_training.Schedule(batch_size=64.0), TypeError, "batch_size must be an integer"),
+        (lambda: resumable_training.Schedule(augment="no"), TypeError, "augment must be True or False"),
+        (lambda: resumable_training.Schedule().scaled(0), ValueError, "epochs must be an integer >= 1"),
+        (lambda: experiments.preset("quick", eb_threshold=0.0), ValueError, r"eb_threshold must be in \(0, 1\)"),
+        (lambda: experiments.preset("quick", mask_threshold=-0.1), ValueError, r"mask_threshold must be in \[0, 1\)"),
+        (lambda: experiments.preset("quick", mask_fifo=1), ValueError, "mask_fifo must be an integer >= 2"),
+        (lambda: experiments.preset("quick", canvas=2.5), TypeError, "canvas must be an integer"),
+        (lambda: experiments.preset("quick", seed=True), TypeError, "seed must be an integer"),
+        (lambda: experiments.preset("quick", ratios="0.5"), TypeError, "ratios must be a sequence"),
+        (lambda: experiments.preset("quick", ratios=(NAN,)), ValueError, r"ratios\[0\] must be a finite"),
+        (lambda: experiments.preset("quick", device="tpu"), ValueError, "device must be 'cpu', 'cuda' or None"),
+        (lambda: experiments.prune(_mlp(), "l1", 0.5, torch.randn(2, 2)), ValueError, "unknown method 'l1'"),
+        (lambda: cifar.augment(torch.rand(2, 3, 8, 8), torch.Generator()), ValueError, "x must be uint8 images"),
+        (lambda: cifar.augment(torch.zeros(2, 3, 8, 8, dtype=torch.uint8), 0), TypeError, "generator must be"),
+        (lambda: cifar.augment(torch.zeros(2, 3, 8, 8, dtype=torch.uint8), torch.Generator(), pad=-1), ValueError,
+         "pad must be an integer >= 0"),
+        (lambda: results_files.summary(__import__("pandas").DataFrame({"run": ["dense"]})), ValueError,
+         "frame must have the columns of load_results"),
+    ],
+)
+def test_bad_chapter6_arguments(call, error, message):
+    with pytest.raises(error, match=message):
+        call()
