@@ -28,6 +28,8 @@ Modules, each named for what it does:
 * :mod:`~spline_utils.experiments`  -- Chapter 6's protocols and command line;
 * :mod:`~spline_utils.results_files` -- results and timing files read back as tables;
 * :mod:`~spline_utils.models`, :mod:`~spline_utils.data`, :mod:`~spline_utils.training`;
+* :mod:`~spline_utils.pretrained` -- the theory chapters' trained networks, shipped as weights;
+* :mod:`~spline_utils.chapter`      -- a chapter's first steps (threads, seeds) and glued numbers;
 * :mod:`~spline_utils.run_mode`, :mod:`~spline_utils.seeding`.
 """
 
@@ -44,7 +46,7 @@ from .codes import (
 )
 from .data import digits_tensors, x_shaped_data
 from .folding import fold_batchnorm
-from . import costs, criteria, digits_study, early_bird, fcnet_study, physical
+from . import chapter, costs, criteria, digits_study, early_bird, fcnet_study, physical, pretrained
 from . import explorer
 from .maso import dense_layer_maso, maso, maxpool_maso
 from .exact_partition import ExactPartition, exact_partition, sampled_local_complexity
@@ -62,6 +64,7 @@ from .masks import (
 )
 from .model_walk import check_supported, code_modules, evaluation_mode
 from .models import VGG16_CFG, PreResNet, ResidualBlock, digits_convnet, he_init_, make_mlp, preresnet, vgg
+from .pretrained import load_network, train_network
 from .plotting import plot_decision, plot_exact, plot_layer_by_layer, plot_partition, plot_slice
 from .run_mode import data_dir, default_device, describe_run, is_full_mode, run_mode
 from .seeding import seed_everything

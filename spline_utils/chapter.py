@@ -1,0 +1,61 @@
+"""What every chapter does first, in one place: threads, seeds, and the line naming the run.
+
+A chapter's first code cell installs the package when it runs in Colab (that cell must live in
+the notebook, since the package is not there yet), then calls :func:`setup`. Numbers that the
+prose quotes are handed to the book with :func:`glue`, so the text always shows what the cell
+computed.
+"""
+
+from __future__ import annotations
+
+import numbers
+
+import torch
+
+from .run_mode import describe_run
+from .seeding import seed_everything
+
+
+def setup(seed: int = 0, threads: int = 2, quiet: bool = False) -> int:
+    """Prepare a chapter's kernel: ``torch`` threads, every seed, and one line naming the run.
+
+    Args:
+        seed: the seed for Python, NumPy and torch (:func:`~spline_utils.seeding.seed_everything`).
+        threads: CPU threads for torch (2 suits the book's CI machines and a Colab CPU).
+        quiet: ``True`` skips the printed line.
+
+    Returns:
+        ``seed``, for the chapter to pass on.
+
+    Raises:
+        ValueError: ``threads`` is not a positive integer, or ``seed`` is not a non-negative one.
+
+    Example:
+        >>> setup(seed=0, quiet=True)
+        0
+    """
+    if isinstance(threads, bool) or not isinstance(threads, numbers.Integral) or threads < 1:
+        raise ValueError(f"threads must be a positive integer, got {threads!r}")
+    torch.set_num_threads(int(threads))
+    seed = seed_everything(seed)
+    if not quiet:
+        print(describe_run(), "| seed", seed)
+    return seed
+
+
+def glue(name: str, value) -> None:
+    """Hand ``value`` to the book under ``name`` (MyST-NB's ``glue``, not displayed), so that the
+    prose can quote it with ``{glue:text}`name```.
+
+    Outside a book build without MyST-NB (a Colab session) nothing is recorded: the prose then
+    shows the role's text, and the cell's own output still shows the number.
+    """
+    if not isinstance(name, str) or not name.isidentifier():
+        raise ValueError(f"name must be an identifier-like string, got {name!r}")
+    if hasattr(value, "item") and getattr(value, "ndim", 1) == 0:  # a NumPy / torch scalar
+        value = value.item()  # so the text reads 97, not np.int64(97)
+    try:
+        from myst_nb import glue as _myst_glue
+    except ImportError:
+        return
+    _myst_glue(name, value, display=False)
