@@ -201,6 +201,7 @@ class PackedCodes:
 def window_dtype(positions: int) -> torch.dtype:
     """The integer type that holds max-pooling window positions ``[0, positions)``: uint8 up to
     256 positions, int16 / int32 beyond (a 17 x 17 window has 289)."""
+    positions = check_int("positions", positions, 1)
     return torch.uint8 if positions <= 256 else torch.int16 if positions <= 1 << 15 else torch.int32
 
 

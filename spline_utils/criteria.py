@@ -32,8 +32,8 @@ import torch
 from scipy.special import ndtr  # the standard normal CDF (scipy.stats takes a second to import)
 from torch import nn
 
-from ._validate import (check_choice, check_int, check_mapping, check_model_finite, check_scores,
-                        check_unit_indices)
+from ._validate import (check_choice, check_finite, check_int, check_mapping, check_model_finite,
+                        check_scores, check_unit_indices)
 from .masks import PruningMask, _check_ratio, _layer, following_batchnorm, prunable_layers
 from .physical import consumer_name
 from .spline_params import normalised_hyperplanes, unit_hyperplanes
@@ -102,6 +102,7 @@ def outgoing_norms(model: nn.Module, name: str) -> np.ndarray:
     channel's columns)."""
     units = _layer(model, name).weight.shape[0]
     weight = dict(prunable_layers(model))[consumer_name(model, name)].weight.detach().to(torch.float64)
+    check_finite(f"weight of the layer that reads layer {name!r}", weight)
     if weight.dim() == 2:  # Linear: a channel owns a block of columns after Flatten
         weight = weight.reshape(weight.shape[0], units, -1)
     return weight.transpose(0, 1).reshape(units, -1).norm(dim=1).cpu().numpy()
@@ -113,6 +114,8 @@ def spline_scores(model: nn.Module, name: str) -> np.ndarray:
     bn = following_batchnorm(model).get(name)
     if bn is None or bn.weight is None:
         raise ValueError(f"the spline policy needs an affine BatchNorm after layer {name!r}")
+    check_finite(f"gamma of the BatchNorm after layer {name!r}", bn.weight.detach())
+    check_finite(f"beta of the BatchNorm after layer {name!r}", bn.bias.detach())
     gamma = bn.weight.detach().to(torch.float64).abs().cpu().numpy()
     beta = bn.bias.detach().to(torch.float64).cpu().numpy()
     with np.errstate(divide="ignore", invalid="ignore"):

@@ -32,6 +32,8 @@ def is_main() -> bool:
 def setup(device: str | None = None) -> torch.device:
     """Join the process group when launched by ``torchrun`` and return this process's device
     (``cuda:LOCAL_RANK`` with CUDA, else the CPU). ``device`` forces ``"cpu"`` or ``"cuda"``."""
+    if device is not None and not (isinstance(device, str) and device.split(":")[0] in ("cpu", "cuda")):
+        raise ValueError(f"device must be 'cpu', 'cuda' or None, got {device!r}")
     use_cuda = torch.cuda.is_available() if device is None else device.startswith("cuda")
     if use_cuda and not torch.cuda.is_available():
         raise RuntimeError("device 'cuda' was asked for but CUDA is not available")

@@ -194,6 +194,7 @@ class CodeRecorder:
         self.probe, self.folder, self.batch_size, self.write = probe, str(folder), batch_size, write
 
     def __call__(self, model: nn.Module, epoch: int) -> None:
+        epoch = check_int("epoch", epoch, 0)
         if not self.write:
             return
         from .provenance import save_checkpoint

@@ -38,7 +38,7 @@ import torch.nn.functional as F
 from torch import nn
 from torch.nn.modules.utils import _pair
 
-from ._validate import check_array, check_domain, check_int, check_real
+from ._validate import check_array, check_domain, check_int, check_real, is_int
 from .model_walk import AFFINE_MODULES, CODE_MODULES, check_supported, code_modules, pool_geometry
 from .slices import PlaneSlice
 
@@ -208,6 +208,8 @@ class ExactPartition:
     def edge_source(label: int) -> tuple[int, int] | None:
         """``(layer, unit)`` of an edge label, ``None`` for the domain boundary. For max-pooling
         layers ``unit`` is the pooling window."""
+        if not is_int(label):
+            raise TypeError(f"label must be an integer edge label, got {label!r}")
         return None if label < 0 else (int(label) >> 32, int(label) & 0xFFFFFFFF)
 
     def _layer(self, layer, name: str = "layer") -> int:

@@ -281,6 +281,8 @@ def check_supported(model: nn.Module, trace: bool = True) -> None:
     that cannot be traced gets a warning and a module-only check).
     """
     check_module("model", model)
+    if not isinstance(trace, bool):
+        raise TypeError(f"trace must be True or False, got {trace!r}")
     modules = list(model.named_modules())
     if all(next(m.children(), None) is None and isinstance(m, CONTAINER_MODULES) for _, m in modules):
         raise ValueError(f"model {type(model).__name__} is empty: it has no layers")

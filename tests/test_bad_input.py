@@ -7,7 +7,7 @@ import torch
 from torch import nn
 
 import spline_utils as su
-from spline_utils import cifar, experiments, results_files, resumable_training
+from spline_utils import cifar, distributed, experiments, results_files, resumable_training
 from spline_utils.exact_partition import PartitionCheckError
 
 
@@ -979,5 +979,23 @@ def test_bad_plotting_arguments(call, error, message):
     ],
 )
 def test_bad_chapter6_arguments(call, error, message):
+    with pytest.raises(error, match=message):
+        call()
+
+
+@pytest.mark.parametrize(
+    "call, error, message",
+    [
+        (lambda: su.ExactPartition.edge_source(1.5), TypeError, "label must be an integer edge label"),
+        (lambda: su.codes.window_dtype(0), ValueError, "positions must be an integer >= 1"),
+        (lambda: su.check_supported(_mlp(), trace="no"), TypeError, "trace must be True or False"),
+        (lambda: distributed.setup("tpu"), ValueError, "device must be 'cpu', 'cuda' or None"),
+        (lambda: su.early_bird.CodeRecorder(torch.randn(3, 2), "codes", write=False)(_mlp(), 1.5), TypeError,
+         "epoch must be an integer"),
+        (lambda: su.criteria.spline_scores(_with(_bn_mlp(), NAN, 3), "0"), ValueError,
+         "beta of the BatchNorm after layer '0' must be finite"),
+    ],
+)
+def test_bad_helper_arguments(call, error, message):
     with pytest.raises(error, match=message):
         call()
