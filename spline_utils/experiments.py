@@ -98,8 +98,7 @@ class ExperimentConfig:
             if isinstance(getattr(self, what), (str, bytes)):
                 raise TypeError(f"{what} must be a sequence, got the string {getattr(self, what)!r}")
         self.methods, self.detectors = tuple(self.methods), tuple(self.detectors)
-        self.ratios = tuple(check_sequence("ratios", self.ratios, lambda n, r: check_fraction(
-            n, r, low_open=True, high_open=True), non_empty=False))
+        self.ratios = tuple(check_sequence("ratios", self.ratios, check_real, non_empty=False))
         for what, value, allowed in (("dataset", [self.dataset], DATASETS), ("arch", [self.arch], ARCHS),
                                      ("method", self.methods, METHODS), ("detector", self.detectors, DETECTORS)):
             bad = [v for v in value if v not in allowed]
@@ -122,7 +121,7 @@ class ExperimentConfig:
             raise ValueError(f"device must be 'cpu', 'cuda' or None, got {self.device!r}")
         if not isinstance(self.out, (str, Path)):
             raise TypeError(f"out must be a folder path, got {type(self.out).__name__}")
-        if not self.ratios:
+        if not self.ratios or any(not 0.0 < r < 1.0 for r in self.ratios):
             raise ValueError(f"ratios must be fractions in (0, 1), e.g. 0.3 0.5 0.7; got {list(self.ratios)}")
         if self.record_codes == 1:
             raise ValueError(f"record_codes must be 0 (off) or a canvas side >= 2, got {self.record_codes}")
