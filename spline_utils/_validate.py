@@ -207,7 +207,12 @@ def check_domain(name: str, domain) -> tuple[float, float, float, float]:
     values = list(domain.tolist() if isinstance(domain, (np.ndarray, torch.Tensor)) else domain)
     if len(values) != 4:
         raise ValueError(f"{name} must be a 2-D box (u_min, u_max, v_min, v_max), got {len(values)} numbers")
-    bad = [v for v in values if isinstance(v, (bool, np.bool_)) or not isinstance(v, numbers.Real)]
+    def real(v) -> bool:  # a real number, or a 0-dim real tensor; not a bool
+        if isinstance(v, torch.Tensor):
+            return v.dim() == 0 and v.dtype != torch.bool and not v.dtype.is_complex
+        return isinstance(v, numbers.Real) and not isinstance(v, (bool, np.bool_))
+
+    bad = [v for v in values if not real(v)]
     if bad:
         raise ValueError(f"{name} must hold 4 real numbers, got {_show(bad[0])}")
     values = tuple(float(v) for v in values)
