@@ -8,7 +8,7 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from ._validate import check_bool, check_int, check_module, check_real, check_tensor
-from .masks import PruningMask, _check_mask, enforce_mask_
+from .masks import _check_mask, enforce_mask_
 from .model_walk import evaluation_mode
 
 
