@@ -1,5 +1,7 @@
 # make book  -- create/reuse .venv, install pinned dependencies, execute the chapters, write _build/html
-# make test  -- create/reuse .venv, run the unit tests and nbval over every chapter
+# make test  -- create/reuse .venv; unit tests; nbval over every chapter, here and in a simulated
+#               Colab session on other CPU code paths; the book rendered from its committed
+#               outputs and checked for broken links, tracebacks, warnings and wide outputs
 # make bench -- run the benchmarks (print ratios measured in one run)
 # make bench-gpu -- the CIFAR-sized GPU benchmarks (epoch times, inference speed-ups); writes results/timing
 # make clean -- remove the build, caches and the virtual environment
@@ -19,10 +21,14 @@ $(STAMP): pyproject.toml constraints.txt
 	@touch $(STAMP)
 
 test: $(STAMP)
+	$(BIN)/python tools/stamp_chapters.py --check
 	$(BIN)/python -m pytest tests book --nbval-lax --nbval-sanitize-with book/nbval_sanitize.cfg -p no:cacheprovider
+	$(BIN)/python tools/simulate_colab.py
+	$(BIN)/python tools/build_book.py --from-outputs
+	$(BIN)/python tools/check_html.py _build/html
 
 book: $(STAMP)
-	$(BIN)/jupyter-book build . -W -n --keep-going
+	$(BIN)/python tools/build_book.py
 	@test -f _build/html/index.html && echo "book written to _build/html/index.html"
 
 bench: $(STAMP)
@@ -36,5 +42,5 @@ bench-gpu: $(STAMP)
 	$(BIN)/python benchmarks/bench_gpu_inference.py --out results/timing
 
 clean:
-	rm -rf _build .pytest_cache spline_pruning_book.egg-info $(VENV)
+	rm -rf _build .pytest_cache spline_pruning_book.egg-info $(VENV) .venv-colab
 	find . -name __pycache__ -type d -prune -exec rm -rf {} +

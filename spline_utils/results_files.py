@@ -1,5 +1,5 @@
 """Reading results files back: runs of :mod:`spline_utils.experiments` as tables, the GPU timing
-files of the benchmarks, and where the committed ``results`` folder is."""
+files of the benchmarks, and the committed ``results`` folder as shipped with the package."""
 
 from __future__ import annotations
 
@@ -31,16 +31,20 @@ def load_results(folder: str | Path):
     return pd.DataFrame(rows)
 
 
-def results_dir(start: str | Path | None = None) -> Path:
-    """The repository's ``results`` folder (committed results files): the first ``results``
-    holding ``timing`` found in ``start`` (default: the working directory) or a folder above it;
-    ``./results`` (created) when there is none, e.g. a fresh Colab session."""
-    here = Path(start if start is not None else Path.cwd()).resolve()
-    for folder in (here, *here.parents):
-        if (folder / "results" / "timing").is_dir():
-            return folder / "results"
-    (here / "results").mkdir(exist_ok=True)
-    return here / "results"
+def committed_results() -> Path:
+    """The results files committed with the book (the repository's ``results`` folder), as
+    shipped with the package: found in a checkout and in a plain ``pip install`` alike (the
+    package's ``committed_results`` is a link to that folder, copied into wheels). Read-only:
+    new runs write to a folder of their own (:func:`~spline_utils.run_mode.results_out_dir`).
+
+    Raises ``FileNotFoundError`` naming the folder when the package was installed without them."""
+    folder = Path(__file__).resolve().parent / "committed_results"
+    if not (folder / "timing").is_dir():
+        raise FileNotFoundError(
+            f"the book's committed results files are missing ({folder}): install the package from "
+            "the repository (pip install 'spline-pruning-book @ git+...'), which ships them"
+        )
+    return folder
 
 
 def summary(frame, value: str = "test_acc"):

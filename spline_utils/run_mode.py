@@ -8,7 +8,8 @@ controls the whole book:
 * unset or ``auto``          -- ``full`` when CUDA is available and ``CI`` is not set, else ``quick``.
 
 ``SPLINE_BOOK_DATA`` names the folder that full-mode data sets are downloaded into
-(default: ``~/.cache/spline-pruning-book/data``).
+(default: ``~/.cache/spline-pruning-book/data``); ``SPLINE_BOOK_RESULTS`` the folder that a
+chapter's own full runs write to (default: ``~/.cache/spline-pruning-book/results``).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import torch
 
 MODE_VARIABLE = "SPLINE_BOOK_MODE"
 DATA_VARIABLE = "SPLINE_BOOK_DATA"
+RESULTS_VARIABLE = "SPLINE_BOOK_RESULTS"
 MODES = ("quick", "full")
 
 
@@ -55,6 +57,18 @@ def data_dir() -> Path:
     """Folder for downloaded data sets, from ``SPLINE_BOOK_DATA`` (created if missing)."""
     path = Path(
         os.environ.get(DATA_VARIABLE, Path.home() / ".cache" / "spline-pruning-book" / "data")
+    ).expanduser()
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def results_out_dir() -> Path:
+    """Folder that a chapter's own full runs write their results files to, from
+    ``SPLINE_BOOK_RESULTS`` (default: ``~/.cache/spline-pruning-book/results``; created if
+    missing). The committed results of the book are read from the package instead
+    (:func:`~spline_utils.results_files.committed_results`)."""
+    path = Path(
+        os.environ.get(RESULTS_VARIABLE, Path.home() / ".cache" / "spline-pruning-book" / "results")
     ).expanduser()
     path.mkdir(parents=True, exist_ok=True)
     return path
