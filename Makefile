@@ -2,6 +2,9 @@
 # make test  -- create/reuse .venv; unit tests; nbval over every chapter, here and in a simulated
 #               Colab session on other CPU code paths; the book rendered from its committed
 #               outputs and checked for broken links, tracebacks, warnings and wide outputs
+# make lint -- ruff: lint and format check of the package, tests, benchmarks and tools
+# make refresh CHAPTER=book/0N_....ipynb -- re-execute a chapter in quick mode, writing the
+#               outputs to commit into the notebook (CHAPTER unset: every chapter)
 # make bench -- run the benchmarks (print ratios measured in one run)
 # make bench-gpu -- the CIFAR-sized GPU benchmarks (epoch times, inference speed-ups); writes results/timing
 # make clean -- remove the build, caches and the virtual environment
@@ -10,8 +13,9 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+LINTED := spline_utils tests benchmarks tools
 
-.PHONY: book test bench bench-gpu clean venv
+.PHONY: book test lint refresh bench bench-gpu clean venv
 
 venv: $(STAMP)
 
@@ -20,7 +24,11 @@ $(STAMP): pyproject.toml constraints.txt
 	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[book,test]"
 	@touch $(STAMP)
 
-test: $(STAMP)
+lint: $(STAMP)
+	$(BIN)/ruff check $(LINTED)
+	$(BIN)/ruff format --check $(LINTED)
+
+test: lint
 	$(BIN)/python tools/stamp_chapters.py --check
 	$(BIN)/python -m pytest tests book --nbval-lax --nbval-sanitize-with book/nbval_sanitize.cfg -p no:cacheprovider
 	$(BIN)/python tools/simulate_colab.py
@@ -30,6 +38,11 @@ test: $(STAMP)
 book: $(STAMP)
 	$(BIN)/python tools/build_book.py
 	@test -f _build/html/index.html && echo "book written to _build/html/index.html"
+
+refresh: $(STAMP)
+	$(BIN)/python tools/stamp_chapters.py
+	for chapter in $(or $(CHAPTER),book/0*.ipynb); do \
+		SPLINE_BOOK_MODE=quick $(BIN)/jupyter execute --inplace $$chapter || exit 1; done
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_codes.py

@@ -55,11 +55,19 @@ def paired_totals(model, images: torch.Tensor, batch_size: int, rounds: int):
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--side", type=int, default=100, help="canvas side: side**2 images (default 100)")
-    parser.add_argument("--width", type=float, default=0.5, help="VGG-16 width multiplier (default 0.5)")
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--side", type=int, default=100, help="canvas side: side**2 images (default 100)"
+    )
+    parser.add_argument(
+        "--width", type=float, default=0.5, help="VGG-16 width multiplier (default 0.5)"
+    )
     parser.add_argument("--batch-size", type=int, default=500)
-    parser.add_argument("--repeats", type=int, default=2, help="timing rounds; the best total is kept")
+    parser.add_argument(
+        "--repeats", type=int, default=2, help="timing rounds; the best total is kept"
+    )
     args = parser.parse_args()
 
     su.seed_everything(0)
@@ -72,19 +80,28 @@ def main() -> None:
     with torch.no_grad():
         model(images[: args.batch_size])  # warm-up (allocator, kernels)
     t_forward, t_codes, last = paired_totals(model, images, args.batch_size, args.repeats)
-    codes = su.packed_codes(model, images, batch_size=args.batch_size)  # the whole canvas, for memory
+    codes = su.packed_codes(
+        model, images, batch_size=args.batch_size
+    )  # the whole canvas, for memory
     assert np.array_equal(codes.data[-1][-last.n_inputs :], last.data[-1])
     bool_bytes = sum(bits * codes.n_inputs for bits in codes.n_bits)
 
-    print(f"model: VGG-16 layout, width x{args.width} ({sum(p.numel() for p in model.parameters()):,} parameters), "
-          f"{len(codes.names)} code layers, {sum(codes.n_bits):,} code bits per image")
-    print(f"canvas: {n:,} images of 3x32x32, batch {args.batch_size}, threads {torch.get_num_threads()}")
+    print(
+        f"model: VGG-16 layout, width x{args.width} "
+        f"({sum(p.numel() for p in model.parameters()):,} parameters), "
+        f"{len(codes.names)} code layers, {sum(codes.n_bits):,} code bits per image"
+    )
+    print(
+        f"canvas: {n:,} images of 3x32x32, batch {args.batch_size}, threads {torch.get_num_threads()}"
+    )
     print(f"plain forward pass:        {t_forward:8.2f} s")
     print(f"codes extracted + packed:  {t_codes:8.2f} s")
     print(f"ratio codes / forward:     {t_codes / t_forward:8.3f}   (target <= 1.3)")
     print(f"bool codes:   {bool_bytes / 2**20:10.1f} MiB")
     print(f"packed codes: {codes.nbytes / 2**20:10.1f} MiB")
-    print(f"ratio packed / bool:       {codes.nbytes / bool_bytes:8.4f}   (target <= 0.125 + padding)")
+    print(
+        f"ratio packed / bool:       {codes.nbytes / bool_bytes:8.4f}   (target <= 0.125 + padding)"
+    )
 
 
 if __name__ == "__main__":

@@ -26,7 +26,9 @@ from spline_utils.early_bird import MaskEBDetector, SplineEBDetector, canvas
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--canvas", type=int, default=30, help="probe canvas side (n x n images)")
     parser.add_argument("--steps", type=int, default=3, help="timed training steps of batch 64")
     args = parser.parse_args()
@@ -60,13 +62,28 @@ def main() -> None:
     bits_per_image = sum(codes.n_bits)
     packed_per_image = codes.nbytes / codes.n_inputs
     print(f"VGG-16, CPU, torch threads = {torch.get_num_threads()}")
-    print(f"training: {per_image * 1e3:.1f} ms per image -> one 50,000-image epoch ~ {epoch / 60:.1f} min (extrapolated)")
-    print(f"spline detector, {args.canvas}x{args.canvas} canvas ({len(probe)} images): "
-          f"{spline_times[-1]:.2f} s per epoch = {spline_times[-1] / epoch:.2%} of the epoch (target <= 1%)")
-    print(f"mask detector (p = 0.3, 0.5, 0.7): {mask_times[-1] * 1e3:.1f} ms per epoch = {mask_times[-1] / epoch:.4%} of the epoch")
-    print(f"codes: {bits_per_image} bits per image; packed {packed_per_image:.0f} B vs bool {bits_per_image} B per image")
-    print(f"one stored code set of the 100x100 canvas (10,000 images): packed {packed_per_image * 1e4 / 2**20:.1f} MiB, "
-          f"bool {bits_per_image * 1e4 / 2**20:.1f} MiB, float32 {4 * bits_per_image * 1e4 / 2**30:.2f} GiB")
+    print(
+        f"training: {per_image * 1e3:.1f} ms per image -> one 50,000-image epoch "
+        f"~ {epoch / 60:.1f} min (extrapolated)"
+    )
+    print(
+        f"spline detector, {args.canvas}x{args.canvas} canvas ({len(probe)} images): "
+        f"{spline_times[-1]:.2f} s per epoch = {spline_times[-1] / epoch:.2%} of the epoch "
+        "(target <= 1%)"
+    )
+    print(
+        f"mask detector (p = 0.3, 0.5, 0.7): {mask_times[-1] * 1e3:.1f} ms per epoch "
+        f"= {mask_times[-1] / epoch:.4%} of the epoch"
+    )
+    print(
+        f"codes: {bits_per_image} bits per image; packed {packed_per_image:.0f} B "
+        f"vs bool {bits_per_image} B per image"
+    )
+    print(
+        "one stored code set of the 100x100 canvas (10,000 images): "
+        f"packed {packed_per_image * 1e4 / 2**20:.1f} MiB, "
+        f"bool {bits_per_image * 1e4 / 2**20:.1f} MiB, float32 {4 * bits_per_image * 1e4 / 2**30:.2f} GiB"
+    )
 
 
 if __name__ == "__main__":

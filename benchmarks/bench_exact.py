@@ -56,7 +56,9 @@ def digits_case():
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--no-fine", action="store_true", help="skip the 2048 x 2048 grids")
     args = parser.parse_args()
     torch.set_num_threads(1)
@@ -72,13 +74,22 @@ def main() -> None:
     header += "".join(f" {f'grid {r}^2 found':>17s} {'time s':>7s}" for r in resolutions)
     print("one CPU core (torch threads = 1)\n" + header)
     for name, model, domain, plane in cases:
-        part, t_exact = timed(lambda: su.exact_partition(model, domain, slice=plane), repeat=3, budget=2.0)
+        part, t_exact = timed(
+            lambda model=model, domain=domain, plane=plane: su.exact_partition(
+                model, domain, slice=plane
+            ),
+            repeat=3,
+            budget=2.0,
+        )
         rate = part.n_regions / t_exact
         target = f"{rate / TARGET:9.2f}" if name.startswith("MLP") else f"{'':9s}"
         row = f"{name:22s} {part.n_regions:8d} {t_exact:8.3f} {rate:10.0f} {target}"
         for res in resolutions:
-            grid, t_grid = timed(lambda: su.grid_partition(model, domain, res, slice=plane, keep_preactivations=False,
-                                                           batch_size=1 << 15))
+            grid, t_grid = timed(
+                lambda model=model, domain=domain, res=res, plane=plane: su.grid_partition(
+                    model, domain, res, slice=plane, keep_preactivations=False, batch_size=1 << 15
+                )
+            )
             row += f" {part.grid_coverage(grid):16.1%} {t_grid:8.2f}"
         print(row, flush=True)
 

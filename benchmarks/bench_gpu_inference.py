@@ -24,7 +24,7 @@ import torch
 
 from spline_utils import costs, criteria, physical
 from spline_utils.experiments import ExperimentConfig, build_model
-from spline_utils.provenance import write_device_record
+from spline_utils.experiments.provenance import write_device_record
 
 SCHEMA = "spline-pruning-book/inference/v1"
 
@@ -35,7 +35,10 @@ def forward_ms(model, x, iters: int) -> float:
     with torch.no_grad():
         for _ in range(iters):
             if x.is_cuda:
-                start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+                start, end = (
+                    torch.cuda.Event(enable_timing=True),
+                    torch.cuda.Event(enable_timing=True),
+                )
                 start.record()
                 model(x)
                 end.record()
@@ -58,12 +61,18 @@ def variants(arch: str, ratios, example, quick: bool) -> dict:
         pruned = criteria.select_units(scores, r)
         out[f"p{int(100 * r)}"] = (physical.remove_units(dense, pruned, example).eval(), r, False)
         rounded = criteria.round_widths(pruned, scores, 8)
-        out[f"p{int(100 * r)}-x8"] = (physical.remove_units(dense, rounded, example).eval(), r, True)
+        out[f"p{int(100 * r)}-x8"] = (
+            physical.remove_units(dense, rounded, example).eval(),
+            r,
+            True,
+        )
     return out
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--archs", nargs="+", default=["vgg16", "preresnet56"])
     parser.add_argument("--ratios", nargs="+", type=float, default=[0.3, 0.5, 0.7])
     parser.add_argument("--out", default="results/timing")
@@ -78,8 +87,10 @@ def main() -> None:
     rows = []
     for arch in args.archs:
         models = variants(arch, args.ratios, example, args.quick)
-        facts = {name: {"params": costs.count_parameters(m), "flops": costs.count_flops(m, shape)}
-                 for name, (m, _, _) in models.items()}
+        facts = {
+            name: {"params": costs.count_parameters(m), "flops": costs.count_flops(m, shape)}
+            for name, (m, _, _) in models.items()
+        }
         for precision in precisions:
             for batch in batches:
                 x = torch.randn(batch, *shape, device=device)
@@ -97,17 +108,38 @@ def main() -> None:
                     for name, (m, xi) in ready.items():
                         samples[name].append(forward_ms(m, xi, iters))
                 dense_ms = min(samples["dense"])
-                for name, (model, ratio, rounded) in models.items():
+                for name, (_, ratio, rounded) in models.items():
                     ms = min(samples[name])
-                    rows.append({"arch": arch, "variant": name, "ratio": ratio, "rounded_to_8": rounded,
-                                 "precision": precision, "batch": batch, "ms": ms,
-                                 "images_per_s": batch / ms * 1000, "speedup": dense_ms / ms, **facts[name]})
-                line = " ".join(f"{n}={dense_ms / min(s):.2f}x" for n, s in samples.items() if n != "dense")
+                    rows.append(
+                        {
+                            "arch": arch,
+                            "variant": name,
+                            "ratio": ratio,
+                            "rounded_to_8": rounded,
+                            "precision": precision,
+                            "batch": batch,
+                            "ms": ms,
+                            "images_per_s": batch / ms * 1000,
+                            "speedup": dense_ms / ms,
+                            **facts[name],
+                        }
+                    )
+                line = " ".join(
+                    f"{n}={dense_ms / min(s):.2f}x" for n, s in samples.items() if n != "dense"
+                )
                 print(f"{arch:12s} {precision} batch {batch:5d}: dense {dense_ms:.3f} ms | {line}")
                 for name, (m, _, _) in models.items():
-                    models[name] = (m.float().to(memory_format=torch.contiguous_format).cpu(),) + models[name][1:]
-    record = {"schema": SCHEMA, "synthetic_data": True, "quick": args.quick, "iterations": iters,
-              "rounds": rounds, "rows": rows}
+                    models[name] = (
+                        m.float().to(memory_format=torch.contiguous_format).cpu(),
+                    ) + models[name][1:]
+    record = {
+        "schema": SCHEMA,
+        "synthetic_data": True,
+        "quick": args.quick,
+        "iterations": iters,
+        "rounds": rounds,
+        "rows": rows,
+    }
     print(f"written {write_device_record(args.out, 'inference', record, device, args.quick)}")
 
 

@@ -24,7 +24,9 @@ from spline_utils import costs, criteria, physical
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--batch", type=int, default=64)
     parser.add_argument("--rounds", type=int, default=5, help="alternating timing rounds")
     args = parser.parse_args()
@@ -42,9 +44,15 @@ def main() -> None:
     params = costs.count_parameters(dense) / costs.count_parameters(small)
     best_dense = best_small = 0.0
     for _ in range(args.rounds):
-        best_dense = max(best_dense, costs.throughput(dense, shape, args.batch, repeats=2, warmup=1))
-        best_small = max(best_small, costs.throughput(small, shape, args.batch, repeats=2, warmup=1))
-    print(f"VGG-16, 50% of every conv layer's channels removed; torch threads = {torch.get_num_threads()}")
+        best_dense = max(
+            best_dense, costs.throughput(dense, shape, args.batch, repeats=2, warmup=1)
+        )
+        best_small = max(
+            best_small, costs.throughput(small, shape, args.batch, repeats=2, warmup=1)
+        )
+    print(
+        f"VGG-16, 50% of every conv layer's channels removed; torch threads = {torch.get_num_threads()}"
+    )
     print(f"FLOPs ratio dense / pruned:       {flops:.2f}x   (target >= 3.5x)")
     print(f"parameter ratio dense / pruned:   {params:.2f}x")
     print(f"throughput dense:  {best_dense:8.1f} images/s (batch {args.batch})")

@@ -1,92 +1,104 @@
 """spline_utils: the max-affine spline view of deep networks, for the spline-pruning book.
 
-Modules, each named for what it does:
+The package's folders follow the book:
 
-* :mod:`~spline_utils.model_walk`   -- which models are max-affine spline networks;
-* :mod:`~spline_utils.codes`        -- activation (region) codes, bit packing, region ids;
-* :mod:`~spline_utils.affine_maps`  -- per-region affine maps ``(A_omega, b_omega)``;
-* :mod:`~spline_utils.slices`       -- 2-D planes through anchor points of input space;
-* :mod:`~spline_utils.exact_partition` -- exact partitions of 2-D slices (convex polygons);
-* :mod:`~spline_utils.grid_partition` -- partitions sampled on a grid (quick previews);
-* :mod:`~spline_utils.plotting`     -- Fig. 1a-style figures;
-* :mod:`~spline_utils.maso`         -- layers written explicitly as MASOs;
-* :mod:`~spline_utils.folding`      -- eval-mode BatchNorm folded into the layer before it;
-* :mod:`~spline_utils.masks`        -- pruning masks ``Q_W``, ``q_b`` applied to model copies;
-* :mod:`~spline_utils.spline_params` -- unit hyperplanes, spline distances, merging and its bound;
-* :mod:`~spline_utils.unit_pruning` -- node pruning by spline redundancy / magnitude / at random;
-* :mod:`~spline_utils.turning_points` -- where splines and decision boundaries bend, and why;
-* :mod:`~spline_utils.fcnet_study`  -- the FCNet pruning study of the paper's Fig. 2;
-* :mod:`~spline_utils.criteria`     -- channel pruning criteria as scores; layerwise / global selection;
-* :mod:`~spline_utils.physical`     -- physical removal of pruned units (MLP, ConvNet, VGG, PreResNet);
-* :mod:`~spline_utils.costs`        -- parameters, FLOPs and measured throughput;
-* :mod:`~spline_utils.digits_study` -- channel pruning of the digits ConvNet by every criterion;
-* :mod:`~spline_utils.early_bird`   -- spline and mask-distance early-bird detectors;
-* :mod:`~spline_utils.cifar`        -- CIFAR-10/100 and digits at 32x32 as uint8 tensors, on-device augmentation;
-* :mod:`~spline_utils.resumable_training` -- Chapter 6's training loop (checkpoints, exact resume, AMP);
-* :mod:`~spline_utils.distributed`  -- torchrun data parallelism;
-* :mod:`~spline_utils.provenance`   -- atomic results files and checkpoints, device / versions / commit;
-* :mod:`~spline_utils.experiments`  -- Chapter 6's protocols and command line;
-* :mod:`~spline_utils.results_files` -- results and timing files read back as tables;
-* :mod:`~spline_utils.models`, :mod:`~spline_utils.data`, :mod:`~spline_utils.training`;
-* :mod:`~spline_utils.pretrained` -- the theory chapters' trained networks, shipped as weights;
-* :mod:`~spline_utils.chapter`      -- a chapter's first steps (threads, seeds) and glued numbers;
-* :mod:`~spline_utils.run_mode`, :mod:`~spline_utils.seeding`.
+* :mod:`~spline_utils.spline_view` -- a ReLU network as a composition of max-affine spline
+  operators: supported models, MASO layers, BatchNorm folding, region codes, per-region affine
+  maps, each unit's spline as a hyperplane (Chapter 1);
+* :mod:`~spline_utils.partition`   -- partitions of 2-D slices of input space, sampled on a grid or
+  exact, and the turning points of splines and decision boundaries (Chapters 1-3);
+* :mod:`~spline_utils.pruning`     -- masks, pruning criteria, node pruning by merging, physical
+  removal, costs (Chapters 2, 3, 5);
+* :mod:`~spline_utils.early_bird`  -- spline and mask-distance early-bird detectors (Chapter 4);
+* :mod:`~spline_utils.networks`    -- architectures, and the trained networks shipped with the
+  package;
+* :mod:`~spline_utils.experiments` -- data, training loops, resumable experiments, results files,
+  the command line (Chapters 3-6);
+* :mod:`~spline_utils.plotting`    -- figures and the interactive explorer;
+* :mod:`~spline_utils.chapter`, :mod:`~spline_utils.mode`, :mod:`~spline_utils.seeding` --
+  a chapter's first steps, the quick / full switch, the one seeding helper.
+
+``import spline_utils`` loads nothing heavy: every name below is imported on first use (so
+matplotlib and pandas load only when a figure or a table is asked for).
 """
 
-from .affine_maps import mlp_region_affine_map, region_affine_map, region_consistency_error
-from .codes import (
-    ActivationCodes,
-    LayerCode,
-    PackedCodes,
-    activation_codes,
-    code_distance,
-    pack_bits,
-    packed_codes,
-    unpack_bits,
-)
-from .data import digits_tensors, x_shaped_data
-from .folding import fold_batchnorm
-from . import chapter, costs, criteria, digits_study, early_bird, fcnet_study, physical, pretrained
-from . import explorer
-from .maso import dense_layer_maso, maso, maxpool_maso
-from .exact_partition import ExactPartition, exact_partition, sampled_local_complexity
-from .grid_partition import GridPartition, grid_partition
-from .masks import (
-    PruningMask,
-    apply_mask,
-    enforce_mask_,
-    following_batchnorm,
-    full_mask,
-    magnitude_weight_mask,
-    prunable_layers,
-    unit_mask,
-    weight_mask,
-)
-from .model_walk import check_supported, code_modules, evaluation_mode
-from .models import VGG16_CFG, PreResNet, ResidualBlock, digits_convnet, he_init_, make_mlp, preresnet, vgg
-from .pretrained import load_network, train_network
-from .plotting import plot_decision, plot_exact, plot_layer_by_layer, plot_partition, plot_slice
-from .run_mode import data_dir, default_device, describe_run, is_full_mode, run_mode
-from .seeding import seed_everything
-from .slices import PlaneSlice
-from .spline_params import (
-    bn_spline_distance,
-    data_spline_distance,
-    merge_bound,
-    merge_units,
-    normalised_hyperplanes,
-    spline_distances,
-    unit_hyperplanes,
-)
-from .turning_points import (
-    bends,
-    decision_turning_points,
-    spline_segments,
-    spline_turning_points,
-    supplying_splines,
-    unit_preactivations,
-)
-from .unit_pruning import UnitPruning, input_radius, prune_units, redundancy_bounds, remove_pruned_units
-from .training import accuracy, train_classifier
+from __future__ import annotations
+
+import importlib
 
 __version__ = "0.1.0"
+
+#: public name -> module (relative to the package) that defines it
+_NAMES: dict[str, str] = {}
+for _module, _names in {
+    "spline_view.affine_maps": "mlp_region_affine_map region_affine_map region_consistency_error",
+    "spline_view.codes": "ActivationCodes LayerCode PackedCodes activation_codes code_distance pack_bits "
+    "packed_codes unpack_bits",
+    "spline_view.folding": "fold_batchnorm",
+    "spline_view.hyperplanes": "bn_spline_distance data_spline_distance normalised_hyperplanes "
+    "spline_distances unit_hyperplanes",
+    "spline_view.maso": "dense_layer_maso maso maxpool_maso",
+    "spline_view.model_walk": "check_supported code_modules evaluation_mode following_batchnorm "
+    "prunable_layers",
+    "partition.exact": "ExactPartition exact_partition sampled_local_complexity",
+    "partition.grid": "GridPartition grid_partition",
+    "partition.slices": "PlaneSlice",
+    "partition.turning_points": "bends decision_turning_points spline_segments spline_turning_points "
+    "supplying_splines unit_preactivations",
+    "pruning.masks": "PruningMask apply_mask enforce_mask_ full_mask magnitude_weight_mask unit_mask "
+    "weight_mask",
+    "pruning.merging": "UnitPruning input_radius merge_bound merge_units prune_units redundancy_bounds "
+    "remove_pruned_units",
+    "networks.models": "VGG16_CFG PreResNet ResidualBlock digits_convnet he_init_ make_mlp preresnet vgg",
+    "networks.pretrained": "load_network train_network",
+    "experiments.data": "digits_tensors x_shaped_data",
+    "experiments.training": "accuracy train_classifier",
+    "plotting.figures": "plot_decision plot_exact plot_layer_by_layer plot_partition plot_slice",
+    "mode": "data_dir default_device describe_run is_full_mode results_out_dir run_mode",
+    "seeding": "seed_everything",
+}.items():
+    _NAMES.update(dict.fromkeys(_names.split(), _module))
+
+#: modules reachable as attributes, under the names the chapters use (``su.criteria.unit_scores``)
+_MODULES: dict[str, str] = {
+    "spline_view": "spline_view",
+    "partition": "partition",
+    "pruning": "pruning",
+    "early_bird": "early_bird",
+    "networks": "networks",
+    "experiments": "experiments",
+    "plotting": "plotting",
+    "chapter": "chapter",
+    "mode": "mode",
+    "seeding": "seeding",
+    "model_walk": "spline_view.model_walk",
+    "codes": "spline_view.codes",
+    "masks": "pruning.masks",
+    "criteria": "pruning.criteria",
+    "physical": "pruning.physical",
+    "costs": "pruning.costs",
+    "models": "networks.models",
+    "pretrained": "networks.pretrained",
+    "explorer": "plotting.explorer",
+    "results_files": "experiments.results_files",
+    "provenance": "experiments.provenance",
+    "fcnet_study": "experiments.fcnet_study",
+    "digits_study": "experiments.digits_study",
+}
+
+__all__ = sorted(set(_NAMES) | set(_MODULES) | {"__version__"})
+
+
+def __getattr__(name: str):
+    if name in _MODULES:
+        value = importlib.import_module(f".{_MODULES[name]}", __name__)
+    elif name in _NAMES:
+        value = getattr(importlib.import_module(f".{_NAMES[name]}", __name__), name)
+    else:
+        raise AttributeError(f"module 'spline_utils' has no attribute {name!r}")
+    globals()[name] = value  # later look-ups skip this function
+    return value
+
+
+def __dir__() -> list[str]:
+    return __all__

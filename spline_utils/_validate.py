@@ -32,8 +32,12 @@ def is_int(value) -> bool:
     if isinstance(value, (bool, np.bool_)):
         return False
     if isinstance(value, torch.Tensor):
-        return value.dim() == 0 and not value.dtype.is_floating_point and not value.dtype.is_complex \
+        return (
+            value.dim() == 0
+            and not value.dtype.is_floating_point
+            and not value.dtype.is_complex
             and value.dtype != torch.bool
+        )
     return isinstance(value, (numbers.Integral, np.integer))
 
 
@@ -51,19 +55,30 @@ def check_int(name: str, value, minimum: int | None = None, maximum: int | None 
     return value
 
 
-def check_real(name: str, value, low: float | None = None, high: float | None = None,
-               low_open: bool = False, high_open: bool = False) -> float:
+def check_real(
+    name: str,
+    value,
+    low: float | None = None,
+    high: float | None = None,
+    low_open: bool = False,
+    high_open: bool = False,
+) -> float:
     """``value`` as a finite Python float inside the interval given by ``low`` / ``high``
     (closed ends unless ``low_open`` / ``high_open``); bools, strings, NaN and inf refused."""
-    real_tensor = (isinstance(value, torch.Tensor) and value.dim() == 0 and value.dtype != torch.bool
-                   and not value.dtype.is_complex)
+    real_tensor = (
+        isinstance(value, torch.Tensor)
+        and value.dim() == 0
+        and value.dtype != torch.bool
+        and not value.dtype.is_complex
+    )
     if isinstance(value, (bool, np.bool_)) or not (isinstance(value, numbers.Real) or real_tensor):
         raise TypeError(f"{name} must be a real number, got {_show(value)}")
     value = float(value)
     if not math.isfinite(value):
         raise ValueError(f"{name} must be a finite number, got {value}")
     if (low is not None and (value < low or (low_open and value == low))) or (
-            high is not None and (value > high or (high_open and value == high))):
+        high is not None and (value > high or (high_open and value == high))
+    ):
         if high is None:
             rule = f"{'>' if low_open else '>='} {low:g}"
         elif low is None:
@@ -103,8 +118,15 @@ def check_finite(name: str, x) -> None:
     tensors are always finite). One sum over the tensor; the entrywise test runs only when the
     sum is not finite (it may overflow for huge finite values)."""
     if isinstance(x, np.ndarray):
-        if x.dtype.kind in "fc" and x.size and not np.isfinite(x.sum()) and not np.isfinite(x).all():
-            raise ValueError(f"{name} must be finite, got {int((~np.isfinite(x)).sum())} NaN/inf entries")
+        if (
+            x.dtype.kind in "fc"
+            and x.size
+            and not np.isfinite(x.sum())
+            and not np.isfinite(x).all()
+        ):
+            raise ValueError(
+                f"{name} must be finite, got {int((~np.isfinite(x)).sum())} NaN/inf entries"
+            )
         return
     if (x.dtype.is_floating_point or x.dtype.is_complex) and x.numel():
         if not bool(torch.isfinite(x.sum())) and not bool(torch.isfinite(x).all()):
@@ -112,8 +134,15 @@ def check_finite(name: str, x) -> None:
             raise ValueError(f"{name} must be finite, got {bad} NaN/inf entries")
 
 
-def check_tensor(name: str, x, min_dim: int | None = None, dim: int | None = None,
-                 non_empty: bool = False, finite: bool = True, real: bool = True) -> torch.Tensor:
+def check_tensor(
+    name: str,
+    x,
+    min_dim: int | None = None,
+    dim: int | None = None,
+    non_empty: bool = False,
+    finite: bool = True,
+    real: bool = True,
+) -> torch.Tensor:
     """A ``torch.Tensor`` of real numbers (bool and complex refused) with the given
     dimensionality, checked for NaN / inf."""
     if not isinstance(x, torch.Tensor):
@@ -123,7 +152,9 @@ def check_tensor(name: str, x, min_dim: int | None = None, dim: int | None = Non
     if dim is not None and x.dim() != dim:
         raise ValueError(f"{name} must have {dim} dimension(s), got shape {tuple(x.shape)}")
     if min_dim is not None and x.dim() < min_dim:
-        raise ValueError(f"{name} must have at least {min_dim} dimension(s), got shape {tuple(x.shape)}")
+        raise ValueError(
+            f"{name} must have at least {min_dim} dimension(s), got shape {tuple(x.shape)}"
+        )
     if non_empty and x.numel() == 0:
         raise ValueError(f"{name} must not be empty, got shape {tuple(x.shape)}")
     if finite:
@@ -131,8 +162,9 @@ def check_tensor(name: str, x, min_dim: int | None = None, dim: int | None = Non
     return x
 
 
-def check_array(name: str, x, dim: int | None = None, shape: tuple | None = None,
-                dtype=np.float64) -> np.ndarray:
+def check_array(
+    name: str, x, dim: int | None = None, shape: tuple | None = None, dtype=np.float64
+) -> np.ndarray:
     """``x`` (array-like of real numbers) as a finite NumPy array of ``dtype`` with the given
     dimensionality / shape (``None`` entries of ``shape`` match any size)."""
     if isinstance(x, torch.Tensor):
@@ -146,7 +178,9 @@ def check_array(name: str, x, dim: int | None = None, shape: tuple | None = None
     arr = arr.astype(dtype, copy=False)
     if dim is not None and arr.ndim != dim:
         raise ValueError(f"{name} must have {dim} dimension(s), got shape {arr.shape}")
-    if shape is not None and (arr.ndim != len(shape) or any(s is not None and s != a for s, a in zip(shape, arr.shape))):
+    if shape is not None and (
+        arr.ndim != len(shape) or any(s is not None and s != a for s, a in zip(shape, arr.shape))
+    ):
         want = "(" + ", ".join("N" if s is None else str(s) for s in shape) + ")"
         raise ValueError(f"{name} must have shape {want}, got shape {arr.shape}")
     check_finite(name, arr)
@@ -162,7 +196,9 @@ def check_unit_indices(name: str, indices, units: int | None = None) -> list[int
     if isinstance(indices, (torch.Tensor, np.ndarray)):
         arr = indices.detach().cpu().numpy() if isinstance(indices, torch.Tensor) else indices
         if arr.ndim != 1:
-            raise ValueError(f"{name} must be a 1-D sequence of unit indices, got shape {arr.shape}")
+            raise ValueError(
+                f"{name} must be a 1-D sequence of unit indices, got shape {arr.shape}"
+            )
         if arr.dtype.kind not in "iu":
             raise TypeError(f"{name} must hold integer unit indices, got dtype {arr.dtype}")
         values = [int(i) for i in arr.tolist()]
@@ -187,7 +223,9 @@ def check_mapping(name: str, value) -> Mapping:
     return value
 
 
-def check_scores(name: str, scores, length: int | None = None, non_negative: bool = False) -> np.ndarray:
+def check_scores(
+    name: str, scores, length: int | None = None, non_negative: bool = False
+) -> np.ndarray:
     """One layer's scores: a non-empty 1-D array of finite real numbers (float64)."""
     arr = check_array(name, scores, dim=1)
     if not len(arr):
@@ -202,11 +240,16 @@ def check_scores(name: str, scores, length: int | None = None, non_negative: boo
 def check_domain(name: str, domain) -> tuple[float, float, float, float]:
     """A 2-D box ``(u_min, u_max, v_min, v_max)`` of finite numbers with ``u_min < u_max`` and
     ``v_min < v_max`` (``ValueError`` for anything else, including a non-sequence)."""
-    if isinstance(domain, (str, bytes)) or not isinstance(domain, (Iterable, np.ndarray, torch.Tensor)):
+    if isinstance(domain, (str, bytes)) or not isinstance(
+        domain, (Iterable, np.ndarray, torch.Tensor)
+    ):
         raise ValueError(f"{name} must be (u_min, u_max, v_min, v_max), got {_show(domain)}")
     values = list(domain.tolist() if isinstance(domain, (np.ndarray, torch.Tensor)) else domain)
     if len(values) != 4:
-        raise ValueError(f"{name} must be a 2-D box (u_min, u_max, v_min, v_max), got {len(values)} numbers")
+        raise ValueError(
+            f"{name} must be a 2-D box (u_min, u_max, v_min, v_max), got {len(values)} numbers"
+        )
+
     def real(v) -> bool:  # a real number, or a 0-dim real tensor; not a bool
         if isinstance(v, torch.Tensor):
             return v.dim() == 0 and v.dtype != torch.bool and not v.dtype.is_complex
@@ -219,7 +262,9 @@ def check_domain(name: str, domain) -> tuple[float, float, float, float]:
     if not all(math.isfinite(v) for v in values):
         raise ValueError(f"{name} must hold finite numbers, got {values} (not finite)")
     if not (values[0] < values[1] and values[2] < values[3]):
-        raise ValueError(f"{name} must be a non-empty box with u_min < u_max and v_min < v_max, got {values}")
+        raise ValueError(
+            f"{name} must be a non-empty box with u_min < u_max and v_min < v_max, got {values}"
+        )
     return values
 
 
@@ -227,11 +272,16 @@ def check_model_finite(model: nn.Module, name: str = "model") -> None:
     """Raise ``ValueError`` naming the first parameter or buffer of ``model`` with NaN / inf."""
     for what, items in (("parameter", model.named_parameters()), ("buffer", model.named_buffers())):
         for pname, tensor in items:
-            if (tensor.dtype.is_floating_point and tensor.numel()
-                    and not bool(torch.isfinite(tensor.detach().sum()))
-                    and not bool(torch.isfinite(tensor.detach()).all())):
-                raise ValueError(f"{name} {what} {pname!r} must be finite, but it holds NaN or inf: "
-                                 "the network it defines is not a (finite) affine spline")
+            if (
+                tensor.dtype.is_floating_point
+                and tensor.numel()
+                and not bool(torch.isfinite(tensor.detach().sum()))
+                and not bool(torch.isfinite(tensor.detach()).all())
+            ):
+                raise ValueError(
+                    f"{name} {what} {pname!r} must be finite, but it holds NaN or inf: "
+                    "the network it defines is not a (finite) affine spline"
+                )
 
 
 def check_sequence(name: str, values, check_each, non_empty: bool = True) -> list:

@@ -12,7 +12,7 @@ import numbers
 
 import torch
 
-from .run_mode import describe_run
+from .mode import describe_run
 from .seeding import seed_everything
 
 

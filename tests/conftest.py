@@ -42,9 +42,16 @@ class SmallResNet(nn.Module):
 def small_convnet() -> nn.Module:
     """Strided conv, BN, LeakyReLU, max-pool with padding, adaptive avg-pool, dropout."""
     return nn.Sequential(
-        nn.Conv2d(1, 5, 3, stride=2, padding=1), nn.BatchNorm2d(5), nn.LeakyReLU(0.2),
-        nn.Conv2d(5, 6, 3, padding=2, dilation=2), nn.ReLU(), nn.MaxPool2d(3, stride=1, padding=1),
-        nn.AdaptiveAvgPool2d(2), nn.Flatten(), nn.Dropout(0.5), nn.Linear(24, 4),
+        nn.Conv2d(1, 5, 3, stride=2, padding=1),
+        nn.BatchNorm2d(5),
+        nn.LeakyReLU(0.2),
+        nn.Conv2d(5, 6, 3, padding=2, dilation=2),
+        nn.ReLU(),
+        nn.MaxPool2d(3, stride=1, padding=1),
+        nn.AdaptiveAvgPool2d(2),
+        nn.Flatten(),
+        nn.Dropout(0.5),
+        nn.Linear(24, 4),
     )
 
 

@@ -7,8 +7,10 @@ import torch
 from torch import nn
 
 import spline_utils as su
-from spline_utils import cifar, distributed, experiments, results_files, resumable_training
-from spline_utils.exact_partition import PartitionCheckError
+from spline_utils import experiments
+from spline_utils.experiments import distributed, results_files, resumable_training
+from spline_utils.experiments import image_data as cifar
+from spline_utils.partition.exact import PartitionCheckError
 
 
 def test_wrong_input_shape_for_the_model():
@@ -58,7 +60,9 @@ def test_bad_model_builders_and_training_arguments():
     with pytest.raises(ValueError, match="activation"):
         su.make_mlp([2, 3, 1], activation="tanh")
     with pytest.raises(ValueError, match="same non-zero number"):
-        su.train_classifier(su.make_mlp([2, 3, 2]), torch.zeros(4, 2), torch.zeros(3, dtype=torch.long))
+        su.train_classifier(
+            su.make_mlp([2, 3, 2]), torch.zeros(4, 2), torch.zeros(3, dtype=torch.long)
+        )
 
 
 def test_bad_resolution_and_upto():
@@ -122,7 +126,7 @@ class _Custom(nn.Module):
         (lambda s, h, x: h * x, r"'mul'.*multiplies two tensors"),
         (lambda s, h, x: torch.mul(h, x), r"'mul'.*multiplies two tensors"),
         (lambda s, h, x: h.mul(h), r"'Tensor.mul'.*multiplies two tensors"),
-        (lambda s, h, x: h ** 2, r"'pow'.*power"),
+        (lambda s, h, x: h**2, r"'pow'.*power"),
         (lambda s, h, x: torch.abs(h), r"'abs'.*relu\(x\) \+ relu\(-x\)"),
         (lambda s, h, x: torch.relu(h), r"'relu'.*use an nn.ReLU"),
         (lambda s, h, x: h.relu(), r"'Tensor.relu'.*use an nn.ReLU"),
@@ -161,12 +165,17 @@ def test_affine_forward_operations_pass_and_are_exact(op):
 @pytest.mark.parametrize("bn", [nn.BatchNorm1d(4, track_running_stats=False)])
 def test_batchnorm_without_running_statistics_is_refused(bn):
     model = nn.Sequential(nn.Linear(2, 4), bn, nn.ReLU(), nn.Linear(4, 1)).eval()
-    for call in (lambda: su.check_supported(model), lambda: su.region_affine_map(model, torch.randn(3, 2)),
-                 lambda: su.mlp_region_affine_map(model, torch.randn(3, 2)),
-                 lambda: su.exact_partition(model, (0, 1, 0, 1))):
+    for call in (
+        lambda: su.check_supported(model),
+        lambda: su.region_affine_map(model, torch.randn(3, 2)),
+        lambda: su.mlp_region_affine_map(model, torch.randn(3, 2)),
+        lambda: su.exact_partition(model, (0, 1, 0, 1)),
+    ):
         with pytest.raises(ValueError, match="'1' \\(BatchNorm1d\\) keeps no running statistics"):
             call()
-    conv = nn.Sequential(nn.Conv2d(1, 2, 3), nn.BatchNorm2d(2, track_running_stats=False), nn.ReLU())
+    conv = nn.Sequential(
+        nn.Conv2d(1, 2, 3), nn.BatchNorm2d(2, track_running_stats=False), nn.ReLU()
+    )
     with pytest.raises(ValueError, match="track_running_stats=False"):
         su.activation_codes(conv, torch.randn(2, 1, 5, 5))
 
@@ -181,9 +190,15 @@ def test_leaky_relu_slope_outside_zero_one_is_refused(slope):
 @pytest.mark.parametrize(
     "layer, shape",
     [
-        (nn.Hardtanh(), (2,)), (nn.ReLU6(), (2,)), (nn.Threshold(0.1, 0.0), (2,)), (nn.PReLU(), (2,)),
-        (nn.RReLU(), (2,)), (nn.LayerNorm(2), (2,)), (nn.GroupNorm(1, 2), (2,)),
-        (nn.Softmin(1), (2,)), (nn.BatchNorm3d(2), (2,)),
+        (nn.Hardtanh(), (2,)),
+        (nn.ReLU6(), (2,)),
+        (nn.Threshold(0.1, 0.0), (2,)),
+        (nn.PReLU(), (2,)),
+        (nn.RReLU(), (2,)),
+        (nn.LayerNorm(2), (2,)),
+        (nn.GroupNorm(1, 2), (2,)),
+        (nn.Softmin(1), (2,)),
+        (nn.BatchNorm3d(2), (2,)),
     ],
 )
 def test_layers_without_codes_are_refused_by_name(layer, shape):
@@ -205,7 +220,9 @@ def test_layers_without_codes_are_refused_by_name(layer, shape):
 )
 def test_other_unsupported_layers_get_a_clear_error(model, shape):
     with pytest.raises(ValueError, match="is not supported; supported layers"):
-        su.grid_partition(model, (0, 1, 0, 1), 4, slice=su.PlaneSlice.through(torch.randn(1, *shape)))
+        su.grid_partition(
+            model, (0, 1, 0, 1), 4, slice=su.PlaneSlice.through(torch.randn(1, *shape))
+        )
 
 
 @pytest.mark.parametrize("fill", [NAN, INF])
@@ -250,16 +267,52 @@ def test_non_finite_inputs_get_no_region(call, fill):
 @pytest.mark.parametrize(
     "call, error, message",
     [
-        (lambda m: su.packed_codes(m, torch.randn(3, 2), batch_size=2.5), TypeError, "batch_size must be an integer"),
-        (lambda m: su.packed_codes(m, torch.randn(3, 2), batch_size=True), TypeError, "batch_size must be an integer"),
-        (lambda m: su.packed_codes(m, torch.randn(3, 2), batch_size=0), ValueError, "batch_size must be an integer >= 1"),
-        (lambda m: su.region_affine_map(m, torch.randn(3, 2), batch_size=-1), ValueError, "batch_size must be"),
-        (lambda m: su.activation_codes(m, torch.ones(3, 2, dtype=torch.bool)), TypeError, "x must hold real numbers"),
-        (lambda m: su.activation_codes(m, torch.randn(3, 2), keep_preactivations="yes"), TypeError, "keep_preactivations"),
+        (
+            lambda m: su.packed_codes(m, torch.randn(3, 2), batch_size=2.5),
+            TypeError,
+            "batch_size must be an integer",
+        ),
+        (
+            lambda m: su.packed_codes(m, torch.randn(3, 2), batch_size=True),
+            TypeError,
+            "batch_size must be an integer",
+        ),
+        (
+            lambda m: su.packed_codes(m, torch.randn(3, 2), batch_size=0),
+            ValueError,
+            "batch_size must be an integer >= 1",
+        ),
+        (
+            lambda m: su.region_affine_map(m, torch.randn(3, 2), batch_size=-1),
+            ValueError,
+            "batch_size must be",
+        ),
+        (
+            lambda m: su.activation_codes(m, torch.ones(3, 2, dtype=torch.bool)),
+            TypeError,
+            "x must hold real numbers",
+        ),
+        (
+            lambda m: su.activation_codes(m, torch.randn(3, 2), keep_preactivations="yes"),
+            TypeError,
+            "keep_preactivations",
+        ),
         (lambda m: su.packed_codes(m, "abc"), TypeError, "x must be a tensor"),
-        (lambda m: su.packed_codes(m, torch.randn(3, 2)).region_ids(1.5), TypeError, "upto must be an integer"),
-        (lambda m: su.packed_codes(m, torch.randn(3, 2)).unpack(2), ValueError, r"layer must be an integer in \[0, 1\]"),
-        (lambda m: su.code_distance(su.packed_codes(m, torch.randn(3, 2)), "b"), TypeError, "b must be PackedCodes"),
+        (
+            lambda m: su.packed_codes(m, torch.randn(3, 2)).region_ids(1.5),
+            TypeError,
+            "upto must be an integer",
+        ),
+        (
+            lambda m: su.packed_codes(m, torch.randn(3, 2)).unpack(2),
+            ValueError,
+            r"layer must be an integer in \[0, 1\]",
+        ),
+        (
+            lambda m: su.code_distance(su.packed_codes(m, torch.randn(3, 2)), "b"),
+            TypeError,
+            "b must be PackedCodes",
+        ),
     ],
 )
 def test_bad_code_arguments(call, error, message):
@@ -282,7 +335,9 @@ def test_max_pooling_windows_of_more_than_256_positions():
     """MaxPool2d(17) has 289 window positions: more than uint8 holds. Codes, grid and exact
     partition agree instead of failing with an error that blames the input shape."""
     torch.manual_seed(0)
-    model = nn.Sequential(nn.Conv2d(1, 1, 3, padding=1), nn.MaxPool2d(17), nn.Flatten(), nn.Linear(1, 1)).double()
+    model = nn.Sequential(
+        nn.Conv2d(1, 1, 3, padding=1), nn.MaxPool2d(17), nn.Flatten(), nn.Linear(1, 1)
+    ).double()
     x = torch.randn(3, 1, 17, 17, dtype=torch.float64)
     codes = su.activation_codes(model, x)
     assert codes[0].values.flatten().tolist() == model[0](x).reshape(3, -1).argmax(1).tolist()
@@ -311,8 +366,16 @@ def test_plane_through_non_finite_anchors_is_refused(n, fill):
     "kwargs, error, message",
     [
         (dict(anchors=[]), ValueError, "1, 2 or 3 anchor points, got 0"),
-        (dict(anchors=[torch.zeros(3), torch.ones(4)]), ValueError, "anchors must all have one shape"),
-        (dict(anchors=torch.ones(2, 3, dtype=torch.bool)), TypeError, "anchors must hold real numbers"),
+        (
+            dict(anchors=[torch.zeros(3), torch.ones(4)]),
+            ValueError,
+            "anchors must all have one shape",
+        ),
+        (
+            dict(anchors=torch.ones(2, 3, dtype=torch.bool)),
+            TypeError,
+            "anchors must hold real numbers",
+        ),
         (dict(anchors=torch.randn(1, 3), seed=1.5), TypeError, "seed must be an integer"),
         (dict(anchors=torch.randn(1, 3), seed=-1), ValueError, "seed must be an integer >= 0"),
         (dict(anchors=torch.randn(3, 3), tol=NAN), ValueError, "tol must be a finite number"),
@@ -366,19 +429,67 @@ def test_bad_2d_domains(domain, message, engine):
 @pytest.mark.parametrize(
     "call, error, message",
     [
-        (lambda m: su.grid_partition(m, (0, 1, 0, 1), 2.5), TypeError, "resolution must be an integer"),
-        (lambda m: su.grid_partition(m, (0, 1, 0, 1), True), TypeError, "resolution must be an integer"),
-        (lambda m: su.grid_partition(m, (0, 1, 0, 1), (10, 1)), ValueError, r"resolution\[1\] must be an integer >= 2"),
-        (lambda m: su.grid_partition(m, (0, 1, 0, 1), (10, 10, 10)), TypeError, "resolution must be"),
+        (
+            lambda m: su.grid_partition(m, (0, 1, 0, 1), 2.5),
+            TypeError,
+            "resolution must be an integer",
+        ),
+        (
+            lambda m: su.grid_partition(m, (0, 1, 0, 1), True),
+            TypeError,
+            "resolution must be an integer",
+        ),
+        (
+            lambda m: su.grid_partition(m, (0, 1, 0, 1), (10, 1)),
+            ValueError,
+            r"resolution\[1\] must be an integer >= 2",
+        ),
+        (
+            lambda m: su.grid_partition(m, (0, 1, 0, 1), (10, 10, 10)),
+            TypeError,
+            "resolution must be",
+        ),
         (lambda m: su.grid_partition(m, (0, 1, 0, 1), 5, batch_size=0), ValueError, "batch_size"),
-        (lambda m: su.grid_partition(m, (0, 1, 0, 1), 5, slice="uv"), ValueError, "slice must be a PlaneSlice"),
-        (lambda m: su.grid_partition(m, (0, 1, 0, 1), 5).layer_code_grid(2), ValueError, "layer must be an integer in"),
-        (lambda m: su.grid_partition(m, (0, 1, 0, 1), 5).crossing_units(-1), ValueError, "layer must be an integer in"),
-        (lambda m: su.grid_partition(m, (0, 1, 0, 1), 5).spline_mask(0.0), TypeError, "layer must be an integer"),
-        (lambda m: su.exact_partition(m, (0, 1, 0, 1), max_regions=1.5), TypeError, "max_regions must be an integer"),
-        (lambda m: su.exact_partition(m, (0, 1, 0, 1), min_area=-1.0), ValueError, r"min_area must be in \[0, 1\)"),
-        (lambda m: su.exact_partition(m, (0, 1, 0, 1), min_area=NAN), ValueError, "min_area must be a finite"),
-        (lambda m: su.exact_partition(m, [[0, 0], [1, "a"], [0, 1]]), ValueError, "domain must be a box"),
+        (
+            lambda m: su.grid_partition(m, (0, 1, 0, 1), 5, slice="uv"),
+            ValueError,
+            "slice must be a PlaneSlice",
+        ),
+        (
+            lambda m: su.grid_partition(m, (0, 1, 0, 1), 5).layer_code_grid(2),
+            ValueError,
+            "layer must be an integer in",
+        ),
+        (
+            lambda m: su.grid_partition(m, (0, 1, 0, 1), 5).crossing_units(-1),
+            ValueError,
+            "layer must be an integer in",
+        ),
+        (
+            lambda m: su.grid_partition(m, (0, 1, 0, 1), 5).spline_mask(0.0),
+            TypeError,
+            "layer must be an integer",
+        ),
+        (
+            lambda m: su.exact_partition(m, (0, 1, 0, 1), max_regions=1.5),
+            TypeError,
+            "max_regions must be an integer",
+        ),
+        (
+            lambda m: su.exact_partition(m, (0, 1, 0, 1), min_area=-1.0),
+            ValueError,
+            r"min_area must be in \[0, 1\)",
+        ),
+        (
+            lambda m: su.exact_partition(m, (0, 1, 0, 1), min_area=NAN),
+            ValueError,
+            "min_area must be a finite",
+        ),
+        (
+            lambda m: su.exact_partition(m, [[0, 0], [1, "a"], [0, 1]]),
+            ValueError,
+            "domain must be a box",
+        ),
     ],
 )
 def test_bad_partition_arguments(call, error, message):
@@ -392,9 +503,17 @@ def test_bad_partition_arguments(call, error, message):
         (lambda p, m: p.check(m, n_points=0), ValueError, "n_points must be an integer >= 1"),
         (lambda p, m: p.check(m, tol=-1e-9), ValueError, "tol must be >= 0"),
         (lambda p, m: p.check(m, seed=0.5), TypeError, "seed must be an integer"),
-        (lambda p, m: p.check_decision_boundary(m, resolution=1), ValueError, "resolution must be an integer >= 2"),
+        (
+            lambda p, m: p.check_decision_boundary(m, resolution=1),
+            ValueError,
+            "resolution must be an integer >= 2",
+        ),
         (lambda p, m: p.local_complexity((0.5, NAN), 0.1), ValueError, "point must be finite"),
-        (lambda p, m: p.local_complexity((0.5, 0.5, 0.5), 0.1), ValueError, r"point must have shape \(2\)"),
+        (
+            lambda p, m: p.local_complexity((0.5, 0.5, 0.5), 0.1),
+            ValueError,
+            r"point must have shape \(2\)",
+        ),
         (lambda p, m: p.local_complexity((0.5, 0.5), -0.1), ValueError, "radius must be >= 0"),
         (lambda p, m: p.local_complexity((0.5, 0.5), INF), ValueError, "radius must be a finite"),
         (lambda p, m: p.spline_units(5), ValueError, r"layer must be an integer in \[0, 1\]"),
@@ -402,10 +521,23 @@ def test_bad_partition_arguments(call, error, message):
         (lambda p, m: p.labelled_segments([0, 7]), ValueError, "layers entry must be"),
         (lambda p, m: p.code_rows(upto=3), ValueError, "upto must be"),
         (lambda p, m: p.grid_coverage("grid"), TypeError, "grid must be a GridPartition"),
-        (lambda p, m: p.grid_coverage(su.grid_partition(su.make_mlp([2, 5, 1]), (0, 1, 0, 1), 5)), ValueError,
-         "grid must hold the codes of the same model"),
-        (lambda p, m: su.sampled_local_complexity(m, (0.5, 0.5), NAN), ValueError, "radius must be a finite"),
-        (lambda p, m: su.sampled_local_complexity(m, (INF, 0.5), 0.1), ValueError, "point must be finite"),
+        (
+            lambda p, m: p.grid_coverage(
+                su.grid_partition(su.make_mlp([2, 5, 1]), (0, 1, 0, 1), 5)
+            ),
+            ValueError,
+            "grid must hold the codes of the same model",
+        ),
+        (
+            lambda p, m: su.sampled_local_complexity(m, (0.5, 0.5), NAN),
+            ValueError,
+            "radius must be a finite",
+        ),
+        (
+            lambda p, m: su.sampled_local_complexity(m, (INF, 0.5), 0.1),
+            ValueError,
+            "point must be finite",
+        ),
     ],
 )
 def test_bad_exact_partition_method_arguments(call, error, message):
@@ -420,13 +552,15 @@ def test_consistency_checks_raise_explicitly():
     ``assert`` statement that ``python -O`` would remove."""
     import inspect
 
-    from spline_utils import exact_partition as module
+    from spline_utils.partition import exact as module
 
     assert "assert " not in inspect.getsource(module)
     model = _mlp()
     part = su.exact_partition(model, (0, 1, 0, 1))
     other = _with(_mlp(), 3.0, 1)
-    with pytest.raises(PartitionCheckError, match="interior points have a code different|affine maps differ"):
+    with pytest.raises(
+        PartitionCheckError, match="interior points have a code different|affine maps differ"
+    ):
         part.check(other)
     with pytest.raises(AssertionError):
         part.check(other)
@@ -463,13 +597,22 @@ def test_unit_indices_must_be_integers_in_range(indices, error, message):
     model = _bn_mlp()
     with pytest.raises(error, match=message):
         su.unit_mask(model, {"0": indices})
-    with pytest.raises(error, match=message.replace(r"units\[", r"pruned\[").replace("units[", "pruned[")):
+    with pytest.raises(
+        error, match=message.replace(r"units\[", r"pruned\[").replace("units[", "pruned[")
+    ):
         su.physical.remove_units(model, {"0": indices}, torch.randn(2, 2))
 
 
 def test_integer_arrays_and_tensors_are_valid_unit_indices():
     model = _bn_mlp()
-    for idx in ([1, 3], (1, 3), np.array([1, 3]), torch.tensor([1, 3]), [np.int64(1), 3], range(1, 4, 2)):
+    for idx in (
+        [1, 3],
+        (1, 3),
+        np.array([1, 3]),
+        torch.tensor([1, 3]),
+        [np.int64(1), 3],
+        range(1, 4, 2),
+    ):
         assert su.unit_mask(model, {"0": idx}).pruned_units("0") == [1, 3]
         x = torch.randn(4, 2)
         small = su.physical.remove_units(model, {"0": idx}, x)
@@ -482,17 +625,45 @@ def test_integer_arrays_and_tensors_are_valid_unit_indices():
         (lambda m: su.unit_mask(m, [("0", [1])]), TypeError, "units must be a mapping"),
         (lambda m: su.unit_mask(m, {0: [1]}), ValueError, "unknown layer 0"),
         (lambda m: su.magnitude_weight_mask(m, NAN), ValueError, "pruning ratio must be a finite"),
-        (lambda m: su.magnitude_weight_mask(m, "0.5"), TypeError, "pruning ratio must be a real number"),
-        (lambda m: su.magnitude_weight_mask(m, 0.5, layers="0"), TypeError, "layers must be a sequence"),
-        (lambda m: su.magnitude_weight_mask(_with(m, NAN), 0.5), ValueError, "weight of layer '0' must be finite"),
+        (
+            lambda m: su.magnitude_weight_mask(m, "0.5"),
+            TypeError,
+            "pruning ratio must be a real number",
+        ),
+        (
+            lambda m: su.magnitude_weight_mask(m, 0.5, layers="0"),
+            TypeError,
+            "layers must be a sequence",
+        ),
+        (
+            lambda m: su.magnitude_weight_mask(_with(m, NAN), 0.5),
+            ValueError,
+            "weight of layer '0' must be finite",
+        ),
         (lambda m: su.weight_mask(m, {"0": torch.full((6, 2), NAN)}), ValueError, "only 0 and 1"),
-        (lambda m: su.weight_mask(m, {"0": "mask"}), TypeError, "weight mask of layer '0' must be a bool tensor"),
+        (
+            lambda m: su.weight_mask(m, {"0": "mask"}),
+            TypeError,
+            "weight mask of layer '0' must be a bool tensor",
+        ),
         (lambda m: su.weight_mask(m, [1]), TypeError, "weight must be a mapping"),
-        (lambda m: su.apply_mask(m, {"0": torch.ones(6, 2)}), TypeError, "mask must be a PruningMask"),
-        (lambda m: su.apply_mask(m, su.PruningMask({"0": torch.full((6, 2), 0.5)}, {})), TypeError,
-         "mask of layer '0' must be a bool tensor"),
-        (lambda m: su.enforce_mask_(m, su.PruningMask({}, {"0": torch.ones(3, dtype=torch.bool)})), ValueError,
-         "bias mask of layer '0' must be a bool tensor of the bias's shape"),
+        (
+            lambda m: su.apply_mask(m, {"0": torch.ones(6, 2)}),
+            TypeError,
+            "mask must be a PruningMask",
+        ),
+        (
+            lambda m: su.apply_mask(m, su.PruningMask({"0": torch.full((6, 2), 0.5)}, {})),
+            TypeError,
+            "mask of layer '0' must be a bool tensor",
+        ),
+        (
+            lambda m: su.enforce_mask_(
+                m, su.PruningMask({}, {"0": torch.ones(3, dtype=torch.bool)})
+            ),
+            ValueError,
+            "bias mask of layer '0' must be a bool tensor of the bias's shape",
+        ),
         (lambda m: su.full_mask(m).pruned_units("9"), ValueError, "name must be a masked layer"),
         (lambda m: su.full_mask(m).sparsity("x"), ValueError, "name must be a masked layer"),
         (lambda m: su.prunable_layers("model"), TypeError, "model must be a torch.nn.Module"),
@@ -532,18 +703,62 @@ def test_selected_units_are_python_ints():
 @pytest.mark.parametrize(
     "call, error, message",
     [
-        (lambda m: su.criteria.unit_scores(m, "magnitude", seed=1.5), TypeError, "seed must be an integer"),
-        (lambda m: su.criteria.unit_scores(m, "magnitude", layers="0"), TypeError, "layers must be a sequence"),
-        (lambda m: su.criteria.unit_scores(m, "magnitude", layers=[]), ValueError, "at least one prunable layer"),
-        (lambda m: su.criteria.unit_scores(m, "mask", mask={"0": [1]}), TypeError, "mask must be a PruningMask"),
-        (lambda m: su.criteria.unit_scores(_with(m, NAN), "magnitude"), ValueError, "model parameter '0.weight' must be finite"),
-        (lambda m: su.criteria.unit_scores(_with(m, INF, 2), "slimming"), ValueError, "'1.weight' must be finite"),
-        (lambda m: su.criteria.slimming_units(m, 1.0), ValueError, r"pruning ratio must be in \[0, 1\)"),
+        (
+            lambda m: su.criteria.unit_scores(m, "magnitude", seed=1.5),
+            TypeError,
+            "seed must be an integer",
+        ),
+        (
+            lambda m: su.criteria.unit_scores(m, "magnitude", layers="0"),
+            TypeError,
+            "layers must be a sequence",
+        ),
+        (
+            lambda m: su.criteria.unit_scores(m, "magnitude", layers=[]),
+            ValueError,
+            "at least one prunable layer",
+        ),
+        (
+            lambda m: su.criteria.unit_scores(m, "mask", mask={"0": [1]}),
+            TypeError,
+            "mask must be a PruningMask",
+        ),
+        (
+            lambda m: su.criteria.unit_scores(_with(m, NAN), "magnitude"),
+            ValueError,
+            "model parameter '0.weight' must be finite",
+        ),
+        (
+            lambda m: su.criteria.unit_scores(_with(m, INF, 2), "slimming"),
+            ValueError,
+            "'1.weight' must be finite",
+        ),
+        (
+            lambda m: su.criteria.slimming_units(m, 1.0),
+            ValueError,
+            r"pruning ratio must be in \[0, 1\)",
+        ),
         (lambda m: su.criteria.outgoing_norms(m, "7"), ValueError, "unknown layer '7'"),
-        (lambda m: su.criteria.round_widths({"0": [1]}, {"3": [0.1]}), ValueError, r"scores must hold every layer of pruned; missing \['0'\]"),
-        (lambda m: su.criteria.round_widths({"0": [4]}, {"0": [0.1, 0.2]}), ValueError, r"pruned\['0'\] must be unit indices in \[0, 2\)"),
-        (lambda m: su.criteria.round_widths({"0": [1.0]}, {"0": [0.1, 0.2]}), TypeError, "integer unit indices"),
-        (lambda m: su.criteria.round_widths({"0": [1]}, {"0": [0.1, 0.2]}, multiple=2.0), TypeError, "multiple must be an integer"),
+        (
+            lambda m: su.criteria.round_widths({"0": [1]}, {"3": [0.1]}),
+            ValueError,
+            r"scores must hold every layer of pruned; missing \['0'\]",
+        ),
+        (
+            lambda m: su.criteria.round_widths({"0": [4]}, {"0": [0.1, 0.2]}),
+            ValueError,
+            r"pruned\['0'\] must be unit indices in \[0, 2\)",
+        ),
+        (
+            lambda m: su.criteria.round_widths({"0": [1.0]}, {"0": [0.1, 0.2]}),
+            TypeError,
+            "integer unit indices",
+        ),
+        (
+            lambda m: su.criteria.round_widths({"0": [1]}, {"0": [0.1, 0.2]}, multiple=2.0),
+            TypeError,
+            "multiple must be an integer",
+        ),
     ],
 )
 def test_bad_criteria_arguments(call, error, message):
@@ -553,19 +768,31 @@ def test_bad_criteria_arguments(call, error, message):
 
 def test_grouped_and_depthwise_convolutions_are_refused_by_physical_removal():
     x = torch.randn(2, 2, 6, 6)
-    depthwise = nn.Sequential(nn.Conv2d(2, 4, 3), nn.ReLU(), nn.Conv2d(4, 4, 3, groups=4), nn.ReLU(), nn.Conv2d(4, 2, 1))
-    with pytest.raises(ValueError, match=r"layer '2' is a grouped convolution \(groups=4\) that reads the pruned outputs of layer '0'"):
+    depthwise = nn.Sequential(
+        nn.Conv2d(2, 4, 3), nn.ReLU(), nn.Conv2d(4, 4, 3, groups=4), nn.ReLU(), nn.Conv2d(4, 2, 1)
+    )
+    with pytest.raises(
+        ValueError,
+        match=r"layer '2' is a grouped convolution \(groups=4\) that reads the pruned outputs of layer '0'",
+    ):
         su.physical.remove_units(depthwise, {"0": [1]}, x)
     grouped = nn.Sequential(nn.Conv2d(2, 4, 3, groups=2), nn.ReLU(), nn.Conv2d(4, 2, 1))
-    with pytest.raises(ValueError, match=r"layer '0' is a grouped convolution \(groups=2\): physical removal cannot"):
+    with pytest.raises(
+        ValueError,
+        match=r"layer '0' is a grouped convolution \(groups=2\): physical removal cannot",
+    ):
         su.physical.remove_units(grouped, {"0": [1]}, x)
-    assert su.physical.remove_units(grouped, {"0": []}, x)[0].groups == 2  # nothing to remove: a copy
+    assert (
+        su.physical.remove_units(grouped, {"0": []}, x)[0].groups == 2
+    )  # nothing to remove: a copy
 
 
 def test_batchnorm_not_right_after_the_pruned_layer_is_refused():
     """The mask zeroes only the BatchNorm right after a layer: through any other BatchNorm a pruned
     unit still emits that BatchNorm's shift, so removing it would change the outputs."""
-    model = nn.Sequential(nn.Conv2d(1, 4, 3), nn.ReLU(), nn.BatchNorm2d(4), nn.Conv2d(4, 2, 1)).eval()
+    model = nn.Sequential(
+        nn.Conv2d(1, 4, 3), nn.ReLU(), nn.BatchNorm2d(4), nn.Conv2d(4, 2, 1)
+    ).eval()
     with pytest.raises(ValueError, match="layer '0' is separated from the BatchNorm '2'"):
         su.physical.remove_units(model, {"0": [1]}, torch.randn(2, 1, 6, 6))
 
@@ -573,9 +800,21 @@ def test_batchnorm_not_right_after_the_pruned_layer_is_refused():
 @pytest.mark.parametrize(
     "call, error, message",
     [
-        (lambda m: su.physical.remove_units(m, {"0": [1]}, [[0.0, 1.0]]), TypeError, "example must be a torch.Tensor"),
-        (lambda m: su.physical.remove_units(m, {"0": [1]}, torch.randn(2, 2).fill_(NAN)), ValueError, "example must be finite"),
-        (lambda m: su.physical.remove_units(m, [("0", [1])], torch.randn(2, 2)), TypeError, "pruned must be a mapping"),
+        (
+            lambda m: su.physical.remove_units(m, {"0": [1]}, [[0.0, 1.0]]),
+            TypeError,
+            "example must be a torch.Tensor",
+        ),
+        (
+            lambda m: su.physical.remove_units(m, {"0": [1]}, torch.randn(2, 2).fill_(NAN)),
+            ValueError,
+            "example must be finite",
+        ),
+        (
+            lambda m: su.physical.remove_units(m, [("0", [1])], torch.randn(2, 2)),
+            TypeError,
+            "pruned must be a mapping",
+        ),
         (lambda m: su.physical.consumer_name(m, "9"), ValueError, "unknown layer '9'"),
         (lambda m: su.physical.pruned_widths(None), TypeError, "model must be a torch.nn.Module"),
     ],
@@ -590,18 +829,53 @@ def test_bad_removal_arguments(call, error, message):
     "call, error, message",
     [
         (lambda m: su.merge_units(m, "0", 1.7, 2), TypeError, "keep must be an integer unit index"),
-        (lambda m: su.merge_units(m, "0", 1, True), TypeError, "drop must be an integer unit index"),
+        (
+            lambda m: su.merge_units(m, "0", 1, True),
+            TypeError,
+            "drop must be an integer unit index",
+        ),
         (lambda m: su.merge_bound(m, "0", 1, 2, NAN), ValueError, "radius must be a finite number"),
         (lambda m: su.merge_bound(m, "0", 1, 2, -1.0), ValueError, "radius must be >= 0"),
-        (lambda m: su.merge_bound(su.apply_mask(m, su.unit_mask(m, {"0": [1]})), "0", 1, 2, 1.0), ValueError,
-         "keep=1 is a pruned unit"),
-        (lambda m: su.normalised_hyperplanes(np.array([[1.0, NAN]]), np.zeros(1)), ValueError, "w must be finite"),
-        (lambda m: su.spline_distances(np.eye(2), np.array([0.0, INF])), ValueError, "b must be finite"),
-        (lambda m: su.unit_hyperplanes(_with(m, NAN, 1), "0"), ValueError, "layer bias must be finite"),
-        (lambda m: su.bn_spline_distance(_with(m, NAN, 2), "0"), ValueError, r"bn weight \(gamma\) must be finite"),
-        (lambda m: su.data_spline_distance(m, "0", torch.randn(1, 2)), ValueError, "x must hold at least 2 inputs"),
-        (lambda m: su.data_spline_distance(m, "0", torch.tensor([[0.0, NAN]] * 3)), ValueError, "x must be finite"),
-        (lambda m: su.fold_batchnorm(m[0], _with(m, INF, 2)[1]), ValueError, "bn weight must be finite"),
+        (
+            lambda m: su.merge_bound(su.apply_mask(m, su.unit_mask(m, {"0": [1]})), "0", 1, 2, 1.0),
+            ValueError,
+            "keep=1 is a pruned unit",
+        ),
+        (
+            lambda m: su.normalised_hyperplanes(np.array([[1.0, NAN]]), np.zeros(1)),
+            ValueError,
+            "w must be finite",
+        ),
+        (
+            lambda m: su.spline_distances(np.eye(2), np.array([0.0, INF])),
+            ValueError,
+            "b must be finite",
+        ),
+        (
+            lambda m: su.unit_hyperplanes(_with(m, NAN, 1), "0"),
+            ValueError,
+            "layer bias must be finite",
+        ),
+        (
+            lambda m: su.bn_spline_distance(_with(m, NAN, 2), "0"),
+            ValueError,
+            r"bn weight \(gamma\) must be finite",
+        ),
+        (
+            lambda m: su.data_spline_distance(m, "0", torch.randn(1, 2)),
+            ValueError,
+            "x must hold at least 2 inputs",
+        ),
+        (
+            lambda m: su.data_spline_distance(m, "0", torch.tensor([[0.0, NAN]] * 3)),
+            ValueError,
+            "x must be finite",
+        ),
+        (
+            lambda m: su.fold_batchnorm(m[0], _with(m, INF, 2)[1]),
+            ValueError,
+            "bn weight must be finite",
+        ),
     ],
 )
 def test_bad_spline_parameter_arguments(call, error, message):
@@ -619,15 +893,29 @@ def test_fold_batchnorm_refuses_negative_variance():
 @pytest.mark.parametrize(
     "call, error, message",
     [
-        (lambda m: su.prune_units(m, "0", 0.5, seed=-1), ValueError, "seed must be an integer >= 0"),
-        (lambda m: su.prune_units(m, "0", 0.5, criterion="spline", x=torch.full((4, 2), INF)), ValueError,
-         "x must be finite"),
+        (
+            lambda m: su.prune_units(m, "0", 0.5, seed=-1),
+            ValueError,
+            "seed must be an integer >= 0",
+        ),
+        (
+            lambda m: su.prune_units(m, "0", 0.5, criterion="spline", x=torch.full((4, 2), INF)),
+            ValueError,
+            "x must be finite",
+        ),
         (lambda m: su.prune_units(m, "0", True), TypeError, "pruning ratio must be a real number"),
         (lambda m: su.input_radius(m, "5", torch.randn(3, 2)), ValueError, "unknown layer '5'"),
         (lambda m: su.redundancy_bounds(m, "0", NAN), ValueError, "radius must be a finite number"),
-        (lambda m: su.redundancy_bounds(m, "0", 1.0, alive=np.ones(3, bool)), ValueError,
-         r"alive must be a bool array of shape \(6,\)"),
-        (lambda m: su.remove_pruned_units(su.digits_convnet(), "0"), ValueError, "merging needs a Linear layer"),
+        (
+            lambda m: su.redundancy_bounds(m, "0", 1.0, alive=np.ones(3, bool)),
+            ValueError,
+            r"alive must be a bool array of shape \(6,\)",
+        ),
+        (
+            lambda m: su.remove_pruned_units(su.digits_convnet(), "0"),
+            ValueError,
+            "merging needs a Linear layer",
+        ),
     ],
 )
 def test_bad_unit_pruning_arguments(call, error, message):
@@ -636,7 +924,9 @@ def test_bad_unit_pruning_arguments(call, error, message):
 
 
 def test_remove_pruned_units_needs_an_mlp():
-    model = nn.Sequential(nn.Conv2d(1, 2, 3), nn.Flatten(), nn.Linear(8, 4), nn.ReLU(), nn.Linear(4, 2))
+    model = nn.Sequential(
+        nn.Conv2d(1, 2, 3), nn.Flatten(), nn.Linear(8, 4), nn.ReLU(), nn.Linear(4, 2)
+    )
     with pytest.raises(ValueError, match="remove_pruned_units needs an MLP"):
         su.remove_pruned_units(model, "2")
 
@@ -649,20 +939,65 @@ def _lines_partition():
 @pytest.mark.parametrize(
     "call, error, message",
     [
-        (lambda m, p: su.bends(np.zeros((2, 2, 2)), np.zeros(2, int)), ValueError, "segs must have non-zero length"),
-        (lambda m, p: su.bends(np.ones((3, 2)), np.zeros(3, int)), ValueError, r"segs must have shape \(S, 2, 2\)"),
-        (lambda m, p: su.bends(np.full((2, 2, 2), NAN), np.zeros(2, int)), ValueError, "segs must be finite"),
-        (lambda m, p: su.bends(np.random.rand(3, 2, 2), np.zeros(2, int)), ValueError, r"groups must be integers of shape \(3,\)"),
-        (lambda m, p: su.bends(np.random.rand(3, 2, 2), np.zeros(3, int), tol=-1.0), ValueError, "tol must be >= 0"),
+        (
+            lambda m, p: su.bends(np.zeros((2, 2, 2)), np.zeros(2, int)),
+            ValueError,
+            "segs must have non-zero length",
+        ),
+        (
+            lambda m, p: su.bends(np.ones((3, 2)), np.zeros(3, int)),
+            ValueError,
+            r"segs must have shape \(S, 2, 2\)",
+        ),
+        (
+            lambda m, p: su.bends(np.full((2, 2, 2), NAN), np.zeros(2, int)),
+            ValueError,
+            "segs must be finite",
+        ),
+        (
+            lambda m, p: su.bends(np.random.default_rng(0).random((3, 2, 2)), np.zeros(2, int)),
+            ValueError,
+            r"groups must be integers of shape \(3,\)",
+        ),
+        (
+            lambda m, p: su.bends(
+                np.random.default_rng(0).random((3, 2, 2)), np.zeros(3, int), tol=-1.0
+            ),
+            ValueError,
+            "tol must be >= 0",
+        ),
         (lambda m, p: su.spline_segments("part"), TypeError, "part must be an ExactPartition"),
-        (lambda m, p: su.spline_turning_points(p, 2), ValueError, r"layer must be an integer in \[0, 1\]"),
+        (
+            lambda m, p: su.spline_turning_points(p, 2),
+            ValueError,
+            r"layer must be an integer in \[0, 1\]",
+        ),
         (lambda m, p: su.supplying_splines(p, [[0.0, NAN]]), ValueError, "points must be finite"),
-        (lambda m, p: su.supplying_splines(p, [[0.0, 0.0, 0.0]]), ValueError, r"points must have shape \(T, 2\)"),
-        (lambda m, p: su.supplying_splines(p, [[0.0, 0.0]], before_layer=3), ValueError, "before_layer must be"),
-        (lambda m, p: su.unit_preactivations(m, p, [[0.0, 0.0], [0.1, 0.1]], [0]), ValueError,
-         r"labels must be integer edge labels of shape \(2,\)"),
-        (lambda m, p: su.unit_preactivations(m, p, [[0.0, 0.0]], [-1]), ValueError, "not the domain edge -1"),
-        (lambda m, p: su.unit_preactivations(m, p, [[0.0, 0.0]], [(1 << 32) + 9]), ValueError, "labels must name units"),
+        (
+            lambda m, p: su.supplying_splines(p, [[0.0, 0.0, 0.0]]),
+            ValueError,
+            r"points must have shape \(T, 2\)",
+        ),
+        (
+            lambda m, p: su.supplying_splines(p, [[0.0, 0.0]], before_layer=3),
+            ValueError,
+            "before_layer must be",
+        ),
+        (
+            lambda m, p: su.unit_preactivations(m, p, [[0.0, 0.0], [0.1, 0.1]], [0]),
+            ValueError,
+            r"labels must be integer edge labels of shape \(2,\)",
+        ),
+        (
+            lambda m, p: su.unit_preactivations(m, p, [[0.0, 0.0]], [-1]),
+            ValueError,
+            "not the domain edge -1",
+        ),
+        (
+            lambda m, p: su.unit_preactivations(m, p, [[0.0, 0.0]], [(1 << 32) + 9]),
+            ValueError,
+            "labels must name units",
+        ),
     ],
 )
 def test_bad_turning_point_arguments(call, error, message):
@@ -674,18 +1009,68 @@ def test_bad_turning_point_arguments(call, error, message):
 @pytest.mark.parametrize(
     "call, error, message",
     [
-        (lambda: su.maso(torch.tensor([[NAN, 0.0]]), torch.ones(1, 2, 2), torch.zeros(1, 2)), ValueError, "x must be finite"),
-        (lambda: su.maso(torch.ones(1, 2), torch.ones(1, 2, 2), torch.full((1, 2), NAN)), ValueError, "offsets must be finite or -inf"),
-        (lambda: su.maso(torch.ones(1, 2), torch.ones(1, 0, 2), torch.zeros(1, 0)), ValueError, "at least one piece"),
-        (lambda: su.maso(torch.ones(1, 2), torch.ones(1, 2, 2).double(), torch.zeros(1, 2).double()), ValueError, "share one dtype"),
-        (lambda: su.maso([[1.0, 2.0]], torch.ones(1, 2, 2), torch.zeros(1, 2)), TypeError, "x must be a torch.Tensor"),
-        (lambda: su.dense_layer_maso(nn.Conv2d(1, 1, 1), nn.ReLU()), TypeError, "linear must be an nn.Linear"),
-        (lambda: su.dense_layer_maso(_with(nn.Linear(2, 2), NAN), nn.ReLU()), ValueError, "linear weight must be finite"),
-        (lambda: su.dense_layer_maso(nn.Linear(2, 2), nn.LeakyReLU(2.0)), ValueError, "activation must be"),
-        (lambda: su.maxpool_maso(nn.MaxPool2d(3), (1, 2, 2)), ValueError, "smaller than the pooling window"),
-        (lambda: su.maxpool_maso(nn.MaxPool2d(2), (1, 4.0, 4)), TypeError, r"input_shape\[1\] must be an integer"),
-        (lambda: su.maxpool_maso(nn.MaxPool2d(2, ceil_mode=True), (1, 4, 4)), ValueError, "ceil_mode"),
-        (lambda: su.maxpool_maso(nn.AvgPool2d(2), (1, 4, 4)), TypeError, "pool must be an nn.MaxPool2d"),
+        (
+            lambda: su.maso(torch.tensor([[NAN, 0.0]]), torch.ones(1, 2, 2), torch.zeros(1, 2)),
+            ValueError,
+            "x must be finite",
+        ),
+        (
+            lambda: su.maso(torch.ones(1, 2), torch.ones(1, 2, 2), torch.full((1, 2), NAN)),
+            ValueError,
+            "offsets must be finite or -inf",
+        ),
+        (
+            lambda: su.maso(torch.ones(1, 2), torch.ones(1, 0, 2), torch.zeros(1, 0)),
+            ValueError,
+            "at least one piece",
+        ),
+        (
+            lambda: su.maso(
+                torch.ones(1, 2), torch.ones(1, 2, 2).double(), torch.zeros(1, 2).double()
+            ),
+            ValueError,
+            "share one dtype",
+        ),
+        (
+            lambda: su.maso([[1.0, 2.0]], torch.ones(1, 2, 2), torch.zeros(1, 2)),
+            TypeError,
+            "x must be a torch.Tensor",
+        ),
+        (
+            lambda: su.dense_layer_maso(nn.Conv2d(1, 1, 1), nn.ReLU()),
+            TypeError,
+            "linear must be an nn.Linear",
+        ),
+        (
+            lambda: su.dense_layer_maso(_with(nn.Linear(2, 2), NAN), nn.ReLU()),
+            ValueError,
+            "linear weight must be finite",
+        ),
+        (
+            lambda: su.dense_layer_maso(nn.Linear(2, 2), nn.LeakyReLU(2.0)),
+            ValueError,
+            "activation must be",
+        ),
+        (
+            lambda: su.maxpool_maso(nn.MaxPool2d(3), (1, 2, 2)),
+            ValueError,
+            "smaller than the pooling window",
+        ),
+        (
+            lambda: su.maxpool_maso(nn.MaxPool2d(2), (1, 4.0, 4)),
+            TypeError,
+            r"input_shape\[1\] must be an integer",
+        ),
+        (
+            lambda: su.maxpool_maso(nn.MaxPool2d(2, ceil_mode=True), (1, 4, 4)),
+            ValueError,
+            "ceil_mode",
+        ),
+        (
+            lambda: su.maxpool_maso(nn.AvgPool2d(2), (1, 4, 4)),
+            TypeError,
+            "pool must be an nn.MaxPool2d",
+        ),
     ],
 )
 def test_bad_maso_arguments(call, error, message):
@@ -708,7 +1093,11 @@ def test_mask_detector_fires_at_a_distance_equal_to_the_threshold():
         return det, fired
 
     det, fired = run(4)  # 4 / 40 = 0.1 from each of the 4 older masks
-    assert det.distances[0.5][-1] == 0.1 and fired == [False] * 4 + [True] and det.fired_epoch[0.5] == 5
+    assert (
+        det.distances[0.5][-1] == 0.1
+        and fired == [False] * 4 + [True]
+        and det.fired_epoch[0.5] == 5
+    )
     det, fired = run(5)  # 5 / 40 = 0.125
     assert not any(fired) and det.fired_epoch[0.5] is None
 
@@ -739,7 +1128,9 @@ def test_bad_mask_detector_updates():
     from spline_utils.early_bird import MaskEBDetector, bn_channel_mask, mask_distance
 
     det = MaskEBDetector(ratios=(0.3, 0.5))
-    with pytest.raises(ValueError, match=r"masks must hold a mask for every ratio .*missing \[0.5\]"):
+    with pytest.raises(
+        ValueError, match=r"masks must hold a mask for every ratio .*missing \[0.5\]"
+    ):
         det.update_masks({0.3: np.zeros(4, bool)}, 1)
     with pytest.raises(ValueError, match=r"masks\[0.3\] must be a bool mask"):
         det.update_masks({0.3: np.full(4, 0.5), 0.5: np.zeros(4, bool)}, 1)
@@ -777,18 +1168,58 @@ def test_bad_spline_detector_arguments(kwargs, error, message):
 @pytest.mark.parametrize(
     "call, error, message",
     [
-        (lambda eb: eb.canvas([torch.zeros(2), torch.ones(2)], n=2.5), TypeError, "n must be an integer"),
-        (lambda eb: eb.canvas([torch.zeros(2), torch.ones(2)], n=1), ValueError, "n must be an integer >= 2"),
-        (lambda eb: eb.canvas([torch.zeros(2), torch.tensor([1.0, NAN])]), ValueError, r"anchors\[1\] must be finite"),
+        (
+            lambda eb: eb.canvas([torch.zeros(2), torch.ones(2)], n=2.5),
+            TypeError,
+            "n must be an integer",
+        ),
+        (
+            lambda eb: eb.canvas([torch.zeros(2), torch.ones(2)], n=1),
+            ValueError,
+            "n must be an integer >= 2",
+        ),
+        (
+            lambda eb: eb.canvas([torch.zeros(2), torch.tensor([1.0, NAN])]),
+            ValueError,
+            r"anchors\[1\] must be finite",
+        ),
         (lambda eb: eb.canvas(torch.zeros(2)[0]), TypeError, "anchors must be"),
         (lambda eb: eb.canvas(3.0), TypeError, "anchors must be a sequence"),
-        (lambda eb: eb.code_set_distance(_packed(), _packed(), kinds="relu"), TypeError, "kinds must be a sequence"),
-        (lambda eb: eb.code_set_distance(_packed(), _packed(), kinds=("conv",)), ValueError, "kinds entry must be one of"),
-        (lambda eb: eb.distance_matrix([_packed(), "codes"]), TypeError, "code_sets must hold PackedCodes"),
-        (lambda eb: eb.probe_codes(_mlp(), [[0.0, 1.0]]), TypeError, "probe must be a torch.Tensor"),
-        (lambda eb: eb.probe_codes(_mlp(), torch.randn(3, 2), batch_size=0), ValueError, "batch_size must be"),
-        (lambda eb: eb.SplineEBDetector(torch.randn(3, 2)).update_codes("codes", 1), TypeError, "codes must be PackedCodes"),
-        (lambda eb: eb.CodeRecorder(torch.randn(3, 2), "folder", batch_size=-2), ValueError, "batch_size must be"),
+        (
+            lambda eb: eb.code_set_distance(_packed(), _packed(), kinds="relu"),
+            TypeError,
+            "kinds must be a sequence",
+        ),
+        (
+            lambda eb: eb.code_set_distance(_packed(), _packed(), kinds=("conv",)),
+            ValueError,
+            "kinds entry must be one of",
+        ),
+        (
+            lambda eb: eb.distance_matrix([_packed(), "codes"]),
+            TypeError,
+            "code_sets must hold PackedCodes",
+        ),
+        (
+            lambda eb: eb.probe_codes(_mlp(), [[0.0, 1.0]]),
+            TypeError,
+            "probe must be a torch.Tensor",
+        ),
+        (
+            lambda eb: eb.probe_codes(_mlp(), torch.randn(3, 2), batch_size=0),
+            ValueError,
+            "batch_size must be",
+        ),
+        (
+            lambda eb: eb.SplineEBDetector(torch.randn(3, 2)).update_codes("codes", 1),
+            TypeError,
+            "codes must be PackedCodes",
+        ),
+        (
+            lambda eb: eb.CodeRecorder(torch.randn(3, 2), "folder", batch_size=-2),
+            ValueError,
+            "batch_size must be",
+        ),
     ],
 )
 def test_bad_early_bird_arguments(call, error, message):
@@ -810,17 +1241,37 @@ def _packed():
         (lambda: su.make_mlp([2, True, 1]), TypeError, r"widths\[1\] must be an integer"),
         (lambda: su.make_mlp([2, 0, 1]), ValueError, r"widths\[1\] must be an integer >= 1"),
         (lambda: su.make_mlp(3), TypeError, "widths must be a sequence"),
-        (lambda: su.make_mlp([2, 3, 1], batch_norm="yes"), TypeError, "batch_norm must be True or False"),
+        (
+            lambda: su.make_mlp([2, 3, 1], batch_norm="yes"),
+            TypeError,
+            "batch_norm must be True or False",
+        ),
         (lambda: su.vgg((8, True, "M")), ValueError, "cfg entries must be positive channel counts"),
-        (lambda: su.vgg((8, "M"), num_classes=0), ValueError, "num_classes must be an integer >= 1"),
+        (
+            lambda: su.vgg((8, "M"), num_classes=0),
+            ValueError,
+            "num_classes must be an integer >= 1",
+        ),
         (lambda: su.digits_convnet((8,)), ValueError, r"channels must be a pair \(c1, c2\)"),
         (lambda: su.digits_convnet((8, 1.5)), TypeError, r"channels\[1\] must be an integer"),
         (lambda: su.preresnet(20.0), TypeError, "depth must be an integer"),
         (lambda: su.preresnet(20, mid=[4] * 8 + [2.5]), TypeError, r"mid\[8\] must be an integer"),
-        (lambda: su.preresnet(11, bottleneck=True, mid=[4, 4, 4]), ValueError, r"mid\[0\] must be a pair"),
+        (
+            lambda: su.preresnet(11, bottleneck=True, mid=[4, 4, 4]),
+            ValueError,
+            r"mid\[0\] must be a pair",
+        ),
         (lambda: su.ResidualBlock(-2), ValueError, "channels must be an integer >= 1"),
-        (lambda: su.he_init_(su.make_mlp([2, 3, 1]), bias_std=NAN), ValueError, "bias_std must be a finite number"),
-        (lambda: su.he_init_(su.make_mlp([2, 3, 1]), generator=0), TypeError, "generator must be a torch.Generator"),
+        (
+            lambda: su.he_init_(su.make_mlp([2, 3, 1]), bias_std=NAN),
+            ValueError,
+            "bias_std must be a finite number",
+        ),
+        (
+            lambda: su.he_init_(su.make_mlp([2, 3, 1]), generator=0),
+            TypeError,
+            "generator must be a torch.Generator",
+        ),
         (lambda: su.models.conv_bn_relu(3, 0), ValueError, "c_out must be an integer >= 1"),
     ],
 )
@@ -838,20 +1289,65 @@ def test_bad_model_builder_arguments(call, error, message):
         (lambda: su.digits_tensors(test_size=NAN), ValueError, "test_size must be a finite number"),
         (lambda: su.seed_everything(1.5), ValueError, "seed must be a non-negative integer"),
         (lambda: su.seed_everything(True), ValueError, "seed must be a non-negative integer"),
-        (lambda: su.fcnet_study.x_data_split(n=10, train_fraction=0.01), ValueError, "leaves an empty train or test set"),
+        (
+            lambda: su.fcnet_study.x_data_split(n=10, train_fraction=0.01),
+            ValueError,
+            "leaves an empty train or test set",
+        ),
         (lambda: su.fcnet_study.x_data_split(n=1.0), TypeError, "n must be an integer"),
-        (lambda: su.fcnet_study.train_fcnet(0, torch.randn(4, 2), torch.zeros(4, dtype=torch.long)), ValueError,
-         "width must be an integer >= 1"),
-        (lambda: su.fcnet_study.fcnet_pruning_study(widths=(20,), ratios=(0.5, 1.0)), ValueError, r"ratios\[1\] must be in \[0, 1\)"),
-        (lambda: su.fcnet_study.fcnet_pruning_study(criteria=("spline", "l1")), ValueError, r"criteria\[1\] must be one of"),
-        (lambda: su.fcnet_study.fcnet_pruning_study(seeds=[0.5]), TypeError, r"seeds\[0\] must be an integer"),
-        (lambda: su.fcnet_study.from_scratch(20, seeds=[], epochs=1), ValueError, "seeds must not be empty"),
-        (lambda: su.digits_study.digits_pruning_study(criteria=("mask",)), ValueError, r"criteria\[0\] must be one of"),
-        (lambda: su.digits_study.digits_pruning_study(ratios=(NAN,)), ValueError, r"ratios\[0\] must be a finite"),
-        (lambda: su.digits_study.digits_pruning_study(finetune_epochs=0), ValueError, "finetune_epochs must be"),
+        (
+            lambda: su.fcnet_study.train_fcnet(
+                0, torch.randn(4, 2), torch.zeros(4, dtype=torch.long)
+            ),
+            ValueError,
+            "width must be an integer >= 1",
+        ),
+        (
+            lambda: su.fcnet_study.fcnet_pruning_study(widths=(20,), ratios=(0.5, 1.0)),
+            ValueError,
+            r"ratios\[1\] must be in \[0, 1\)",
+        ),
+        (
+            lambda: su.fcnet_study.fcnet_pruning_study(criteria=("spline", "l1")),
+            ValueError,
+            r"criteria\[1\] must be one of",
+        ),
+        (
+            lambda: su.fcnet_study.fcnet_pruning_study(seeds=[0.5]),
+            TypeError,
+            r"seeds\[0\] must be an integer",
+        ),
+        (
+            lambda: su.fcnet_study.from_scratch(20, seeds=[], epochs=1),
+            ValueError,
+            "seeds must not be empty",
+        ),
+        (
+            lambda: su.digits_study.digits_pruning_study(criteria=("mask",)),
+            ValueError,
+            r"criteria\[0\] must be one of",
+        ),
+        (
+            lambda: su.digits_study.digits_pruning_study(ratios=(NAN,)),
+            ValueError,
+            r"ratios\[0\] must be a finite",
+        ),
+        (
+            lambda: su.digits_study.digits_pruning_study(finetune_epochs=0),
+            ValueError,
+            "finetune_epochs must be",
+        ),
         (lambda: su.explorer.explorer_figure(width=2.5), TypeError, "width must be an integer"),
-        (lambda: su.explorer.explorer_figure(method="polygons"), ValueError, "method must be one of"),
-        (lambda: su.explorer.explorer_figure(method="grid", resolution=1), ValueError, "resolution must be an integer >= 2"),
+        (
+            lambda: su.explorer.explorer_figure(method="polygons"),
+            ValueError,
+            "method must be one of",
+        ),
+        (
+            lambda: su.explorer.explorer_figure(method="grid", resolution=1),
+            ValueError,
+            "resolution must be an integer >= 2",
+        ),
     ],
 )
 def test_bad_data_and_study_arguments(call, error, message):
@@ -873,14 +1369,28 @@ def test_bad_data_and_study_arguments(call, error, message):
         (dict(x=torch.full((8, 2), NAN)), ValueError, "x must be finite"),
         (dict(y=torch.zeros(8)), ValueError, "y must be a 1-D integer tensor of class labels"),
         (dict(y=torch.full((8,), -1)), ValueError, "y must hold class labels >= 0"),
-        (dict(y=torch.full((8,), 2)), ValueError, r"y must hold class labels in \[0, 2\) for a model with 1 output"),
-        (dict(mask=su.PruningMask({"0": torch.ones(4, 2)}, {})), TypeError, "must be a bool tensor"),
+        (
+            dict(y=torch.full((8,), 2)),
+            ValueError,
+            r"y must hold class labels in \[0, 2\) for a model with 1 output",
+        ),
+        (
+            dict(mask=su.PruningMask({"0": torch.ones(4, 2)}, {})),
+            TypeError,
+            "must be a bool tensor",
+        ),
         (dict(callbacks=[1]), TypeError, "callbacks must be callables"),
     ],
 )
 def test_bad_training_arguments(kwargs, error, message):
     model = su.make_mlp([2, 4, 1])
-    kwargs = {"x": torch.randn(8, 2), "y": torch.randint(0, 2, (8,)), "epochs": 1, "progress": False, **kwargs}
+    kwargs = {
+        "x": torch.randn(8, 2),
+        "y": torch.randint(0, 2, (8,)),
+        "epochs": 1,
+        "progress": False,
+        **kwargs,
+    }
     with pytest.raises(error, match=message):
         su.train_classifier(model, **kwargs)
 
@@ -897,12 +1407,36 @@ def test_accuracy_checks_its_labels():
     "call, error, message",
     [
         (lambda m: su.costs.count_flops(m, 2), TypeError, "input_shape must be a non-empty tuple"),
-        (lambda m: su.costs.count_flops(m, (2.0,)), TypeError, r"input_shape\[0\] must be an integer"),
-        (lambda m: su.costs.count_flops(m, (0,)), ValueError, r"input_shape\[0\] must be an integer >= 1"),
-        (lambda m: su.costs.throughput(m, (2,), batch_size=1.5), TypeError, "batch_size must be an integer"),
-        (lambda m: su.costs.throughput(m, (2,), warmup=-1), ValueError, "warmup must be an integer >= 0"),
-        (lambda m: su.costs.training_flops(m, (2,), examples=-5), ValueError, "examples must be an integer >= 0"),
-        (lambda m: su.costs.training_flops(nn.Sequential(nn.ReLU()), (2,), 10), ValueError, "model must have parameters"),
+        (
+            lambda m: su.costs.count_flops(m, (2.0,)),
+            TypeError,
+            r"input_shape\[0\] must be an integer",
+        ),
+        (
+            lambda m: su.costs.count_flops(m, (0,)),
+            ValueError,
+            r"input_shape\[0\] must be an integer >= 1",
+        ),
+        (
+            lambda m: su.costs.throughput(m, (2,), batch_size=1.5),
+            TypeError,
+            "batch_size must be an integer",
+        ),
+        (
+            lambda m: su.costs.throughput(m, (2,), warmup=-1),
+            ValueError,
+            "warmup must be an integer >= 0",
+        ),
+        (
+            lambda m: su.costs.training_flops(m, (2,), examples=-5),
+            ValueError,
+            "examples must be an integer >= 0",
+        ),
+        (
+            lambda m: su.costs.training_flops(nn.Sequential(nn.ReLU()), (2,), 10),
+            ValueError,
+            "model must have parameters",
+        ),
         (lambda m: su.costs.count_parameters("net"), TypeError, "model must be a torch.nn.Module"),
     ],
 )
@@ -914,11 +1448,26 @@ def test_bad_cost_arguments(call, error, message):
 @pytest.mark.parametrize(
     "call, error, message",
     [
-        (lambda: su.model_walk.code_modules([nn.ReLU()]), TypeError, "model must be a torch.nn.Module"),
-        (lambda: su.model_walk.pool_geometry(nn.AvgPool2d(2), 4, 4), TypeError, "pool must be an nn.MaxPool2d"),
-        (lambda: su.model_walk.pool_geometry(nn.MaxPool2d(2), 4.0, 4), TypeError, "height must be an integer"),
-        (lambda: su.model_walk.module_tensor(_mlp(), nn.ReLU(), torch.randn(2, 2)), ValueError,
-         "module must be a submodule of model"),
+        (
+            lambda: su.model_walk.code_modules([nn.ReLU()]),
+            TypeError,
+            "model must be a torch.nn.Module",
+        ),
+        (
+            lambda: su.model_walk.pool_geometry(nn.AvgPool2d(2), 4, 4),
+            TypeError,
+            "pool must be an nn.MaxPool2d",
+        ),
+        (
+            lambda: su.model_walk.pool_geometry(nn.MaxPool2d(2), 4.0, 4),
+            TypeError,
+            "height must be an integer",
+        ),
+        (
+            lambda: su.model_walk.module_tensor(_mlp(), nn.ReLU(), torch.randn(2, 2)),
+            ValueError,
+            "module must be a submodule of model",
+        ),
     ],
 )
 def test_bad_model_walk_helper_arguments(call, error, message):
@@ -935,10 +1484,22 @@ def test_bad_model_walk_helper_arguments(call, error, message):
         (lambda g, p: su.plot_exact(g), TypeError, "part must be a ExactPartition"),
         (lambda g, p: su.plot_exact(p, upto=-1), ValueError, "upto must be in"),
         (lambda g, p: su.plot_exact(p, color_by="area"), ValueError, "color_by must be one of"),
-        (lambda g, p: su.plot_layer_by_layer("part"), TypeError, "part must be a ExactPartition or GridPartition"),
-        (lambda g, p: su.plotting.draw_layer_splines(None, g, -1, "k"), ValueError, "layer must be an integer in"),
+        (
+            lambda g, p: su.plot_layer_by_layer("part"),
+            TypeError,
+            "part must be a ExactPartition or GridPartition",
+        ),
+        (
+            lambda g, p: su.plotting.draw_layer_splines(None, g, -1, "k"),
+            ValueError,
+            "layer must be an integer in",
+        ),
         (lambda g, p: su.plotting.region_colormap(2.5), TypeError, "n_regions must be an integer"),
-        (lambda g, p: su.plot_slice(_mlp(), (0, 1, 0, 1), method="mesh"), ValueError, "method must be one of"),
+        (
+            lambda g, p: su.plot_slice(_mlp(), (0, 1, 0, 1), method="mesh"),
+            ValueError,
+            "method must be one of",
+        ),
     ],
 )
 def test_bad_plotting_arguments(call, error, message):
@@ -955,27 +1516,87 @@ def test_bad_plotting_arguments(call, error, message):
 @pytest.mark.parametrize(
     "call, error, message",
     [
-        (lambda: resumable_training.Schedule(epochs=10, milestones=(2.5,)), TypeError, r"milestones\[0\] must be an integer"),
-        (lambda: resumable_training.Schedule(epochs=10, milestones=(5, 5)), ValueError, "milestones must be increasing"),
+        (
+            lambda: resumable_training.Schedule(epochs=10, milestones=(2.5,)),
+            TypeError,
+            r"milestones\[0\] must be an integer",
+        ),
+        (
+            lambda: resumable_training.Schedule(epochs=10, milestones=(5, 5)),
+            ValueError,
+            "milestones must be increasing",
+        ),
         (lambda: resumable_training.Schedule(lr=NAN), ValueError, "lr must be a finite number"),
-        (lambda: resumable_training.Schedule(batch_size=64.0), TypeError, "batch_size must be an integer"),
-        (lambda: resumable_training.Schedule(augment="no"), TypeError, "augment must be True or False"),
-        (lambda: resumable_training.Schedule().scaled(0), ValueError, "epochs must be an integer >= 1"),
-        (lambda: experiments.preset("quick", eb_threshold=0.0), ValueError, r"eb_threshold must be in \(0, 1\)"),
-        (lambda: experiments.preset("quick", mask_threshold=-0.1), ValueError, r"mask_threshold must be in \[0, 1\)"),
-        (lambda: experiments.preset("quick", mask_fifo=1), ValueError, "mask_fifo must be an integer >= 2"),
+        (
+            lambda: resumable_training.Schedule(batch_size=64.0),
+            TypeError,
+            "batch_size must be an integer",
+        ),
+        (
+            lambda: resumable_training.Schedule(augment="no"),
+            TypeError,
+            "augment must be True or False",
+        ),
+        (
+            lambda: resumable_training.Schedule().scaled(0),
+            ValueError,
+            "epochs must be an integer >= 1",
+        ),
+        (
+            lambda: experiments.preset("quick", eb_threshold=0.0),
+            ValueError,
+            r"eb_threshold must be in \(0, 1\)",
+        ),
+        (
+            lambda: experiments.preset("quick", mask_threshold=-0.1),
+            ValueError,
+            r"mask_threshold must be in \[0, 1\)",
+        ),
+        (
+            lambda: experiments.preset("quick", mask_fifo=1),
+            ValueError,
+            "mask_fifo must be an integer >= 2",
+        ),
         (lambda: experiments.preset("quick", canvas=2.5), TypeError, "canvas must be an integer"),
         (lambda: experiments.preset("quick", seed=True), TypeError, "seed must be an integer"),
         (lambda: experiments.preset("quick", ratios="0.5"), TypeError, "ratios must be a sequence"),
-        (lambda: experiments.preset("quick", ratios=(NAN,)), ValueError, r"ratios\[0\] must be a finite"),
-        (lambda: experiments.preset("quick", device="tpu"), ValueError, "device must be 'cpu', 'cuda' or None"),
-        (lambda: experiments.prune(_mlp(), "l1", 0.5, torch.randn(2, 2)), ValueError, "unknown method 'l1'"),
-        (lambda: cifar.augment(torch.rand(2, 3, 8, 8), torch.Generator()), ValueError, "x must be uint8 images"),
-        (lambda: cifar.augment(torch.zeros(2, 3, 8, 8, dtype=torch.uint8), 0), TypeError, "generator must be"),
-        (lambda: cifar.augment(torch.zeros(2, 3, 8, 8, dtype=torch.uint8), torch.Generator(), pad=-1), ValueError,
-         "pad must be an integer >= 0"),
-        (lambda: results_files.summary(__import__("pandas").DataFrame({"run": ["dense"]})), ValueError,
-         "frame must have the columns of load_results"),
+        (
+            lambda: experiments.preset("quick", ratios=(NAN,)),
+            ValueError,
+            r"ratios\[0\] must be a finite",
+        ),
+        (
+            lambda: experiments.preset("quick", device="tpu"),
+            ValueError,
+            "device must be 'cpu', 'cuda' or None",
+        ),
+        (
+            lambda: experiments.prune(_mlp(), "l1", 0.5, torch.randn(2, 2)),
+            ValueError,
+            "unknown method 'l1'",
+        ),
+        (
+            lambda: cifar.augment(torch.rand(2, 3, 8, 8), torch.Generator()),
+            ValueError,
+            "x must be uint8 images",
+        ),
+        (
+            lambda: cifar.augment(torch.zeros(2, 3, 8, 8, dtype=torch.uint8), 0),
+            TypeError,
+            "generator must be",
+        ),
+        (
+            lambda: cifar.augment(
+                torch.zeros(2, 3, 8, 8, dtype=torch.uint8), torch.Generator(), pad=-1
+            ),
+            ValueError,
+            "pad must be an integer >= 0",
+        ),
+        (
+            lambda: results_files.summary(__import__("pandas").DataFrame({"run": ["dense"]})),
+            ValueError,
+            "frame must have the columns of load_results",
+        ),
     ],
 )
 def test_bad_chapter6_arguments(call, error, message):
@@ -986,14 +1607,26 @@ def test_bad_chapter6_arguments(call, error, message):
 @pytest.mark.parametrize(
     "call, error, message",
     [
-        (lambda: su.ExactPartition.edge_source(1.5), TypeError, "label must be an integer edge label"),
+        (
+            lambda: su.ExactPartition.edge_source(1.5),
+            TypeError,
+            "label must be an integer edge label",
+        ),
         (lambda: su.codes.window_dtype(0), ValueError, "positions must be an integer >= 1"),
         (lambda: su.check_supported(_mlp(), trace="no"), TypeError, "trace must be True or False"),
         (lambda: distributed.setup("tpu"), ValueError, "device must be 'cpu', 'cuda' or None"),
-        (lambda: su.early_bird.CodeRecorder(torch.randn(3, 2), "codes", write=False)(_mlp(), 1.5), TypeError,
-         "epoch must be an integer"),
-        (lambda: su.criteria.spline_scores(_with(_bn_mlp(), NAN, 3), "0"), ValueError,
-         "beta of the BatchNorm after layer '0' must be finite"),
+        (
+            lambda: su.early_bird.CodeRecorder(torch.randn(3, 2), "codes", write=False)(
+                _mlp(), 1.5
+            ),
+            TypeError,
+            "epoch must be an integer",
+        ),
+        (
+            lambda: su.criteria.spline_scores(_with(_bn_mlp(), NAN, 3), "0"),
+            ValueError,
+            "beta of the BatchNorm after layer '0' must be finite",
+        ),
     ],
 )
 def test_bad_helper_arguments(call, error, message):

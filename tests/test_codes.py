@@ -4,7 +4,7 @@ import torch
 from torch import nn
 
 import spline_utils as su
-from spline_utils.codes import _pack_bits_torch
+from spline_utils.spline_view.codes import _pack_bits_torch
 
 
 def test_pack_bits_matches_numpy_and_round_trips():
@@ -23,7 +23,9 @@ def test_packed_codes_take_an_eighth_of_the_bool_form(convnet):
     codes = su.activation_codes(convnet, x)
     packed = codes.packed()
     bool_bytes = codes.bool_nbytes()
-    assert packed.nbytes * 8 <= bool_bytes + 7 * 8 * len(codes) * x.shape[0]  # padding: < 1 byte per layer
+    assert (
+        packed.nbytes * 8 <= bool_bytes + 7 * 8 * len(codes) * x.shape[0]
+    )  # padding: < 1 byte per layer
     for layer in range(len(codes)):
         per_input = packed.data[layer].shape[1]
         assert per_input == -(-codes[layer].n_bits // 8)
@@ -44,7 +46,8 @@ def test_relu_codes_are_signs_of_preactivations():
 
 
 @pytest.mark.parametrize(
-    "kernel, stride, padding, dilation", [(3, 2, 1, 1), (2, 2, 0, 1), (2, 1, 1, 2), ((2, 3), (1, 2), (1, 0), 1)]
+    "kernel, stride, padding, dilation",
+    [(3, 2, 1, 1), (2, 2, 0, 1), (2, 1, 1, 2), ((2, 3), (1, 2), (1, 0), 1)],
 )
 def test_maxpool_code_is_the_argmax_position_in_each_window(kernel, stride, padding, dilation):
     pool = nn.MaxPool2d(kernel, stride=stride, padding=padding, dilation=dilation)

@@ -4,7 +4,6 @@ import torch
 from torch import nn
 
 import spline_utils as su
-from spline_utils.codes import PackedCodes
 from spline_utils.early_bird import (
     MaskEBDetector,
     SplineEBDetector,
@@ -14,12 +13,15 @@ from spline_utils.early_bird import (
     distance_matrix,
     mask_distance,
 )
+from spline_utils.spline_view.codes import PackedCodes
 
 
 def _codes(bits: np.ndarray) -> PackedCodes:
     """A one-layer ReLU code set from a bool array (inputs, units)."""
     bits = np.asarray(bits, dtype=bool)
-    return PackedCodes(names=["relu"], kinds=["relu"], n_bits=[bits.shape[1]], data=[np.packbits(bits, axis=1)])
+    return PackedCodes(
+        names=["relu"], kinds=["relu"], n_bits=[bits.shape[1]], data=[np.packbits(bits, axis=1)]
+    )
 
 
 def test_hamming_distance_matches_hand_computation():
@@ -45,29 +47,45 @@ def test_spline_detector_fires_exactly_when_the_window_settles():
     det = SplineEBDetector(torch.zeros(1, 2), window=3, threshold=0.16)
     fired = [det.update_codes(_codes(bits), epoch) for epoch, bits in enumerate(sequence, 1)]
     # the rule: first epoch i whose codes are within 0.16 of the codes of each of epochs i-3..i-1
-    expected = next(i for i in range(4, 11) if all(
-        code_set_distance(_codes(sequence[i - 1]), _codes(sequence[j - 1])) < 0.16 for j in range(i - 3, i)))
+    expected = next(
+        i
+        for i in range(4, 11)
+        if all(
+            code_set_distance(_codes(sequence[i - 1]), _codes(sequence[j - 1])) < 0.16
+            for j in range(i - 3, i)
+        )
+    )
     assert det.fired_epoch == expected == 9 and fired.index(True) + 1 == 9 and sum(fired) == 1
     assert np.isnan(det.distances[:3]).all()  # no decision before the window is full
 
 
 def test_mask_rule_details():
     # int(total * p) indexes the ascending sort and the comparison is strict
-    net = nn.Sequential(nn.Linear(2, 4), nn.BatchNorm1d(4), nn.ReLU(), nn.Linear(4, 3), nn.BatchNorm1d(3))
+    net = nn.Sequential(
+        nn.Linear(2, 4), nn.BatchNorm1d(4), nn.ReLU(), nn.Linear(4, 3), nn.BatchNorm1d(3)
+    )
     with torch.no_grad():
         net[1].weight.copy_(torch.tensor([0.5, -0.1, 0.3, 0.3]))
         net[4].weight.copy_(torch.tensor([0.9, 0.2, -0.3]))
     # |gamma| sorted: 0.1 0.2 0.3 0.3 0.3 0.5 0.9 (7); p = 0.5 -> index 3 -> 0.3, keep > 0.3
     assert bn_channel_mask(net, 0.5).tolist() == [True, False, False, False, True, False, False]
-    assert bn_channel_mask(net, 0.2).tolist() == [True, False, True, True, True, False, True]  # index 1: 0.2
+    assert bn_channel_mask(net, 0.2).tolist() == [
+        True,
+        False,
+        True,
+        True,
+        True,
+        False,
+        True,
+    ]  # index 1: 0.2
     # FIFO of 5 and all four distances < 0.1: masks of 20 channels, each step flips one channel
     det = MaskEBDetector(ratios=(0.5,), fifo=5, threshold=0.1)
     masks = [np.zeros(20, bool) for _ in range(9)]
     for e in range(9):
-        masks[e][: 10] = True
+        masks[e][:10] = True
     masks[0][10:15] = True  # far from the rest
     masks[5][0] = False  # epoch 6's mask: 1 channel (0.05) from the masks of epochs 2..5
-    fired = [det.update_masks({0.5: m}, epoch) [0.5] for epoch, m in enumerate(masks, 1)]
+    fired = [det.update_masks({0.5: m}, epoch)[0.5] for epoch, m in enumerate(masks, 1)]
     # epoch 5: FIFO = masks 1..5, mask 1 is 5 channels (0.25) from mask 5 -> no
     # epoch 6: FIFO = masks 2..6, mask 6 differs from 2..5 by 1 channel (0.05) -> fires
     assert det.fired_epoch[0.5] == 6 and fired == [False] * 5 + [True] + [False] * 3
@@ -80,7 +98,9 @@ def test_detectors_as_training_callbacks():
     net = su.digits_convnet()
     spline = SplineEBDetector(canvas([x[0], x[1]], n=10), keep_all=True)
     masks = MaskEBDetector()
-    su.train_classifier(net, x, y, epochs=8, lr=0.05, batch_size=50, progress=False, callbacks=[spline, masks])
+    su.train_classifier(
+        net, x, y, epochs=8, lr=0.05, batch_size=50, progress=False, callbacks=[spline, masks]
+    )
     assert spline.epochs == list(range(1, 9)) and len(spline.history) == 8
     assert distance_matrix(spline.history).shape == (8, 8)
     assert len(masks.distances[0.5]) == 8
@@ -109,9 +129,13 @@ def test_tickets_and_training_flops():
     x, y = torch.rand(100, 1, 8, 8), torch.randint(0, 10, (100,))
     net = su.digits_convnet()
     det = SplineEBDetector(x[:20], window=1, threshold=0.99)  # fires at epoch 2
-    su.train_classifier(net, x, y, epochs=3, lr=0.05, batch_size=50, progress=False, callbacks=[det])
+    su.train_classifier(
+        net, x, y, epochs=3, lr=0.05, batch_size=50, progress=False, callbacks=[det]
+    )
     assert det.fired_epoch == 2 and set(det.ticket) == set(net.state_dict())
-    assert not all(torch.equal(det.ticket[k], v) for k, v in net.state_dict().items())  # epoch 2, not 3
+    assert not all(
+        torch.equal(det.ticket[k], v) for k, v in net.state_dict().items()
+    )  # epoch 2, not 3
     before = {k: v.clone() for k, v in net.state_dict().items()}
     flops = su.costs.training_flops(net, (1, 8, 8), examples=100)
     assert flops > 2 * su.costs.count_flops(net, (1, 8, 8)) * 100  # forward + backward > 2x forward

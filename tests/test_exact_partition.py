@@ -4,15 +4,19 @@ import torch
 from torch import nn
 
 import spline_utils as su
-from spline_utils.exact_partition import ExactPartition
+from spline_utils.partition.exact import ExactPartition
 
 from .conftest import random_bn_
 from .test_grid_partition import lines_network
 
 
-@pytest.mark.parametrize("widths, seed", [([2, 6, 6, 1], 0), ([2, 16, 16, 16, 1], 1), ([2, 12, 12, 3], 2)])
+@pytest.mark.parametrize(
+    "widths, seed", [([2, 6, 6, 1], 0), ([2, 16, 16, 16, 1], 1), ([2, 12, 12, 3], 2)]
+)
 def test_random_mlps_pass_every_check(widths, seed):
-    model = su.he_init_(su.make_mlp(widths), bias_std=0.5, generator=torch.Generator().manual_seed(seed))
+    model = su.he_init_(
+        su.make_mlp(widths), bias_std=0.5, generator=torch.Generator().manual_seed(seed)
+    )
     part = su.exact_partition(model, (-2, 2, -2, 2))
     report = part.check(model)
     assert report["area_error"] <= 1e-9 and report["max_map_error"] <= 1e-8
@@ -55,11 +59,15 @@ def test_edges_carry_their_provenance():
 
 def test_convnet_with_maxpool_and_a_residual_block_on_slices(convnet, resnet):
     for model in (convnet, resnet):
-        plane = su.PlaneSlice.through(torch.randn(3, 1, 8, 8, generator=torch.Generator().manual_seed(3)))
+        plane = su.PlaneSlice.through(
+            torch.randn(3, 1, 8, 8, generator=torch.Generator().manual_seed(3))
+        )
         part = su.exact_partition(model, (-1.5, 1.5, -1.5, 1.5), slice=plane)
         assert "maxpool" in part.layer_kinds
         part.check(model)
-        grid = su.grid_partition(model, (-1.5, 1.5, -1.5, 1.5), 150, slice=plane, keep_preactivations=False)
+        grid = su.grid_partition(
+            model, (-1.5, 1.5, -1.5, 1.5), 150, slice=plane, keep_preactivations=False
+        )
         assert 0 < part.grid_coverage(grid) <= 1.0
 
 
@@ -70,7 +78,9 @@ def test_trained_digits_convnet_decision_boundary():
     plane = su.PlaneSlice.through([x_te[y_te == 6][0], x_te[y_te == 9][0]])
     a = plane.anchors.numpy()
     centre = a.mean(0)
-    part = su.exact_partition(net, (centre[0] - 0.4, centre[0] + 0.4, centre[1] - 0.4, centre[1] + 0.4), slice=plane)
+    part = su.exact_partition(
+        net, (centre[0] - 0.4, centre[0] + 0.4, centre[1] - 0.4, centre[1] + 0.4), slice=plane
+    )
     part.check(net)
     part.check_decision_boundary(net, resolution=200)
 
@@ -79,7 +89,9 @@ def test_multiclass_boundary_is_kept_only_where_the_pair_is_on_top():
     # three classes with slopes at 0, 120 and 240 degrees, tied at the origin: the boundary is
     # three rays from the origin (not the three full lines where pairs tie)
     model = nn.Sequential(nn.Linear(2, 2), nn.ReLU(), nn.Linear(2, 3)).double()
-    rows = torch.tensor([[1.0, 0.0], [-0.5, 3**0.5 / 2], [-0.5, -(3**0.5) / 2]], dtype=torch.float64)
+    rows = torch.tensor(
+        [[1.0, 0.0], [-0.5, 3**0.5 / 2], [-0.5, -(3**0.5) / 2]], dtype=torch.float64
+    )
     with torch.no_grad():
         model[0].weight.copy_(torch.eye(2))
         model[0].bias.fill_(10.0)  # the ReLUs stay active on the domain: the model is affine there
@@ -143,7 +155,9 @@ def test_bad_models_and_slices():
     with pytest.raises(ValueError, match="2-D inputs"):
         su.exact_partition(su.make_mlp([3, 3, 1]), (0, 1, 0, 1))
     with pytest.raises(ValueError, match="slice's input shape"):
-        su.exact_partition(su.make_mlp([3, 3, 1]), (0, 1, 0, 1), slice=su.PlaneSlice.through(torch.randn(2, 5)))
+        su.exact_partition(
+            su.make_mlp([3, 3, 1]), (0, 1, 0, 1), slice=su.PlaneSlice.through(torch.randn(2, 5))
+        )
     with pytest.raises(ValueError, match="empty"):
         su.exact_partition(nn.Sequential(), (0, 1, 0, 1))
     with pytest.raises(ValueError, match="not piecewise affine"):
@@ -153,7 +167,9 @@ def test_bad_models_and_slices():
 
 
 def test_region_budget_stops_with_a_clear_message():
-    model = su.he_init_(su.make_mlp([2, 32, 32, 1]), bias_std=0.5, generator=torch.Generator().manual_seed(0))
+    model = su.he_init_(
+        su.make_mlp([2, 32, 32, 1]), bias_std=0.5, generator=torch.Generator().manual_seed(0)
+    )
     with pytest.raises(RuntimeError, match="max_regions=50"):
         su.exact_partition(model, (-2, 2, -2, 2), max_regions=50)
 
@@ -162,7 +178,9 @@ def test_layer_by_layer_figure_counts_match_the_codes():
     import matplotlib
 
     matplotlib.use("Agg")
-    model = su.he_init_(su.make_mlp([2, 6, 6, 1]), bias_std=0.5, generator=torch.Generator().manual_seed(0))
+    model = su.he_init_(
+        su.make_mlp([2, 6, 6, 1]), bias_std=0.5, generator=torch.Generator().manual_seed(0)
+    )
     part = su.exact_partition(model, (-2, 2, -2, 2))
     fig = su.plot_layer_by_layer(part)
     assert len(fig.axes) == 3
@@ -180,7 +198,9 @@ def test_grid_coverage_detects_a_foreign_code():
     other = su.grid_partition(lines_network([[1, 0], [0, 1]], [0.5, 0.5]), (-1, 1, -1, 1), 21)
     other.codes.data[0][:] = 0b01000000  # a code (0, 1) that the exact partition does have...
     assert part.grid_coverage(other) == 0.25
-    other.codes.data[0] = np.full_like(other.codes.data[0], 0b11100000)  # ...and an impossible width
+    other.codes.data[0] = np.full_like(
+        other.codes.data[0], 0b11100000
+    )  # ...and an impossible width
     with pytest.raises(AssertionError, match="missing from the exact partition"):
         part.grid_coverage(other)
 
@@ -198,16 +218,21 @@ class _Wrapped(nn.Module):
 
 @pytest.mark.parametrize("case", ["leaky_mlp", "convnet"])
 def test_sequential_fast_path_equals_the_general_path(case, convnet):
-    from spline_utils.exact_partition import _sequential_plan
+    from spline_utils.partition.exact import _sequential_plan
 
     if case == "leaky_mlp":
-        model = su.he_init_(su.make_mlp([2, 10, 10, 10, 2], activation="leaky_relu", batch_norm=True),
-                            bias_std=0.5, generator=torch.Generator().manual_seed(4))
+        model = su.he_init_(
+            su.make_mlp([2, 10, 10, 10, 2], activation="leaky_relu", batch_norm=True),
+            bias_std=0.5,
+            generator=torch.Generator().manual_seed(4),
+        )
         random_bn_(model)
         plane, domain = None, (-2, 2, -2, 2)
     else:
         model = convnet
-        plane = su.PlaneSlice.through(torch.randn(3, 1, 8, 8, generator=torch.Generator().manual_seed(5)))
+        plane = su.PlaneSlice.through(
+            torch.randn(3, 1, 8, 8, generator=torch.Generator().manual_seed(5))
+        )
         domain = (-1, 1, -1, 1)
     model.eval()
     wrapped = _Wrapped(model)
@@ -219,7 +244,9 @@ def test_sequential_fast_path_equals_the_general_path(case, convnet):
     a, b = key(fast), key(general)
     assert (fast.code_rows()[a] == general.code_rows()[b]).all()
     np.testing.assert_allclose(fast.output_map[a], general.output_map[b], rtol=1e-9, atol=1e-9)
-    np.testing.assert_allclose(fast.output_offset[a], general.output_offset[b], rtol=1e-9, atol=1e-9)
+    np.testing.assert_allclose(
+        fast.output_offset[a], general.output_offset[b], rtol=1e-9, atol=1e-9
+    )
     fast.check(model)
 
 
@@ -227,8 +254,15 @@ def test_engine_uses_eval_semantics_and_leaves_the_model_alone():
     """A model left in training mode (BN batch statistics, active dropout) is partitioned as in
     eval mode, on both paths, and neither its mode nor any parameter or buffer changes."""
     torch.manual_seed(6)
-    model = nn.Sequential(nn.Linear(2, 12), nn.BatchNorm1d(12), nn.ReLU(), nn.Dropout(0.5),
-                          nn.Linear(12, 12), nn.ReLU(), nn.Linear(12, 3))
+    model = nn.Sequential(
+        nn.Linear(2, 12),
+        nn.BatchNorm1d(12),
+        nn.ReLU(),
+        nn.Dropout(0.5),
+        nn.Linear(12, 12),
+        nn.ReLU(),
+        nn.Linear(12, 3),
+    )
     random_bn_(model)
     state = {k: v.clone() for k, v in model.state_dict().items()}
     reference = su.exact_partition(model.eval(), (-2, 2, -2, 2))
@@ -237,7 +271,9 @@ def test_engine_uses_eval_semantics_and_leaves_the_model_alone():
         part = su.exact_partition(candidate, (-2, 2, -2, 2))
         assert part.n_regions == reference.n_regions
         a, b = np.lexsort(part.code_rows().T), np.lexsort(reference.code_rows().T)
-        np.testing.assert_allclose(part.output_map[a], reference.output_map[b], rtol=1e-12, atol=1e-12)
+        np.testing.assert_allclose(
+            part.output_map[a], reference.output_map[b], rtol=1e-12, atol=1e-12
+        )
     assert model.training and all(m.training for m in model.modules())
     for key, value in model.state_dict().items():
         assert torch.equal(value, state[key]), key
@@ -251,8 +287,10 @@ def test_sweep_and_rounds_give_the_same_partition(widths, monkeypatch):
     region for region: counts, areas, codes and edge labels."""
     import importlib
 
-    engine = importlib.import_module("spline_utils.exact_partition")
-    model = su.he_init_(su.make_mlp(widths), bias_std=0.5, generator=torch.Generator().manual_seed(3))
+    engine = importlib.import_module("spline_utils.partition.exact")
+    model = su.he_init_(
+        su.make_mlp(widths), bias_std=0.5, generator=torch.Generator().manual_seed(3)
+    )
     parts = []
     for limit in (0, 10**12):  # rounds only, sweep only
         monkeypatch.setattr(engine, "_SWEEP_LIMIT", limit)
@@ -275,9 +313,12 @@ def test_flat_map_shortcut_equals_forming_every_input(activation, monkeypatch):
     region's input, and the network's own outputs."""
     import importlib
 
-    engine = importlib.import_module("spline_utils.exact_partition")
-    model = su.he_init_(su.make_mlp([2, 24, 24, 24, 3], activation=activation, batch_norm=True),
-                        bias_std=0.5, generator=torch.Generator().manual_seed(8))
+    engine = importlib.import_module("spline_utils.partition.exact")
+    model = su.he_init_(
+        su.make_mlp([2, 24, 24, 24, 3], activation=activation, batch_norm=True),
+        bias_std=0.5,
+        generator=torch.Generator().manual_seed(8),
+    )
     random_bn_(model)
     model.eval()
     used = []

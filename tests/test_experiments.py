@@ -19,22 +19,50 @@ import pytest
 import torch
 
 from spline_utils import experiments as ex
-from spline_utils.cifar import augment, load_images
-from spline_utils.criteria import slimming_units
-from spline_utils.models import vgg
-from spline_utils.provenance import RESULT_SCHEMA, git_commit, load_checkpoint, write_json
-from spline_utils.resumable_training import Schedule
+from spline_utils.experiments.image_data import augment, load_images
+from spline_utils.experiments.provenance import (
+    RESULT_SCHEMA,
+    git_commit,
+    load_checkpoint,
+    write_json,
+)
+from spline_utils.experiments.resumable_training import Schedule
+from spline_utils.networks.models import vgg
+from spline_utils.pruning.criteria import slimming_units
 
 ROOT = Path(__file__).resolve().parents[1]
 # A run small enough for a test: VGG-16 at 1/16 width on the digits, 4 + 1 epochs.
-TINY = ["run", "--mode", "quick", "--width", "0.0625", "--epochs", "4", "--finetune-epochs", "1",
-        "--methods", "magnitude", "--ratios", "0.5", "--threads", "1", "--no-progress"]
+TINY = [
+    "run",
+    "--mode",
+    "quick",
+    "--width",
+    "0.0625",
+    "--epochs",
+    "4",
+    "--finetune-epochs",
+    "1",
+    "--methods",
+    "magnitude",
+    "--ratios",
+    "0.5",
+    "--threads",
+    "1",
+    "--no-progress",
+]
 
 
 def _cli(args, cwd=ROOT, timeout=600, **kw):
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1"}
-    return subprocess.run([sys.executable, "-m", "spline_utils.experiments", *args], cwd=cwd, env=env,
-                          capture_output=True, text=True, timeout=timeout, **kw)
+    return subprocess.run(
+        [sys.executable, "-m", "spline_utils.experiments", *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        **kw,
+    )
 
 
 # -- data ------------------------------------------------------------------------------------------
@@ -56,7 +84,7 @@ def test_augment_is_a_padded_crop_or_its_mirror():
     padded = torch.nn.functional.pad(x, (4, 4, 4, 4))
     flips = 0
     for i in range(len(x)):
-        crops = [padded[i, :, dy:dy + 32, dx:dx + 32] for dy in range(9) for dx in range(9)]
+        crops = [padded[i, :, dy : dy + 32, dx : dx + 32] for dy in range(9) for dx in range(9)]
         plain = any(torch.equal(out[i], c) for c in crops)
         mirrored = any(torch.equal(out[i], c.flip(2)) for c in crops)
         assert plain or mirrored
@@ -86,9 +114,17 @@ def test_unknown_dataset_and_offline_cifar_name_the_folder(tmp_path, monkeypatch
 # -- schedule, selection, files -----------------------------------------------------------------
 def test_schedule_steps_and_scales():
     s = Schedule()
-    assert [s.lr_at(e) for e in (0, 79, 80, 119, 120, 159)] == pytest.approx([0.1, 0.1, 0.01, 0.01, 0.001, 0.001])
+    assert [s.lr_at(e) for e in (0, 79, 80, 119, 120, 159)] == pytest.approx(
+        [0.1, 0.1, 0.01, 0.01, 0.001, 0.001]
+    )
     assert s.scaled(40).milestones == (20, 30) and s.scaled(1).milestones == ()
-    for bad in (dict(epochs=0), dict(milestones=(120, 80)), dict(milestones=(160,)), dict(lr=0), dict(bn_l1=-1)):
+    for bad in (
+        dict(epochs=0),
+        dict(milestones=(120, 80)),
+        dict(milestones=(160,)),
+        dict(lr=0),
+        dict(bn_l1=-1),
+    ):
         with pytest.raises(ValueError):
             Schedule(**bad)
 
@@ -102,7 +138,9 @@ def test_slimming_rule_is_the_global_gamma_threshold():
     assert slimming_units(net, 0.3) == {"0": [1, 3], "4": [0, 2]}
     # a layer whose channels all fall below keeps its largest
     gammas[0][:] = torch.tensor([0.01, 0.02, 0.03, 0.04])
-    next(m for m in net.modules() if isinstance(m, torch.nn.BatchNorm2d)).weight.data = gammas[0].clone()
+    next(m for m in net.modules() if isinstance(m, torch.nn.BatchNorm2d)).weight.data = gammas[
+        0
+    ].clone()
     assert slimming_units(net, 0.5)["0"] == [0, 1, 2]
 
 
@@ -140,7 +178,9 @@ def tiny_run(tmp_path_factory):
 
 
 def _records(folder: Path) -> dict[str, dict]:
-    return {p.stem: json.loads(p.read_text()) for p in folder.glob("*.json") if p.stem != "experiment"}
+    return {
+        p.stem: json.loads(p.read_text()) for p in folder.glob("*.json") if p.stem != "experiment"
+    }
 
 
 def test_results_files_follow_the_schema(tiny_run):
@@ -151,9 +191,14 @@ def test_results_files_follow_the_schema(tiny_run):
         assert r["schema"] == RESULT_SCHEMA and r["smoke"] is True and r["dataset"] == "digits32"
         assert r["precision"] == "float32"  # CPU: no mixed precision
         assert set(r["provenance"]) == {"device", "date", "versions", "commit"}
-        assert r["provenance"]["versions"]["torch"] != "absent" and r["provenance"]["date"].startswith("20")
+        assert r["provenance"]["versions"]["torch"] != "absent" and r["provenance"][
+            "date"
+        ].startswith("20")
         assert ex.ExperimentConfig(**r["config"]).tag == "digits32-vgg16-w0.0625-seed0"
-        assert all(set(h) == {"epoch", "lr", "train_loss", "train_acc", "test_acc", "seconds"} for h in r["history"])
+        assert all(
+            set(h) == {"epoch", "lr", "train_loss", "train_acc", "test_acc", "seconds"}
+            for h in r["history"]
+        )
         assert 0.0 <= r["metrics"]["test_acc"] <= 1.0
     assert [h["epoch"] for h in dense["history"]] == [1, 2, 3, 4]
     codes = dense["code_distances"]  # Fig. 5's matrix from the codes recorded every epoch
@@ -167,18 +212,25 @@ def test_results_files_follow_the_schema(tiny_run):
     # training FLOPs: 4 dense epochs + 1 epoch of the pruned net, which costs less per epoch
     extra = pruned["training_flops"] - 4 * m["epoch_training_flops"]
     assert 0 < extra < m["epoch_training_flops"]
-    assert pruned["params"] < m["params"] and pruned["flops_fraction"] == pytest.approx(pruned["flops"] / m["flops"])
+    assert pruned["params"] < m["params"] and pruned["flops_fraction"] == pytest.approx(
+        pruned["flops"] / m["flops"]
+    )
     for eb in (r for r in records.values() if r["protocol"] == "early-bird"):
         e = eb["eb_epoch"]
         assert eb["metrics"]["searched_epochs"] == e and 1 <= e <= 4
-        assert eb["metrics"]["training_flops"] < 4 * m["epoch_training_flops"] + m["epoch_training_flops"]
+        assert (
+            eb["metrics"]["training_flops"]
+            < 4 * m["epoch_training_flops"] + m["epoch_training_flops"]
+        )
 
 
 def test_killed_run_resumes_to_identical_metrics(tiny_run, tmp_path):
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1"}
     cmd = [sys.executable, "-m", "spline_utils.experiments", *TINY, "--out", str(tmp_path)]
     checkpoint = tmp_path / "digits32-vgg16-w0.0625-seed0" / "checkpoints" / "dense.pt"
-    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(
+        cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+    )
     deadline = time.time() + 300
     while not checkpoint.exists() and proc.poll() is None and time.time() < deadline:
         time.sleep(0.05)
@@ -195,10 +247,21 @@ def test_killed_run_resumes_to_identical_metrics(tiny_run, tmp_path):
     assert set(a) == set(b)
     for run in a:
         for ha, hb in zip(a[run]["history"], b[run]["history"], strict=True):
-            assert {k: v for k, v in ha.items() if k != "seconds"} == {k: v for k, v in hb.items() if k != "seconds"}
+            assert {k: v for k, v in ha.items() if k != "seconds"} == {
+                k: v for k, v in hb.items() if k != "seconds"
+            }
         assert a[run].get("code_distances") == b[run].get("code_distances")
-        keep = ("test_acc", "params", "flops", "training_flops", "eb_epochs", "test_acc_before_retraining")
-        assert {k: a[run]["metrics"].get(k) for k in keep} == {k: b[run]["metrics"].get(k) for k in keep}
+        keep = (
+            "test_acc",
+            "params",
+            "flops",
+            "training_flops",
+            "eb_epochs",
+            "test_acc_before_retraining",
+        )
+        assert {k: a[run]["metrics"].get(k) for k in keep} == {
+            k: b[run]["metrics"].get(k) for k in keep
+        }
 
 
 def test_a_finished_run_is_not_repeated(tiny_run, tmp_path):
@@ -219,20 +282,38 @@ def test_a_finished_run_is_not_repeated(tiny_run, tmp_path):
     assert (copy / "prune-random-p50.json").exists()
 
 
-@pytest.mark.parametrize("args, message", [
-    (["--ratios", "1.5"], "ratios must be fractions in (0, 1)"),
-    (["--epochs", "0"], "--epochs must be >= 1"),
-    (["--arch", "resnet18"], "invalid choice: 'resnet18'"),
-    (["--methods", "lottery"], "invalid choice: 'lottery'"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--ratios", "1.5"], "ratios must be fractions in (0, 1)"),
+        (["--epochs", "0"], "--epochs must be >= 1"),
+        (["--arch", "resnet18"], "invalid choice: 'resnet18'"),
+        (["--methods", "lottery"], "invalid choice: 'lottery'"),
+    ],
+)
 def test_cli_rejects_bad_arguments(args, message):
     proc = _cli(["run", "--mode", "quick", *args], timeout=120)
     assert proc.returncode == 2 and message in proc.stderr
 
 
 def test_cli_full_mode_offline_names_the_data_folder(tmp_path):
-    proc = _cli(["run", "--mode", "full", "--dataset", "cifar100", "--data", str(tmp_path), "--no-download",
-                 "--device", "cpu", "--out", str(tmp_path / "out")], timeout=120)
+    proc = _cli(
+        [
+            "run",
+            "--mode",
+            "full",
+            "--dataset",
+            "cifar100",
+            "--data",
+            str(tmp_path),
+            "--no-download",
+            "--device",
+            "cpu",
+            "--out",
+            str(tmp_path / "out"),
+        ],
+        timeout=120,
+    )
     assert proc.returncode == 1
     assert str(tmp_path) in proc.stderr and "SPLINE_BOOK_DATA" in proc.stderr
     assert not (tmp_path / "out").exists()
@@ -247,10 +328,30 @@ def test_ddp_smoke_two_cpu_processes(tmp_path):
     """torchrun with the gloo backend, 2 processes: both train, rank 0 alone writes the files."""
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1"}
     torchrun = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2"]
-    args = ["-m", "spline_utils.experiments", "run", "--mode", "quick", "--width", "0.0625", "--epochs", "2",
-            "--finetune-epochs", "1", "--methods", "slimming", "--ratios", "0.5", "--detectors",
-            "--no-progress", "--out", str(tmp_path)]
-    proc = subprocess.run([*torchrun, *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+    args = [
+        "-m",
+        "spline_utils.experiments",
+        "run",
+        "--mode",
+        "quick",
+        "--width",
+        "0.0625",
+        "--epochs",
+        "2",
+        "--finetune-epochs",
+        "1",
+        "--methods",
+        "slimming",
+        "--ratios",
+        "0.5",
+        "--detectors",
+        "--no-progress",
+        "--out",
+        str(tmp_path),
+    ]
+    proc = subprocess.run(
+        [*torchrun, *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=600
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     folder = tmp_path / "digits32-vgg16-w0.0625-seed0"
     records = _records(folder)
@@ -258,8 +359,12 @@ def test_ddp_smoke_two_cpu_processes(tmp_path):
     assert proc.stdout.count("results in") == 1  # only rank 0 reports
     for r in records.values():
         assert len(r["history"]) in (1, 2) and np.isfinite(r["history"][-1]["train_loss"])
-    assert sorted(p.name for p in folder.iterdir()) == ["checkpoints", "dense.json", "experiment.json",
-                                                       "prune-slimming-p50.json"]
+    assert sorted(p.name for p in folder.iterdir()) == [
+        "checkpoints",
+        "dense.json",
+        "experiment.json",
+        "prune-slimming-p50.json",
+    ]
 
 
 def test_config_round_trips_through_asdict():
@@ -276,8 +381,10 @@ def _fake_cifar10(root: Path, per_batch: int = 40) -> None:
     folder.mkdir(parents=True)
     rng = np.random.default_rng(0)
     for name in [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch"]:
-        batch = {"data": rng.integers(0, 256, (per_batch, 3072), dtype=np.uint8),
-                 "labels": rng.integers(0, 10, per_batch).tolist()}
+        batch = {
+            "data": rng.integers(0, 256, (per_batch, 3072), dtype=np.uint8),
+            "labels": rng.integers(0, 10, per_batch).tolist(),
+        }
         with open(folder / name, "wb") as f:
             pickle.dump(batch, f)
     with open(folder / "batches.meta", "wb") as f:
@@ -294,24 +401,59 @@ def test_full_mode_reads_cifar_from_the_data_folder(tmp_path, monkeypatch, capsy
     assert data.x_train.shape == (200, 3, 32, 32) and data.x_test.shape == (40, 3, 32, 32)
     assert data.x_train.dtype == torch.uint8 and data.num_classes == 10
     torch.set_num_threads(1)
-    code = ex.main(["run", "--mode", "full", "--dataset", "cifar10", "--data", str(tmp_path / "data"),
-                    "--no-download", "--device", "cpu", "--width", "0.0625", "--epochs", "2",
-                    "--finetune-epochs", "1", "--batch-size", "32", "--methods", "slimming", "--ratios", "0.5",
-                    "--detectors", "--record-codes", "0", "--no-progress", "--out", str(tmp_path / "out")])
+    code = ex.main(
+        [
+            "run",
+            "--mode",
+            "full",
+            "--dataset",
+            "cifar10",
+            "--data",
+            str(tmp_path / "data"),
+            "--no-download",
+            "--device",
+            "cpu",
+            "--width",
+            "0.0625",
+            "--epochs",
+            "2",
+            "--finetune-epochs",
+            "1",
+            "--batch-size",
+            "32",
+            "--methods",
+            "slimming",
+            "--ratios",
+            "0.5",
+            "--detectors",
+            "--record-codes",
+            "0",
+            "--no-progress",
+            "--out",
+            str(tmp_path / "out"),
+        ]
+    )
     assert code == 0
     records = _records(tmp_path / "out" / "cifar10-vgg16-w0.0625-seed0")
     assert set(records) == {"dense", "prune-slimming-p50"}
     dense = records["dense"]
     assert dense["smoke"] is False and dense["dataset"] == "cifar10"
-    assert dense["config"]["schedule"]["lr"] == 0.1 and dense["config"]["schedule"]["milestones"] == [1]
+    assert dense["config"]["schedule"]["lr"] == 0.1 and dense["config"]["schedule"][
+        "milestones"
+    ] == [1]
     assert "code_distances" not in dense
     assert "results in" in capsys.readouterr().out
 
 
 def test_only_dense_stops_after_the_dense_run(tmp_path):
     torch.set_num_threads(1)
-    config = ex.preset("quick", width=0.0625, out=str(tmp_path), finetune_epochs=1,
-                       schedule=Schedule(epochs=2, lr=0.05, milestones=(1,), batch_size=64))
+    config = ex.preset(
+        "quick",
+        width=0.0625,
+        out=str(tmp_path),
+        finetune_epochs=1,
+        schedule=Schedule(epochs=2, lr=0.05, milestones=(1,), batch_size=64),
+    )
     records = ex.run_experiment(config, progress=False, only_dense=True)
     assert [r["run"] for r in records] == ["dense"]
     assert sorted(p.name for p in config.folder.glob("*.json")) == ["dense.json", "experiment.json"]

@@ -3,7 +3,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from spline_utils.folding import fold_batchnorm
+from spline_utils.spline_view.folding import fold_batchnorm
 
 from .conftest import random_bn_
 

@@ -83,7 +83,12 @@ def test_slice_partition_of_a_convnet(convnet):
 
 @pytest.mark.parametrize(
     "domain, message",
-    [((0, 1, 0), "2-D box"), ((1, 0, 0, 1), "empty"), ((0, 1, 0, np.inf), "not finite"), (3, "must be")],
+    [
+        ((0, 1, 0), "2-D box"),
+        ((1, 0, 0, 1), "empty"),
+        ((0, 1, 0, np.inf), "not finite"),
+        (3, "must be"),
+    ],
 )
 def test_bad_domains(domain, message):
     with pytest.raises(ValueError, match=message):
@@ -114,7 +119,7 @@ def test_explorer_figure_and_widget():
     import matplotlib
 
     matplotlib.use("Agg")
-    from spline_utils.explorer import explorer_figure, partition_explorer
+    from spline_utils.plotting.explorer import explorer_figure, partition_explorer
 
     ax = explorer_figure(width=4, depth=2, layer=2, resolution=40)
     assert "layers 1-2" in ax.get_title() and "exact polygons" in ax.get_title()

@@ -17,11 +17,13 @@ def _bn_mlp(seed=0):
 def _with_units_zeroed(net: nn.Module, zeroed: dict, x: torch.Tensor) -> torch.Tensor:
     """The output of ``net`` on ``x`` with the given units (channels) of the outputs of the given
     modules forced to zero by forward hooks: ``zeroed`` maps module -> unit list."""
+
     def hook(units):
         def zero(m, inputs, out):
             out = out.clone()
             out[:, units] = 0.0
             return out
+
         return zero
 
     handles = [module.register_forward_hook(hook(units)) for module, units in zeroed.items()]
@@ -78,7 +80,9 @@ def test_bad_masks_and_ratios_raise_clear_errors():
         su.unit_mask(net, {"fc9": [0]})
     with pytest.raises(ValueError, match="has 4 units; cannot prune unit"):
         su.unit_mask(net, {"0": [4]})
-    with pytest.raises(ValueError, match=r"weight mask of layer '0' has shape \(2, 2\), expected \(4, 2\)"):
+    with pytest.raises(
+        ValueError, match=r"weight mask of layer '0' has shape \(2, 2\), expected \(4, 2\)"
+    ):
         su.weight_mask(net, {"0": torch.ones(2, 2)})
     with pytest.raises(ValueError, match="only 0 and 1"):
         su.weight_mask(net, {"0": torch.full((4, 2), 0.5)})

@@ -2,7 +2,7 @@ import pytest
 import torch
 from torch import nn
 
-from spline_utils.maso import dense_layer_maso, maso, maxpool_maso
+from spline_utils.spline_view.maso import dense_layer_maso, maso, maxpool_maso
 
 
 @pytest.mark.parametrize("activation", [nn.ReLU(), nn.LeakyReLU(0.2), "abs"])

@@ -4,10 +4,12 @@ import torch.nn.functional as F
 from torch import nn
 
 import spline_utils as su
-from spline_utils.model_walk import check_supported, evaluation_mode
+from spline_utils.spline_view.model_walk import check_supported, evaluation_mode
 
 
-@pytest.mark.parametrize("act", [nn.Tanh(), nn.Sigmoid(), nn.GELU(), nn.SiLU(), nn.ELU(), nn.Softplus()])
+@pytest.mark.parametrize(
+    "act", [nn.Tanh(), nn.Sigmoid(), nn.GELU(), nn.SiLU(), nn.ELU(), nn.Softplus()]
+)
 def test_smooth_activations_refused_naming_the_module(act):
     model = nn.Sequential(nn.Linear(2, 3), act, nn.Linear(3, 1))
     with pytest.raises(ValueError, match=rf"'1' \({type(act).__name__}\) is not piecewise affine"):

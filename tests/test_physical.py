@@ -18,7 +18,10 @@ def _models():
         "digits": (random_bn_(su.digits_convnet()), (1, 8, 8)),
         "vgg": (random_bn_(su.vgg(SMALL_VGG)), (3, 32, 32)),
         "preresnet20": (random_bn_(su.models.preresnet(20)), (3, 32, 32)),
-        "preresnet11_bottleneck": (random_bn_(su.models.preresnet(11, bottleneck=True)), (3, 32, 32)),
+        "preresnet11_bottleneck": (
+            random_bn_(su.models.preresnet(11, bottleneck=True)),
+            (3, 32, 32),
+        ),
     }
 
 
@@ -51,7 +54,9 @@ def test_torch_pruning_agrees_on_widths_flops_and_outputs():
     theirs.eval()
     graph = tp.DependencyGraph().build_dependency(theirs, example_inputs=x)
     for name, idx in pruned.items():
-        group = graph.get_pruning_group(theirs.get_submodule(name), tp.prune_conv_out_channels, idxs=idx)
+        group = graph.get_pruning_group(
+            theirs.get_submodule(name), tp.prune_conv_out_channels, idxs=idx
+        )
         group.prune()
     assert physical.pruned_widths(ours) == physical.pruned_widths(theirs)
     assert costs.count_flops(ours, shape) == costs.count_flops(theirs, shape)
@@ -59,7 +64,10 @@ def test_torch_pruning_agrees_on_widths_flops_and_outputs():
 
 
 def test_selection_ratios_and_the_one_unit_floor():
-    scores = {"a": np.array([0.1, 0.5, 0.3, 0.9]), "b": np.array([0.01, 0.02, 0.03, 0.04, 0.05, 0.06])}
+    scores = {
+        "a": np.array([0.1, 0.5, 0.3, 0.9]),
+        "b": np.array([0.01, 0.02, 0.03, 0.04, 0.05, 0.06]),
+    }
     layerwise = criteria.select_units(scores, 0.5)
     assert layerwise == {"a": [0, 2], "b": [0, 1, 2]}
     assert criteria.select_units(scores, 0.99) == {"a": [0, 1, 2], "b": [0, 1, 2, 3, 4]}
@@ -120,8 +128,14 @@ def test_default_layers_skip_the_residual_stream():
 def test_digits_study_rows():
     from spline_utils import digits_study
 
-    table = digits_study.digits_pruning_study(criteria=["spline", "random"], ratios=[0.5], seeds=[0],
-                                              epochs=1, finetune_epochs=1, progress=False)
+    table = digits_study.digits_pruning_study(
+        criteria=["spline", "random"],
+        ratios=[0.5],
+        seeds=[0],
+        epochs=1,
+        finetune_epochs=1,
+        progress=False,
+    )
     assert len(table) == 2 and (table.flops < 1).all() and (table.params < 1).all()
     assert set(table.columns) >= {"acc_dense", "acc_pruned", "acc_finetuned"}
 

@@ -35,7 +35,9 @@ def test_bn_reading_equals_the_distance_measured_on_the_data():
     with torch.no_grad():
         net(x)
     net.eval()
-    np.testing.assert_allclose(su.data_spline_distance(net, "0", x), su.bn_spline_distance(net, "0"), rtol=1e-3)
+    np.testing.assert_allclose(
+        su.data_spline_distance(net, "0", x), su.bn_spline_distance(net, "0"), rtol=1e-3
+    )
 
 
 def test_spline_distances_see_duplicates_and_opposites():
@@ -89,7 +91,9 @@ def test_merge_bad_input():
     with pytest.raises(ValueError, match="merging needs a Linear layer"):
         su.merge_units(su.digits_convnet(), "0", 0, 1)
     with pytest.raises(ValueError, match="merging needs a Linear after"):
-        su.merge_units(net, "2", 0, 1) if False else su.merge_units(nn.Sequential(nn.Linear(2, 3), nn.ReLU()), "0", 0, 1)
+        su.merge_units(net, "2", 0, 1) if False else su.merge_units(
+            nn.Sequential(nn.Linear(2, 3), nn.ReLU()), "0", 0, 1
+        )
     with pytest.raises(ValueError, match="not followed by an affine BatchNorm"):
         su.bn_spline_distance(net, "0")
 

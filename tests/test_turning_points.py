@@ -33,7 +33,9 @@ def test_a_known_turning_point_and_its_supplier():
 
 @pytest.mark.parametrize("seed", [0, 1])
 def test_turning_points_lie_on_earlier_splines(seed):
-    model = su.he_init_(su.make_mlp([2, 16, 16, 1]), bias_std=0.5, generator=torch.Generator().manual_seed(seed))
+    model = su.he_init_(
+        su.make_mlp([2, 16, 16, 1]), bias_std=0.5, generator=torch.Generator().manual_seed(seed)
+    )
     part = su.exact_partition(model, (-2, 2, -2, 2))
     points = su.decision_turning_points(part)
     assert len(points) >= 2
@@ -48,7 +50,9 @@ def test_turning_points_lie_on_earlier_splines(seed):
 
 
 def test_multiclass_turning_points_exclude_three_class_junctions():
-    model = su.he_init_(su.make_mlp([2, 12, 3]), bias_std=0.5, generator=torch.Generator().manual_seed(2))
+    model = su.he_init_(
+        su.make_mlp([2, 12, 3]), bias_std=0.5, generator=torch.Generator().manual_seed(2)
+    )
     part = su.exact_partition(model, (-2, 2, -2, 2))
     points = su.decision_turning_points(part)
     _, dist = su.supplying_splines(part, points)

@@ -76,12 +76,31 @@ def test_fcnet_study_rows_and_widths():
     from spline_utils import fcnet_study
 
     table, models = fcnet_study.fcnet_pruning_study(
-        widths=[10], ratios=[0.0, 0.5], criteria=["spline", "random"], seeds=[0],
-        train_epochs=20, finetune_epochs=2, progress=False)
-    assert len(table) == 4 and set(table.columns) >= {"H", "seed", "criterion", "ratio", "acc_dense",
-                                                       "width", "acc_pruned", "acc_finetuned", "s_per_epoch"}
+        widths=[10],
+        ratios=[0.0, 0.5],
+        criteria=["spline", "random"],
+        seeds=[0],
+        train_epochs=20,
+        finetune_epochs=2,
+        progress=False,
+    )
+    assert len(table) == 4 and set(table.columns) >= {
+        "H",
+        "seed",
+        "criterion",
+        "ratio",
+        "acc_dense",
+        "width",
+        "acc_pruned",
+        "acc_finetuned",
+        "s_per_epoch",
+    }
     assert table.set_index(["criterion", "ratio"])["width"].to_dict() == {
-        ("spline", 0.0): 10, ("spline", 0.5): 5, ("random", 0.0): 10, ("random", 0.5): 5}
+        ("spline", 0.0): 10,
+        ("spline", 0.5): 5,
+        ("random", 0.0): 10,
+        ("random", 0.5): 5,
+    }
     unpruned = table[table.ratio == 0.0]
     assert (unpruned.acc_pruned == unpruned.acc_dense).all()  # nothing removed, nothing changed
     assert models[(10, 0, "spline", 0.5)][0].out_features == 5
@@ -101,7 +120,10 @@ def test_finetuning_with_a_mask_keeps_pruned_weights_at_zero():
 
 
 def test_bn_l1_penalty_shrinks_the_batchnorm_scales():
-    x, y = torch.rand(128, 1, 8, 8, generator=torch.Generator().manual_seed(0)), torch.arange(128) % 10
+    x, y = (
+        torch.rand(128, 1, 8, 8, generator=torch.Generator().manual_seed(0)),
+        torch.arange(128) % 10,
+    )
     scales = []
     for l1 in (0.0, 0.05):
         torch.manual_seed(0)
@@ -114,7 +136,7 @@ def test_bn_l1_penalty_shrinks_the_batchnorm_scales():
 
 
 def test_round_widths_keeps_multiples_and_returns_the_best():
-    from spline_utils.criteria import round_widths, select_units
+    from spline_utils.pruning.criteria import round_widths, select_units
 
     rng = np.random.default_rng(0)
     scores = {"a": rng.random(64), "b": rng.random(20), "c": rng.random(5)}

@@ -30,7 +30,9 @@ MARKER = re.compile(r"#\s?NBVAL_[A-Z_]+")
 def pages(html: Path) -> list[Path]:
     """The book's own pages (not Sphinx's search and index pages or static assets)."""
     skip = {"search.html", "genindex.html", "py-modindex.html"}
-    return [p for p in sorted(html.rglob("*.html")) if p.name not in skip and "_static" not in p.parts]
+    return [
+        p for p in sorted(html.rglob("*.html")) if p.name not in skip and "_static" not in p.parts
+    ]
 
 
 def check(html: Path, width: int = 90) -> tuple[list[str], int]:
@@ -49,8 +51,12 @@ def check(html: Path, width: int = 90) -> tuple[list[str], int]:
             target_page = (page.parent / unquote(target)).resolve() if target else page
             if target and not target_page.exists():
                 findings.append(f"{name}: broken link to {href}")
-            elif anchor and target_page.suffix == ".html" and target_page in ids \
-                    and unquote(anchor) not in ids[target_page]:
+            elif (
+                anchor
+                and target_page.suffix == ".html"
+                and target_page in ids
+                and unquote(anchor) not in ids[target_page]
+            ):
                 findings.append(f"{name}: link to a missing anchor {href}")
         if MARKER.search(main.get_text()):
             findings.append(f"{name}: a test marker (NBVAL_...) is visible")
@@ -66,8 +72,10 @@ def check(html: Path, width: int = 90) -> tuple[list[str], int]:
             for pre in output.find_all("pre"):
                 for line in pre.get_text().splitlines():
                     if len(line.rstrip()) > width:
-                        findings.append(f"{name}: an output line of {len(line.rstrip())} characters "
-                                        f"(> {width}): {line.strip()[:50]}...")
+                        findings.append(
+                            f"{name}: an output line of {len(line.rstrip())} characters "
+                            f"(> {width}): {line.strip()[:50]}..."
+                        )
     return sorted(set(findings)), len(soups)
 
 

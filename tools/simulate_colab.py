@@ -35,10 +35,26 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 VENV = ROOT / ".venv-colab"
 #: other processors' float code paths, reproduced on this one
-ISA_VARIABLES = {"MKL_ENABLE_INSTRUCTIONS": "SSE4_2", "ATEN_CPU_CAPABILITY": "default", "ONEDNN_MAX_CPU_ISA": "SSE41"}
+ISA_VARIABLES = {
+    "MKL_ENABLE_INSTRUCTIONS": "SSE4_2",
+    "ATEN_CPU_CAPABILITY": "default",
+    "ONEDNN_MAX_CPU_ISA": "SSE41",
+}
 #: what a Colab machine has besides torch (no jupyter-book, no myst-nb, no spline_utils)
-COLAB_PACKAGES = ["torch", "torchvision", "numpy", "scipy", "pandas", "matplotlib", "scikit-learn", "tqdm",
-                  "ipykernel", "ipywidgets", "pytest", "nbval"]
+COLAB_PACKAGES = [
+    "torch",
+    "torchvision",
+    "numpy",
+    "scipy",
+    "pandas",
+    "matplotlib",
+    "scikit-learn",
+    "tqdm",
+    "ipykernel",
+    "ipywidgets",
+    "pytest",
+    "nbval",
+]
 
 
 def _run(cmd, **kwargs) -> None:
@@ -63,14 +79,28 @@ def fresh_environment() -> Path:
     if VENV.exists():
         shutil.rmtree(VENV)
     _run([sys.executable, "-m", "venv", VENV])
-    _run([python, "-m", "pip", "install", "--quiet", "-c", ROOT / "constraints.txt", *COLAB_PACKAGES])
+    _run(
+        [python, "-m", "pip", "install", "--quiet", "-c", ROOT / "constraints.txt", *COLAB_PACKAGES]
+    )
     stamp.write_text(_fingerprint())
     return python
 
 
 def build_wheel(folder: Path) -> Path:
-    _run([sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--no-build-isolation",
-          "--wheel-dir", folder, ROOT])
+    _run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--quiet",
+            "--no-deps",
+            "--no-build-isolation",
+            "--wheel-dir",
+            folder,
+            ROOT,
+        ]
+    )
     wheels = sorted(folder.glob("spline_pruning_book-*.whl"))
     if len(wheels) != 1:
         raise RuntimeError(f"expected one wheel in {folder}, found {[w.name for w in wheels]}")
@@ -83,16 +113,22 @@ def stand_in_colab(folder: Path) -> Path:
     package.mkdir(parents=True)
     (folder / "google" / "__init__.py").write_text("")
     (package / "__init__.py").write_text('"""Stand-in for Colab\'s module (tests only)."""\n')
-    (folder / "sitecustomize.py").write_text("import google.colab  # noqa: F401  (as in a Colab kernel)\n")
+    (folder / "sitecustomize.py").write_text(
+        "import google.colab  # noqa: F401  (as in a Colab kernel)\n"
+    )
     return folder
 
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("notebooks", nargs="*", help="chapters to run (default: book/*.ipynb)")
-    parser.add_argument("--native", action="store_true", help="keep this CPU's own instruction sets")
+    parser.add_argument(
+        "--native", action="store_true", help="keep this CPU's own instruction sets"
+    )
     args = parser.parse_args(argv)
-    notebooks = [Path(n).resolve() for n in args.notebooks] or sorted((ROOT / "book").glob("*.ipynb"))
+    notebooks = [Path(n).resolve() for n in args.notebooks] or sorted(
+        (ROOT / "book").glob("*.ipynb")
+    )
     start = time.perf_counter()
     python = fresh_environment()
     with tempfile.TemporaryDirectory(prefix="colab-sim-") as tmp:
@@ -105,21 +141,43 @@ def main(argv=None) -> int:
             shutil.copy(notebook, chapters / notebook.name)
         shutil.copy(ROOT / "book" / "nbval_sanitize.cfg", tmp / "nbval_sanitize.cfg")
         # the package is absent before the chapters run: the install cell must bring it
-        subprocess.run([python, "-m", "pip", "uninstall", "--quiet", "--yes", "spline-pruning-book"],
-                       check=False, capture_output=True)
+        subprocess.run(
+            [python, "-m", "pip", "uninstall", "--quiet", "--yes", "spline-pruning-book"],
+            check=False,
+            capture_output=True,
+        )
         (tmp / "home").mkdir()
         env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTHON", "VIRTUAL_ENV"))}
-        env.update(PYTHONPATH=str(site), SPLINE_BOOK_PACKAGE=str(wheel), SPLINE_BOOK_MODE="quick",
-                   MPLBACKEND="agg", HOME=str(tmp / "home"))
+        env.update(
+            PYTHONPATH=str(site),
+            SPLINE_BOOK_PACKAGE=str(wheel),
+            SPLINE_BOOK_MODE="quick",
+            MPLBACKEND="agg",
+            HOME=str(tmp / "home"),
+        )
         env["PATH"] = f"{python.parent}{os.pathsep}{env.get('PATH', '')}"
         if not args.native:
             env.update(ISA_VARIABLES)
-        print(f"Colab simulation: {len(notebooks)} chapters, wheel {wheel.name}, "
-              f"{'native' if args.native else 'SSE-level'} CPU code paths", flush=True)
+        print(
+            f"Colab simulation: {len(notebooks)} chapters, wheel {wheel.name}, "
+            f"{'native' if args.native else 'SSE-level'} CPU code paths",
+            flush=True,
+        )
         result = subprocess.run(
-            [python, "-m", "pytest", "--nbval-lax", "--nbval-sanitize-with", tmp / "nbval_sanitize.cfg",
-             "-p", "no:cacheprovider", "-q", *sorted(p.name for p in chapters.glob("*.ipynb"))],
-            cwd=chapters, env=env,
+            [
+                python,
+                "-m",
+                "pytest",
+                "--nbval-lax",
+                "--nbval-sanitize-with",
+                tmp / "nbval_sanitize.cfg",
+                "-p",
+                "no:cacheprovider",
+                "-q",
+                *sorted(p.name for p in chapters.glob("*.ipynb")),
+            ],
+            cwd=chapters,
+            env=env,
         )
     print(f"Colab simulation finished in {time.perf_counter() - start:.0f} s", flush=True)
     return result.returncode

@@ -75,8 +75,10 @@ def stamp(path: Path, url: str, branch: str, write: bool = True) -> list[str]:
     returns what had to change."""
     nb = json.loads(path.read_text())
     cells, changes = nb["cells"], []
-    badge = BADGE.format(url=f"https://colab.research.google.com/github/{url.split('github.com/')[1]}"
-                             f"/blob/{branch}/{path.relative_to(ROOT).as_posix()}")
+    badge = BADGE.format(
+        url=f"https://colab.research.google.com/github/{url.split('github.com/')[1]}"
+        f"/blob/{branch}/{path.relative_to(ROOT).as_posix()}"
+    )
     head = "".join(cells[0]["source"])
     if cells[0]["cell_type"] != "markdown" or not head.startswith("# "):
         raise ValueError(f"{path.name}: the first cell must be the Markdown title cell")
@@ -90,12 +92,28 @@ def stamp(path: Path, url: str, branch: str, write: bool = True) -> list[str]:
         changes.append("Colab badge")
     source = install_source(url, branch)
     second = cells[1] if len(cells) > 1 else None
-    is_install = second is not None and second["cell_type"] == "code" and "google.colab" in "".join(second["source"])
+    is_install = (
+        second is not None
+        and second["cell_type"] == "code"
+        and "google.colab" in "".join(second["source"])
+    )
     if not is_install:
-        cells.insert(1, {"cell_type": "code", "execution_count": None, "id": uuid.uuid4().hex[:8],
-                         "metadata": {"tags": INSTALL_TAGS}, "outputs": [], "source": _lines(source)})
+        cells.insert(
+            1,
+            {
+                "cell_type": "code",
+                "execution_count": None,
+                "id": uuid.uuid4().hex[:8],
+                "metadata": {"tags": INSTALL_TAGS},
+                "outputs": [],
+                "source": _lines(source),
+            },
+        )
         changes.append("install cell added")
-    elif "".join(second["source"]) != source or second.get("metadata", {}).get("tags") != INSTALL_TAGS:
+    elif (
+        "".join(second["source"]) != source
+        or second.get("metadata", {}).get("tags") != INSTALL_TAGS
+    ):
         second["source"] = _lines(source)
         second.setdefault("metadata", {})["tags"] = list(INSTALL_TAGS)
         second["outputs"], second["execution_count"] = [], None
@@ -109,7 +127,9 @@ def check_files(url: str, branch: str) -> list[str]:
     """Files outside the chapters that quote the address: README's pip line, pyproject's URL."""
     problems = []
     if requirement(url, branch) not in (ROOT / "README.md").read_text():
-        problems.append(f"README.md does not show the install requirement {requirement(url, branch)!r}")
+        problems.append(
+            f"README.md does not show the install requirement {requirement(url, branch)!r}"
+        )
     if f'Homepage = "{url}"' not in (ROOT / "pyproject.toml").read_text():
         problems.append(f"pyproject.toml's Homepage is not {url}")
     return problems

@@ -1,0 +1,131 @@
+"""The mask-distance early-bird detector of "Drawing Early-Bird Tickets" (You et al., ICLR 2020).
+
+:class:`MaskEBDetector`: one bit per BatchNorm channel over all BN layers, kept when ``|gamma|`` is
+*strictly* greater than the value at index ``int(total * p)`` of the ascending sort of all
+``|gamma|`` (:func:`bn_channel_mask`); normalised Hamming distance between masks
+(:func:`mask_distance`); a FIFO of the last 5 masks; EB when the newest mask is within 0.1 of each
+of the 4 older ones (every distance *at most* the threshold, as in the authors' released code, so a
+distance exactly equal to 0.1 fires); one detector per pruning ratio ``p``.
+
+The detector is a callable ``detector(model, epoch)`` for ``train_classifier(callbacks=[...])``; it
+records the epoch each ratio fires (``fired_epoch``) and a copy of the model's state at that epoch.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections import deque
+from collections.abc import Sequence
+
+import numpy as np
+import torch
+from torch import nn
+
+from .._validate import (
+    check_finite,
+    check_fraction,
+    check_int,
+    check_module,
+)
+
+
+def check_channel_mask(name: str, mask) -> np.ndarray:
+    """A 1-D, non-empty channel mask as bool (bool, or integers that are all 0 or 1)."""
+    arr = mask.detach().cpu().numpy() if isinstance(mask, torch.Tensor) else np.asarray(mask)
+    if arr.ndim != 1 or not arr.size:
+        raise ValueError(f"{name} must be a non-empty 1-D channel mask, got shape {arr.shape}")
+    if arr.dtype != bool:
+        if arr.dtype.kind not in "iu" or not np.isin(arr, (0, 1)).all():
+            raise ValueError(
+                f"{name} must be a bool mask (or 0 / 1 integers), got {arr.dtype} values"
+            )
+        arr = arr.astype(bool)
+    return arr
+
+
+def bn_channel_mask(model: nn.Module, ratio: float) -> np.ndarray:
+    """The EB paper's channel mask (bool, all BN channels concatenated in registration order):
+    ``|gamma| > sorted(|gamma|)[int(total * ratio)]`` (strictly greater)."""
+    ratio = check_fraction("pruning ratio p", ratio, low_open=True, high_open=True)
+    check_module("model", model)
+    gammas = [
+        m.weight.detach().abs().flatten().cpu()
+        for m in model.modules()
+        if isinstance(m, (nn.BatchNorm1d, nn.BatchNorm2d)) and m.weight is not None
+    ]
+    if not gammas:
+        raise ValueError("the model has no BatchNorm layer with a scale gamma")
+    gamma = torch.cat(gammas).to(torch.float64)
+    check_finite("the BatchNorm scales gamma", gamma)
+    threshold = torch.sort(gamma).values[int(len(gamma) * ratio)]
+    return (gamma > threshold).numpy()
+
+
+def mask_distance(a: np.ndarray, b: np.ndarray) -> float:
+    """Normalised Hamming distance between two channel masks of the same length (bool, or
+    integers 0 / 1)."""
+    a, b = check_channel_mask("a", a), check_channel_mask("b", b)
+    if a.shape != b.shape:
+        raise ValueError(f"masks differ in shape: {a.shape} vs {b.shape}")
+    return float(np.mean(a != b))
+
+
+class MaskEBDetector:
+    """The mask-distance EB detector of "Drawing Early-Bird Tickets", one per ratio in ``ratios``;
+    see the module doc. It fires once the FIFO of the last ``fifo`` masks is full and the newest
+    mask's distance to every older one is *at most* ``threshold`` (``<=``, as the authors'
+    released code). ``fired_epoch``: dict ratio -> first epoch it fired (or None)."""
+
+    def __init__(
+        self, ratios: Sequence[float] = (0.3, 0.5, 0.7), fifo: int = 5, threshold: float = 0.1
+    ):
+        if isinstance(ratios, (str, bytes)) or not hasattr(ratios, "__iter__"):
+            raise TypeError(f"ratios must be a sequence of pruning ratios, got {ratios!r}")
+        ratios = tuple(
+            check_fraction("pruning ratio p", p, low_open=True, high_open=True) for p in ratios
+        )
+        if not ratios or len(set(ratios)) != len(ratios):
+            raise ValueError(f"ratios must be distinct pruning ratios, at least one, got {ratios}")
+        fifo = check_int("fifo", fifo, 2)
+        threshold = check_fraction("threshold", threshold)
+        self.ratios, self.threshold = ratios, threshold
+        self.queues = {p: deque(maxlen=fifo) for p in self.ratios}
+        self.fired_epoch: dict[float, int | None] = {p: None for p in self.ratios}
+        self.distances: dict[float, list[float]] = {p: [] for p in self.ratios}
+        self.tickets: dict[float, dict] = {}  # ratio -> the model's state_dict when it fired
+
+    def __call__(self, model: nn.Module, epoch: int) -> dict[float, bool]:
+        fired = self.update_masks({p: bn_channel_mask(model, p) for p in self.ratios}, epoch)
+        for p, now in fired.items():
+            if now:
+                self.tickets[p] = copy.deepcopy(model.state_dict())
+        return fired
+
+    def update_masks(self, masks: dict[float, np.ndarray], epoch: int) -> dict[float, bool]:
+        """Add one epoch's masks (ratio -> bool mask); returns which detectors fire now."""
+        missing = [p for p in self.ratios if not isinstance(masks, dict) or p not in masks]
+        if missing:
+            raise ValueError(
+                f"masks must hold a mask for every ratio {self.ratios}; missing {missing}"
+            )
+        epoch = check_int("epoch", epoch, 0)
+        checked = {p: check_channel_mask(f"masks[{p}]", masks[p]) for p in self.ratios}
+        fired = {}
+        for p in self.ratios:
+            queue = self.queues[p]
+            if queue and checked[p].shape != queue[-1].shape:
+                raise ValueError(
+                    f"mask for p={p} has shape {checked[p].shape}, earlier ones {queue[-1].shape}"
+                )
+            queue.append(checked[p])
+            full = len(queue) == queue.maxlen
+            largest = (
+                max(mask_distance(queue[-1], old) for old in list(queue)[:-1])
+                if full
+                else float("nan")
+            )
+            self.distances[p].append(largest)
+            fired[p] = self.fired_epoch[p] is None and full and largest <= self.threshold
+            if fired[p]:
+                self.fired_epoch[p] = epoch
+        return fired

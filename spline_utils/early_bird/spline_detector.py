@@ -1,0 +1,235 @@
+"""The spline early-bird detector: codes of a fixed probe set, drawn every epoch.
+
+:class:`SplineEBDetector` draws the codes (ReLU activation signs) of a fixed probe set -- by
+default the authors' "canvas" of images spanned by two test images (:func:`canvas`) -- once per
+epoch, bit-packed; the distance between two epochs is the per-layer normalised Hamming distance
+averaged over layers (:func:`code_set_distance`); the detector fires at the first epoch whose
+largest distance to the codes of the ``window`` previous epochs is below ``threshold``. Defaults
+follow the authors' code (window 3, threshold 0.16; the book's reference notes, section 3). To
+calibrate for another network: train once, look at the epoch-by-epoch :func:`distance_matrix`, and
+put the threshold just above the level the consecutive distances settle to.
+
+The detector is a callable ``detector(model, epoch)`` for ``train_classifier(callbacks=[...])``; it
+records the epoch it fires (``fired_epoch``; ``None`` until then) and a copy of the model's state
+at that epoch (the early-bird *ticket*).
+"""
+
+from __future__ import annotations
+
+import copy
+from collections import deque
+from collections.abc import Sequence
+
+import numpy as np
+import torch
+from torch import nn
+
+from .._validate import (
+    check_bool,
+    check_choice,
+    check_finite,
+    check_fraction,
+    check_int,
+    check_module,
+)
+from ..spline_view.codes import PackedCodes, code_distance, packed_codes
+from ..spline_view.model_walk import model_dtype_device
+
+
+def _check_probe(probe) -> torch.Tensor:
+    """A non-empty, finite batch of probe inputs (N, ...)."""
+    if not isinstance(probe, torch.Tensor):
+        try:
+            probe = torch.as_tensor(probe)
+        except (TypeError, ValueError, RuntimeError):
+            raise TypeError(f"probe must be a tensor, got {type(probe).__name__}") from None
+    if probe.dtype == torch.bool or probe.dtype.is_complex:
+        raise TypeError(f"probe must hold real numbers, got dtype {probe.dtype}")
+    if probe.dim() < 2 or probe.shape[0] == 0:
+        raise ValueError(
+            f"the probe set must be a non-empty batch (N, ...), got shape {tuple(probe.shape)}"
+        )
+    check_finite("probe", probe)
+    return probe
+
+
+def _check_kinds(kinds) -> tuple[str, ...]:
+    if isinstance(kinds, str) or not hasattr(kinds, "__iter__"):
+        raise TypeError(
+            f"kinds must be a sequence of layer kinds ('relu', 'maxpool'), got {kinds!r}"
+        )
+    return tuple(check_choice("kinds entry", k, ("relu", "maxpool")) for k in kinds)
+
+
+def canvas(anchors: Sequence[torch.Tensor], n: int = 100) -> torch.Tensor:
+    """The authors' probe "canvas" of ``n * n`` inputs: ``alpha * x0 + beta * x1`` for alpha, beta
+    on ``linspace(0, 1, n)`` with two anchors; with three, ``x0 + alpha (x1 - x0) + beta (x2 - x0)``.
+    Returns (n * n, *input_shape) float32 on the anchors' device."""
+    n = check_int("n", n, 2)
+    if isinstance(anchors, (str, bytes)) or not hasattr(anchors, "__len__"):
+        raise TypeError(
+            f"anchors must be a sequence of 2 or 3 tensors, got {type(anchors).__name__}"
+        )
+    try:
+        anchors = [torch.as_tensor(a, dtype=torch.float32) for a in anchors]
+    except (TypeError, ValueError, RuntimeError):
+        raise TypeError("anchors must be tensors (or arrays of numbers)") from None
+    if len(anchors) not in (2, 3) or any(a.shape != anchors[0].shape for a in anchors):
+        raise ValueError("canvas needs 2 or 3 anchors of the same shape")
+    for i, a in enumerate(anchors):
+        check_finite(f"anchors[{i}]", a)
+    grid = torch.linspace(0, 1, n, device=anchors[0].device)
+    alpha, beta = torch.meshgrid(grid, grid, indexing="ij")
+    alpha, beta = (
+        alpha.reshape(-1, *[1] * anchors[0].dim()),
+        beta.reshape(-1, *[1] * anchors[0].dim()),
+    )
+    if len(anchors) == 2:
+        return alpha * anchors[0] + beta * anchors[1]
+    x0, x1, x2 = anchors
+    return x0 + alpha * (x1 - x0) + beta * (x2 - x0)
+
+
+def code_set_distance(a: PackedCodes, b: PackedCodes, kinds: Sequence[str] = ("relu",)) -> float:
+    """Mean over the layers of the given kinds of the per-layer normalised Hamming distance."""
+    kinds = _check_kinds(kinds)
+    per_layer = code_distance(a, b)
+    keep = [i for i, kind in enumerate(a.kinds) if kind in kinds]
+    if not keep:
+        raise ValueError(f"no layers of kinds {tuple(kinds)} in the code sets")
+    return float(per_layer[keep].mean())
+
+
+def distance_matrix(
+    code_sets: Sequence[PackedCodes], kinds: Sequence[str] = ("relu",)
+) -> np.ndarray:
+    """Epoch-by-epoch distances (E, E) between stored code sets (the paper's Fig. 5)."""
+    kinds = _check_kinds(kinds)
+    code_sets = list(code_sets)
+    bad = [type(c).__name__ for c in code_sets if not isinstance(c, PackedCodes)]
+    if bad:
+        raise TypeError(f"code_sets must hold PackedCodes, got {bad[0]}")
+    e = len(code_sets)
+    out = np.zeros((e, e))
+    for i in range(e):
+        for j in range(i + 1, e):
+            out[i, j] = out[j, i] = code_set_distance(code_sets[i], code_sets[j], kinds)
+    return out
+
+
+def probe_codes(model: nn.Module, probe: torch.Tensor, batch_size: int = 256) -> PackedCodes:
+    """Packed codes of ``probe`` computed in eval mode on the model's device; the model's
+    train / eval mode is restored afterwards."""
+    check_module("model", model)
+    if not isinstance(probe, torch.Tensor):
+        raise TypeError(f"probe must be a torch.Tensor, got {type(probe).__name__}")
+    was_training = model.training
+    model.eval()
+    try:
+        return packed_codes(model, probe.to(model_dtype_device(model)[1]), batch_size)
+    finally:
+        model.train(was_training)
+
+
+class SplineEBDetector:
+    """Spline EB detector on a fixed probe set (N, *input_shape); see the module doc.
+
+    keep_all: store every epoch's code set (for :func:`distance_matrix`); otherwise only the
+    ``window`` most recent ones are kept.
+    """
+
+    def __init__(
+        self,
+        probe: torch.Tensor,
+        window: int = 3,
+        threshold: float = 0.16,
+        batch_size: int = 256,
+        keep_all: bool = False,
+    ):
+        probe = _check_probe(probe)
+        window = check_int("window", window, 1)
+        threshold = check_fraction("threshold", threshold, low_open=True, high_open=True)
+        batch_size = check_int("batch_size", batch_size, 1)
+        keep_all = check_bool("keep_all", keep_all)
+        self.probe, self.window, self.threshold, self.batch_size = (
+            probe,
+            window,
+            threshold,
+            batch_size,
+        )
+        self.recent: deque = deque(maxlen=window)
+        self.history: list[PackedCodes] = []
+        self.keep_all = keep_all
+        self.epochs: list[int] = []
+        self.distances: list[
+            float
+        ] = []  # largest distance to the window, per epoch (NaN before full)
+        self.fired_epoch: int | None = None
+        self.ticket: dict | None = None  # the model's state_dict at the epoch it fired
+
+    def __call__(self, model: nn.Module, epoch: int) -> bool:
+        fired = self.update_codes(probe_codes(model, self.probe, self.batch_size), epoch)
+        if fired:
+            self.ticket = copy.deepcopy(model.state_dict())
+        return fired
+
+    def update_codes(self, codes: PackedCodes, epoch: int) -> bool:
+        """Add one epoch's code set; returns True at the epoch the detector fires."""
+        if not isinstance(codes, PackedCodes):
+            raise TypeError(f"codes must be PackedCodes, got {type(codes).__name__}")
+        epoch = check_int("epoch", epoch, 0)
+        if self.recent and (
+            codes.names != self.recent[-1].names
+            or codes.n_bits != self.recent[-1].n_bits
+            or codes.n_inputs != self.recent[-1].n_inputs
+        ):
+            raise ValueError(
+                "code sets do not match the earlier ones: same network and probe set needed"
+            )
+        full = len(self.recent) == self.window
+        largest = (
+            max(code_set_distance(codes, old) for old in self.recent) if full else float("nan")
+        )
+        self.recent.append(codes)
+        if self.keep_all:
+            self.history.append(codes)
+        self.epochs.append(epoch)
+        self.distances.append(largest)
+        if self.fired_epoch is None and full and largest < self.threshold:
+            self.fired_epoch = epoch
+            return True
+        return False
+
+
+class CodeRecorder:
+    """Training callback that writes the packed codes of a fixed probe set after every epoch to
+    ``folder/epoch-NNN.pt``, so that the epoch-by-epoch :func:`distance_matrix` (the paper's
+    Fig. 5) of a long training can be computed afterwards without holding every code set in
+    memory or in checkpoints. ``write=False`` computes nothing (the non-writing processes of a
+    data-parallel run)."""
+
+    def __init__(self, probe: torch.Tensor, folder, batch_size: int = 256, write: bool = True):
+        probe = _check_probe(probe)
+        batch_size = check_int("batch_size", batch_size, 1)
+        write = check_bool("write", write)
+        self.probe, self.folder, self.batch_size, self.write = probe, str(folder), batch_size, write
+
+    def __call__(self, model: nn.Module, epoch: int) -> None:
+        epoch = check_int("epoch", epoch, 0)
+        if not self.write:
+            return
+        from ..experiments.provenance import save_checkpoint
+
+        codes = probe_codes(model, self.probe, self.batch_size)
+        save_checkpoint(f"{self.folder}/epoch-{epoch:03d}.pt", {"epoch": epoch, "codes": codes})
+
+
+def load_code_sets(folder) -> tuple[list[int], list[PackedCodes]]:
+    """The epochs and code sets a :class:`CodeRecorder` wrote to ``folder``, in epoch order."""
+    from pathlib import Path
+
+    paths = sorted(Path(folder).glob("epoch-*.pt"))
+    if not paths:
+        raise ValueError(f"no recorded code sets (epoch-*.pt) in {folder}")
+    saved = [torch.load(p, weights_only=False) for p in paths]
+    return [s["epoch"] for s in saved], [s["codes"] for s in saved]

@@ -1,0 +1,159 @@
+"""The command line of the experiments: ``python -m spline_utils.experiments {run,table} ...``
+(see :mod:`spline_utils.experiments.protocols` for what a run does)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from dataclasses import asdict
+from pathlib import Path
+
+import torch
+
+from ..mode import run_mode
+from . import distributed as ddp
+from .protocols import ARCHS, ExperimentConfig, preset, run_experiment
+from .results_files import DETECTORS, METHODS, load_results
+from .resumable_training import Schedule
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m spline_utils.experiments",
+        description="Spline-pruning experiments of Chapter 6 (resumable).",
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+    run = sub.add_parser(
+        "run", help="run or resume one experiment (dense training, pruning, early bird)"
+    )
+    run.add_argument(
+        "--mode",
+        choices=("quick", "full"),
+        default=None,
+        help="quick: digits smoke run on the CPU; full: CIFAR (default: SPLINE_BOOK_MODE / auto)",
+    )
+    run.add_argument("--dataset", choices=("cifar10", "cifar100"), default="cifar10")
+    run.add_argument("--arch", choices=ARCHS, default="vgg16")
+    run.add_argument("--seed", type=int, default=0)
+    run.add_argument(
+        "--methods", nargs="+", choices=METHODS, help="protocol 1 pruning methods (default: all)"
+    )
+    run.add_argument(
+        "--detectors", nargs="*", choices=DETECTORS, help="early-bird detectors (default: both)"
+    )
+    run.add_argument(
+        "--ratios", nargs="+", type=float, help="pruning ratios in (0, 1) (default 0.3 0.5 0.7)"
+    )
+    run.add_argument("--epochs", type=int, help="dense training epochs (milestones scale along)")
+    run.add_argument("--finetune-epochs", type=int, help="fine-tuning / retraining epochs")
+    run.add_argument("--batch-size", type=int)
+    run.add_argument("--lr", type=float)
+    run.add_argument("--bn-l1", type=float, help="BatchNorm L1 sparsity during dense training")
+    run.add_argument("--width", type=float, help="VGG-16 channel multiplier")
+    run.add_argument("--canvas", type=int, help="spline EB probe canvas side (canvas^2 images)")
+    run.add_argument(
+        "--record-codes",
+        type=int,
+        help="canvas side of the per-epoch codes kept for the distance matrix (0 = off)",
+    )
+    run.add_argument("--out", help="results folder (default: results, or _runs in quick mode)")
+    run.add_argument("--data", dest="data_root", help="data folder (default: $SPLINE_BOOK_DATA)")
+    run.add_argument(
+        "--no-download", dest="download", action="store_false", help="never download data"
+    )
+    run.add_argument("--device", choices=("cpu", "cuda"))
+    run.add_argument(
+        "--no-amp", dest="amp", action="store_false", default=None, help="train in float32 on CUDA"
+    )
+    run.add_argument("--threads", type=int, help="CPU threads for torch")
+    run.add_argument("--no-progress", dest="progress", action="store_false")
+    table = sub.add_parser("table", help="summarise the results files under a folder")
+    table.add_argument("folder")
+    return parser
+
+
+def config_from_args(args: argparse.Namespace) -> ExperimentConfig:
+    """The :class:`ExperimentConfig` a ``run`` command line asks for (``ValueError`` if invalid)."""
+    mode = args.mode or run_mode()
+    overrides = {
+        k: getattr(args, k)
+        for k in (
+            "seed",
+            "methods",
+            "detectors",
+            "ratios",
+            "width",
+            "canvas",
+            "out",
+            "data_root",
+            "device",
+            "amp",
+            "record_codes",
+        )
+        if getattr(args, k) is not None
+    }
+    overrides["download"] = args.download
+    if args.finetune_epochs is not None:
+        overrides["finetune_epochs"] = args.finetune_epochs
+    config = preset(mode, args.dataset, args.arch, **overrides)
+    schedule = config.schedule
+    if args.epochs is not None:
+        if args.epochs < 1:
+            raise ValueError(f"--epochs must be >= 1, got {args.epochs}")
+        schedule = schedule.scaled(args.epochs)
+    changes = {
+        k: v
+        for k, v in (("batch_size", args.batch_size), ("lr", args.lr), ("bn_l1", args.bn_l1))
+        if v is not None
+    }
+    config.schedule = Schedule(**{**asdict(schedule), **changes})
+    return config
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if args.command == "table":
+        if not Path(args.folder).is_dir():
+            parser.error(f"no results folder {args.folder!r}")
+        frame = load_results(args.folder)
+        if frame.empty:
+            print(f"no results files under {args.folder}")
+            return 1
+        cols = [
+            "dataset",
+            "arch",
+            "run",
+            "test_acc",
+            "params_fraction",
+            "flops_fraction",
+            "speedup",
+            "training_flops",
+            "wall_seconds",
+            "device",
+        ]
+        print(frame[[c for c in cols if c in frame]].to_string(index=False))
+        return 0
+    try:
+        config = config_from_args(args)
+    except ValueError as err:
+        parser.error(str(err))
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    try:
+        records = run_experiment(config, progress=args.progress)
+        main_process = ddp.is_main()
+    except (RuntimeError, ValueError) as err:  # e.g. CIFAR missing while offline, a folder in use
+        print(f"error: {err}", file=sys.stderr)
+        return 1
+    finally:
+        ddp.teardown()
+    if main_process:
+        for r in records:
+            m = r["metrics"]
+            print(
+                f"{r['run']:28s} test acc {m['test_acc']:.4f}  params {m['params']:>10,d}  "
+                f"training FLOPs {m['training_flops']:.3e}  wall {m['wall_seconds']:.1f} s"
+            )
+        print(f"results in {config.folder}")
+    return 0

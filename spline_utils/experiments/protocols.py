@@ -1,0 +1,500 @@
+"""Chapter 6's pruning experiments, as a library and as a command line.
+
+One *experiment* is a (data set, architecture, seed). It consists of runs, each written to its
+own results file ``<out>/<dataset>-<arch>-seed<k>/<run>.json`` with its provenance:
+
+* ``dense`` -- train the dense network by the full schedule with network slimming's BatchNorm
+  L1 term, with the spline early-bird detector and the mask-distance detector watching; their
+  tickets (the weights at the epoch each fired) are kept in the run's checkpoint.
+* ``prune-<method>-p<NN>`` (protocol 1) -- prune the final dense network by ``method`` at ratio
+  ``NN`` %, remove the pruned channels physically and fine-tune.
+* ``eb-<detector>-p<NN>`` (protocol 2) -- prune an early-bird ticket and retrain it.
+
+Methods: ``slimming`` (global |gamma| threshold), ``spline-layerwise`` and ``spline-global`` (the
+spline policy of Chapter 5), ``magnitude`` and ``random`` (layerwise). The spline ticket is pruned
+by the global spline policy, the mask ticket by its own mask (the slimming rule).
+
+Every run checkpoints after each epoch and resumes automatically; a run whose results file
+exists is skipped. Command line (:mod:`spline_utils.experiments.cli`;
+``python -m spline_utils.experiments --help``)::
+
+    python -m spline_utils.experiments run --dataset cifar10 --arch vgg16 --mode full
+    python -m spline_utils.experiments table results/
+    torchrun --nproc_per_node=4 -m spline_utils.experiments run ...   # data parallel
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+from tqdm.auto import tqdm
+
+from .._validate import check_bool, check_fraction, check_int, check_real, check_sequence
+from ..early_bird.mask_detector import MaskEBDetector
+from ..early_bird.spline_detector import (
+    CodeRecorder,
+    SplineEBDetector,
+    canvas,
+    distance_matrix,
+    load_code_sets,
+)
+from ..mode import run_mode
+from ..networks.models import VGG16_CFG, preresnet, vgg
+from ..pruning.costs import count_flops, count_parameters, throughput, training_flops
+from ..pruning.criteria import select_units, slimming_units, unit_scores
+from ..pruning.physical import remove_units
+from ..seeding import seed_everything
+from . import distributed as ddp
+from .image_data import DATASETS, ImageData, load_images
+from .provenance import RESULT_SCHEMA, provenance, read_json, write_json
+from .results_files import DETECTORS, METHODS
+from .resumable_training import Schedule, evaluate, train
+
+ARCHS = ("vgg16", "preresnet20", "preresnet56", "preresnet101")
+_SCORED = {
+    "spline-layerwise": ("spline", "layerwise"),
+    "spline-global": ("spline", "global"),
+    "magnitude": ("magnitude", "layerwise"),
+    "random": ("random", "layerwise"),
+}
+
+
+@dataclass
+class ExperimentConfig:
+    """Everything that defines an experiment; recorded in full in every results file.
+
+    width: channel multiplier of VGG-16 (1 = the real network; quick mode uses 1/8).
+    canvas: the spline EB probe is a ``canvas x canvas`` grid of images spanned by two test
+    images (the authors use 100; 30 keeps the detector's cost to a few % of an epoch).
+    record_codes: side of a second, smaller canvas whose codes are saved every epoch, for the
+    epoch-by-epoch code distance matrix stored in ``dense.json`` (0 = off; 10 = 100 images,
+    about 4 MiB per epoch for VGG-16).
+    smoke: True for quick-mode runs on the digits, which say nothing about CIFAR.
+    """
+
+    dataset: str = "cifar10"
+    arch: str = "vgg16"
+    seed: int = 0
+    width: float = 1.0
+    schedule: Schedule = field(default_factory=lambda: Schedule(bn_l1=1e-4))
+    finetune_epochs: int = 160
+    methods: tuple[str, ...] = METHODS
+    detectors: tuple[str, ...] = DETECTORS
+    ratios: tuple[float, ...] = (0.3, 0.5, 0.7)
+    canvas: int = 30
+    record_codes: int = 10
+    eb_window: int = 3
+    eb_threshold: float = 0.16
+    mask_fifo: int = 5
+    mask_threshold: float = 0.1
+    out: str = "results"
+    data_root: str | None = None
+    download: bool = True
+    device: str | None = None
+    amp: bool | None = None
+    smoke: bool = False
+
+    def __post_init__(self):
+        if isinstance(self.schedule, dict):
+            self.schedule = Schedule(**self.schedule)
+        if not isinstance(self.schedule, Schedule):
+            raise TypeError(
+                f"schedule must be a Schedule (or a dict of its fields), got {type(self.schedule).__name__}"
+            )
+        for what in ("methods", "detectors", "ratios"):
+            if isinstance(getattr(self, what), (str, bytes)):
+                raise TypeError(
+                    f"{what} must be a sequence, got the string {getattr(self, what)!r}"
+                )
+        self.methods, self.detectors = tuple(self.methods), tuple(self.detectors)
+        self.ratios = tuple(check_sequence("ratios", self.ratios, check_real, non_empty=False))
+        for what, value, allowed in (
+            ("dataset", [self.dataset], DATASETS),
+            ("arch", [self.arch], ARCHS),
+            ("method", self.methods, METHODS),
+            ("detector", self.detectors, DETECTORS),
+        ):
+            bad = [v for v in value if v not in allowed]
+            if bad:
+                raise ValueError(f"unknown {what} {bad[0]!r}: choose from {', '.join(allowed)}")
+        check_int("seed", self.seed, 0)
+        check_real("width", self.width, 0.0, low_open=True)
+        check_int("finetune_epochs", self.finetune_epochs, 1)
+        check_int("canvas", self.canvas, 2)
+        check_int("record_codes", self.record_codes, 0)
+        check_int("eb_window", self.eb_window, 1)
+        check_fraction("eb_threshold", self.eb_threshold, low_open=True, high_open=True)
+        check_int("mask_fifo", self.mask_fifo, 2)
+        check_fraction("mask_threshold", self.mask_threshold)
+        check_bool("download", self.download)
+        check_bool("smoke", self.smoke)
+        if self.amp is not None:
+            check_bool("amp", self.amp)
+        if self.device is not None and not (
+            isinstance(self.device, str) and self.device.split(":")[0] in ("cpu", "cuda")
+        ):
+            raise ValueError(f"device must be 'cpu', 'cuda' or None, got {self.device!r}")
+        if not isinstance(self.out, (str, Path)):
+            raise TypeError(f"out must be a folder path, got {type(self.out).__name__}")
+        if not self.ratios or any(not 0.0 < r < 1.0 for r in self.ratios):
+            raise ValueError(
+                f"ratios must be fractions in (0, 1), e.g. 0.3 0.5 0.7; got {list(self.ratios)}"
+            )
+        if self.record_codes == 1:
+            raise ValueError(
+                f"record_codes must be 0 (off) or a canvas side >= 2, got {self.record_codes}"
+            )
+
+    @property
+    def tag(self) -> str:
+        width = "" if self.width == 1 else f"-w{self.width:g}"
+        return f"{self.dataset}-{self.arch}{width}-seed{self.seed}"
+
+    @property
+    def folder(self) -> Path:
+        return Path(self.out) / self.tag
+
+
+def preset(
+    mode: str | None = None, dataset: str = "cifar10", arch: str = "vgg16", **overrides
+) -> ExperimentConfig:
+    """The configuration of a ``full`` run (CIFAR, the EB paper's schedule, fine-tuning as long
+    as training) or a ``quick`` smoke run (digits at 32x32, VGG-16 at 1/8 width or PreResNet-20,
+    10 + 3 epochs: about a minute per experiment on 2 CPU cores). ``mode`` defaults to
+    :func:`~spline_utils.mode.run_mode`; ``overrides`` replace any field."""
+    mode = run_mode() if mode is None else mode
+    if mode == "full":
+        config = dict(dataset=dataset, arch=arch)
+    elif mode == "quick":
+        config = dict(
+            dataset="digits32",
+            arch="vgg16" if arch == "vgg16" else "preresnet20",
+            width=0.125 if arch == "vgg16" else 1.0,
+            smoke=True,
+            finetune_epochs=3,
+            canvas=10,
+            record_codes=6,
+            schedule=Schedule(epochs=10, lr=0.05, milestones=(5, 8), batch_size=64, bn_l1=1e-4),
+            device="cpu",
+            out="_runs",
+        )
+    else:
+        raise ValueError(f"mode must be 'quick' or 'full', got {mode!r}")
+    config.update(overrides)
+    return ExperimentConfig(**config)
+
+
+def build_model(config: ExperimentConfig, num_classes: int) -> nn.Module:
+    """A freshly initialised network of ``config.arch`` (seeded by ``config.seed``)."""
+    seed_everything(config.seed, deterministic=False)
+    if config.arch == "vgg16":
+        cfg = [c if c == "M" else max(4, int(round(c * config.width))) for c in VGG16_CFG]
+        return vgg(cfg, num_classes=num_classes)
+    return preresnet(int(config.arch.removeprefix("preresnet")), num_classes=num_classes)
+
+
+def prune(
+    model: nn.Module, method: str, ratio: float, example: torch.Tensor, seed: int = 0
+) -> nn.Module:
+    """A physically smaller copy of ``model`` without the channels ``method`` selects at
+    ``ratio`` (see the module doc)."""
+    if not isinstance(method, str) or method not in METHODS:
+        raise ValueError(f"unknown method {method!r}: choose from {', '.join(METHODS)}")
+    seed = check_int("seed", seed, 0)
+    if method == "slimming":
+        pruned = slimming_units(model, ratio)
+    elif method in _SCORED:
+        criterion, scope = _SCORED[method]
+        pruned = select_units(unit_scores(model, criterion, seed=seed), ratio, scope)
+    else:
+        raise ValueError(f"unknown method {method!r}: choose from {', '.join(METHODS)}")
+    return remove_units(model, pruned, example)
+
+
+class _Experiment:
+    """The state shared by the runs of one experiment (data, dense model, costs)."""
+
+    def __init__(self, config: ExperimentConfig, progress: bool):
+        self.config, self.progress = config, progress
+        _check_folder(config)
+        self.device = ddp.setup(config.device)
+        self.amp = self.device.type == "cuda" if config.amp is None else config.amp
+        if self.device.type == "cuda":
+            torch.backends.cudnn.benchmark = True  # fixed input shapes: let cuDNN pick kernels
+        data = load_images(config.dataset, config.data_root, config.download)
+        self.data: ImageData = data.to(self.device)
+        self.shape = data.input_shape
+        self.example = self.data.normalise(self.data.x_test[:2])
+        self.folder = config.folder
+        self.dense: nn.Module | None = None
+        self.dense_result = None
+        settings = config.folder / "experiment.json"
+        if (
+            not settings.exists() and ddp.is_main()
+        ):  # after the data loaded: no folder for a failed start
+            write_json(settings, _settings(config))
+
+    # -- helpers -------------------------------------------------------------------------------
+    def result_path(self, run: str) -> Path:
+        return self.folder / f"{run}.json"
+
+    def checkpoint_path(self, run: str) -> Path:
+        return self.folder / "checkpoints" / f"{run}.pt"
+
+    @property
+    def codes_folder(self) -> Path:
+        return self.folder / "checkpoints" / "codes"
+
+    def epoch_flops(self, model: nn.Module) -> int:
+        """Training FLOPs (forward + backward) of one epoch over the training set."""
+        return training_flops(model, self.shape, len(self.data.y_train))
+
+    def measure(self, model: nn.Module) -> dict:
+        batch = 256 if self.device.type == "cuda" else 64
+        return {
+            "params": count_parameters(model),
+            "flops": count_flops(model, self.shape),
+            "throughput": throughput(
+                model, self.shape, batch_size=batch, repeats=10 if batch == 256 else 3
+            ),
+        }
+
+    def write(self, run: str, protocol: str, metrics: dict, history: list, **extra) -> dict:
+        record = {
+            "schema": RESULT_SCHEMA,
+            "run": run,
+            "protocol": protocol,
+            "smoke": self.config.smoke,
+            "dataset": self.config.dataset,
+            "arch": self.config.arch,
+            "seed": self.config.seed,
+            "precision": "float16 autocast" if self.amp else "float32",
+            **extra,
+            "metrics": metrics,
+            "history": history,
+            "config": asdict(self.config),
+            "provenance": provenance(self.device),
+        }
+        if ddp.is_main():
+            write_json(self.result_path(run), record)
+        return record
+
+    # -- runs ----------------------------------------------------------------------------------
+    def run_dense(self) -> dict:
+        config = self.config
+        model = build_model(config, self.data.num_classes).to(self.device)
+        anchors = _two_classes(self.data)
+        detectors = []
+        if "spline" in config.detectors:
+            detectors.append(
+                SplineEBDetector(
+                    canvas(anchors, config.canvas), config.eb_window, config.eb_threshold
+                )
+            )
+        if "mask" in config.detectors:
+            detectors.append(MaskEBDetector(config.ratios, config.mask_fifo, config.mask_threshold))
+        callbacks = list(detectors)
+        if config.record_codes:
+            callbacks.append(
+                CodeRecorder(
+                    canvas(anchors, config.record_codes), self.codes_folder, write=ddp.is_main()
+                )
+            )
+        result = train(
+            model,
+            self.data,
+            config.schedule,
+            self.checkpoint_path("dense"),
+            callbacks,
+            self.amp,
+            self.progress,
+            desc=f"{config.tag} dense",
+        )
+        self.dense, self.dense_result = model, result
+        if self.result_path("dense").exists():
+            return read_json(self.result_path("dense"))
+        measured = self.measure(model)
+        per_epoch = self.epoch_flops(model)
+        eb = {}
+        for det in detectors:
+            if isinstance(det, SplineEBDetector):
+                eb["spline"] = det.fired_epoch
+            else:
+                eb.update({f"mask-p{_pct(p)}": e for p, e in det.fired_epoch.items()})
+        metrics = {
+            "test_acc": result.test_acc,
+            **measured,
+            "epoch_training_flops": per_epoch,
+            "training_flops": per_epoch * len(result.history),
+            "wall_seconds": result.seconds,
+            "eb_epochs": eb,
+        }
+        extra = {}
+        if config.record_codes and ddp.is_main():
+            epochs, sets = load_code_sets(self.codes_folder)
+            extra["code_distances"] = {
+                "canvas": config.record_codes,
+                "epochs": epochs,
+                "matrix": np.round(distance_matrix(sets), 6).tolist(),
+            }
+        return self.write("dense", "dense", metrics, result.history, **extra)
+
+    def run_pruned(
+        self,
+        run: str,
+        protocol: str,
+        start: nn.Module,
+        method: str,
+        ratio: float,
+        searched_epochs: int,
+        extra: dict,
+    ) -> dict:
+        """Prune ``start`` (a dense network after ``searched_epochs`` of training), retrain it
+        for ``finetune_epochs`` and write the results file."""
+        config = self.config
+        if self.result_path(run).exists():
+            return read_json(self.result_path(run))
+        seed_everything(config.seed, deterministic=False)
+        small = prune(start, method, ratio, self.example, config.seed)
+        acc_pruned = evaluate(small, self.data, self.amp)
+        schedule = config.schedule.scaled(config.finetune_epochs)
+        schedule.bn_l1 = 0.0
+        result = train(
+            small,
+            self.data,
+            schedule,
+            self.checkpoint_path(run),
+            (),
+            self.amp,
+            self.progress,
+            desc=f"{config.tag} {run}",
+        )
+        dense_metrics = read_json(self.result_path("dense"))["metrics"]
+        measured = self.measure(small)
+        dense_throughput = self.measure(self.dense)["throughput"]  # measured beside the pruned one
+        small_epoch = self.epoch_flops(small)
+        search_seconds = sum(h["seconds"] for h in self.dense_result.history[:searched_epochs])
+        metrics = {
+            "test_acc": result.test_acc,
+            "test_acc_before_retraining": acc_pruned,
+            **measured,
+            "params_fraction": measured["params"] / dense_metrics["params"],
+            "flops_fraction": measured["flops"] / dense_metrics["flops"],
+            "throughput_dense": dense_throughput,
+            "speedup": measured["throughput"] / dense_throughput,
+            "searched_epochs": searched_epochs,
+            "training_flops": dense_metrics["epoch_training_flops"] * searched_epochs
+            + small_epoch * len(result.history),
+            "wall_seconds": search_seconds + result.seconds,
+        }
+        return self.write(
+            run, protocol, metrics, result.history, method=method, ratio=ratio, **extra
+        )
+
+    def ticket(self, state: dict) -> nn.Module:
+        model = build_model(self.config, self.data.num_classes).to(self.device)
+        model.load_state_dict(state)
+        return model.eval()
+
+
+# Fields that may differ between invocations sharing one experiment folder: where things are,
+# how to run, and which protocol-1 methods to add. Anything else changes what the runs compute.
+_FREE_FIELDS = ("out", "data_root", "download", "device", "amp", "methods")
+
+
+def _settings(config: ExperimentConfig) -> dict:
+    """The settings that define what an experiment folder's runs compute (JSON types)."""
+    return {
+        k: v for k, v in json.loads(json.dumps(asdict(config))).items() if k not in _FREE_FIELDS
+    }
+
+
+def _check_folder(config: ExperimentConfig) -> None:
+    """Refuse to resume or reuse an experiment folder made with different settings (recorded
+    in its ``experiment.json``): its checkpoints and results files would silently stand for
+    another experiment."""
+    path = config.folder / "experiment.json"
+    if not path.exists():
+        return
+    mine, theirs = (
+        _settings(config),
+        {k: v for k, v in read_json(path).items() if k not in _FREE_FIELDS},
+    )
+    changed = sorted(k for k in set(mine) | set(theirs) if mine.get(k) != theirs.get(k))
+    if changed:
+        raise ValueError(
+            f"{config.folder} holds an experiment with other settings ({', '.join(changed)} "
+            f"differ): pass another --out folder, or delete {config.folder} to start afresh"
+        )
+
+
+def _pct(ratio: float) -> str:
+    return f"{int(round(ratio * 100)):02d}"
+
+
+def _two_classes(data: ImageData) -> list[torch.Tensor]:
+    """Two normalised test images of different classes: the corners of the EB probe canvas."""
+    first = int(data.y_test[0])
+    other = int(torch.nonzero(data.y_test != first)[0, 0])
+    return [data.normalise(data.x_test[i : i + 1])[0] for i in (0, other)]
+
+
+def run_experiment(
+    config: ExperimentConfig, progress: bool = True, only_dense: bool = False
+) -> list[dict]:
+    """Run (or resume) every run of ``config`` and return their records (the results files'
+    contents), dense first. Runs already finished are read back, not repeated.
+    ``only_dense``: stop after the dense run (its detectors and code distances included)."""
+    exp = _Experiment(config, progress)
+    records = [exp.run_dense()]
+    if only_dense:
+        ddp.barrier()
+        return records
+    epochs = config.schedule.epochs
+    jobs = [
+        ("prune-finetune", f"prune-{m}-p{_pct(r)}", m, r)
+        for m in config.methods
+        for r in config.ratios
+    ]
+    jobs += [
+        ("early-bird", f"eb-{d}-p{_pct(r)}", d, r) for d in config.detectors for r in config.ratios
+    ]
+    detectors = {
+        ("spline" if isinstance(d, SplineEBDetector) else "mask"): d
+        for d in exp.dense_result.callbacks
+        if isinstance(d, (SplineEBDetector, MaskEBDetector))
+    }
+    for protocol, run, name, ratio in tqdm(
+        jobs, desc=f"{config.tag} runs", disable=not (progress and ddp.is_main())
+    ):
+        if protocol == "prune-finetune":
+            records.append(exp.run_pruned(run, protocol, exp.dense, name, ratio, epochs, {}))
+            continue
+        det = detectors[name]
+        fired = det.fired_epoch if name == "spline" else det.fired_epoch[ratio]
+        if fired is None:
+            if ddp.is_main():
+                print(
+                    f"{run}: the {name} detector did not fire in {epochs} epochs; no ticket to prune"
+                )
+            continue
+        state = det.ticket if name == "spline" else det.tickets[ratio]
+        method = "spline-global" if name == "spline" else "slimming"
+        records.append(
+            exp.run_pruned(
+                run,
+                protocol,
+                exp.ticket(state),
+                method,
+                ratio,
+                fired,
+                {"detector": name, "eb_epoch": fired},
+            )
+        )
+    ddp.barrier()
+    return records

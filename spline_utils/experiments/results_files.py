@@ -1,0 +1,134 @@
+"""Reading results files back: runs of :mod:`spline_utils.experiments` as tables, the GPU timing
+files of the benchmarks, and the committed ``results`` folder as shipped with the package."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from .provenance import RESULT_SCHEMA, read_json
+
+# the names runs carry in results files: protocol-1 pruning methods and early-bird detectors
+METHODS = ("slimming", "spline-layerwise", "spline-global", "magnitude", "random")
+DETECTORS = ("spline", "mask")
+
+
+def load_results(folder: str | Path):
+    """Every results file under ``folder`` as a pandas DataFrame, one row per run, with the
+    metrics as columns plus ``device`` and ``date`` from the provenance."""
+    import pandas as pd
+
+    rows = []
+    for path in sorted(Path(folder).rglob("*.json")):
+        record = read_json(path)
+        if record.get("schema") != RESULT_SCHEMA:
+            continue
+        metrics = {k: v for k, v in record["metrics"].items() if not isinstance(v, dict)}
+        rows.append(
+            {
+                "dataset": record["dataset"],
+                "arch": record["arch"],
+                "seed": record["seed"],
+                "run": record["run"],
+                "protocol": record["protocol"],
+                "method": record.get("method", "dense"),
+                "ratio": record.get("ratio", 0.0),
+                "smoke": record["smoke"],
+                **metrics,
+                "epochs": len(record["history"]),
+                "device": record["provenance"]["device"],
+                "date": record["provenance"]["date"],
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def committed_results() -> Path:
+    """The results files committed with the book (the repository's ``results`` folder), as
+    shipped with the package: found in a checkout and in a plain ``pip install`` alike (the
+    package's ``committed_results`` is a link to that folder, copied into wheels). Read-only:
+    new runs write to a folder of their own (:func:`~spline_utils.mode.results_out_dir`).
+
+    Raises ``FileNotFoundError`` naming the folder when the package was installed without them."""
+    folder = Path(__file__).resolve().parents[1] / "committed_results"
+    if not (folder / "timing").is_dir():
+        raise FileNotFoundError(
+            f"the book's committed results files are missing ({folder}): install the package from "
+            "the repository (pip install 'spline-pruning-book @ git+...'), which ships them"
+        )
+    return folder
+
+
+def summary(frame, value: str = "test_acc"):
+    """A (method, ratio) table of ``value`` averaged over seeds, one column per ratio, from
+    :func:`load_results` rows of one data set and architecture (dense runs give the ratio-0 row
+    ``dense``; early-bird runs appear as ``eb-spline`` / ``eb-mask``)."""
+    if not hasattr(frame, "columns") or not hasattr(frame, "empty"):
+        raise TypeError(
+            f"frame must be a pandas DataFrame from load_results, got {type(frame).__name__}"
+        )
+    if frame.empty:
+        raise ValueError("no results to summarise")
+    missing = [c for c in ("run", "protocol", "method", "ratio", value) if c not in frame.columns]
+    if missing:
+        raise ValueError(
+            f"frame must have the columns of load_results and value={value!r}; missing {missing}"
+        )
+    frame = frame.copy()
+    frame["method"] = [
+        ("eb-" + r.split("-")[1]) if p == "early-bird" else m
+        for r, p, m in zip(frame["run"], frame["protocol"], frame["method"])
+    ]
+    table = frame[frame["protocol"] != "dense"].pivot_table(
+        index="method", columns="ratio", values=value
+    )
+    order = [m for m in (*METHODS, *(f"eb-{d}" for d in DETECTORS)) if m in table.index]
+    return table.loc[order]
+
+
+def load_timings(folder: str | Path):
+    """The GPU / CPU timing files of ``benchmarks/bench_cifar_timing.py`` under ``folder`` as a
+    DataFrame: one row per (device, architecture, ratio), ratio 0 = dense; throughputs in
+    images per second, speed-ups relative to the dense network of the same file."""
+    import pandas as pd
+
+    rows = []
+    for path in sorted(Path(folder).rglob("timing-*.json")):
+        record = read_json(path)
+        if record.get("schema") != "spline-pruning-book/timing/v1" or record.get("quick"):
+            continue
+        device = record["provenance"]["device"]
+        for row in record["rows"]:
+            rows.append(
+                {
+                    "device": device,
+                    "arch": row["arch"],
+                    "ratio": 0.0,
+                    "params": row["params_dense"],
+                    "flops": row["flops_dense"],
+                    "epoch_seconds": row["epoch_seconds_dense"],
+                    "training_speedup": 1.0,
+                    "inference_speedup": 1.0,
+                    "inference_speedup_fp16": 1.0,
+                    "throughput": row["throughput_dense"],
+                    "throughput_fp16": row["throughput_dense_fp16"],
+                    "projected_sweep_hours": row["projected_sweep_hours"],
+                    **{f"detector_{k}": v for k, v in row["detector_fraction"].items()},
+                }
+            )
+            for p in row["pruned"]:
+                rows.append(
+                    {
+                        "device": device,
+                        "arch": row["arch"],
+                        "ratio": p["ratio"],
+                        "params": p["params"],
+                        "flops": p["flops"],
+                        "epoch_seconds": p["epoch_seconds"],
+                        "training_speedup": p["training_speedup"],
+                        "inference_speedup": p["speedup"],
+                        "inference_speedup_fp16": p["speedup_fp16"],
+                        "throughput": p["throughput"],
+                        "throughput_fp16": p["throughput_fp16"],
+                    }
+                )
+    return pd.DataFrame(rows)

@@ -1,0 +1,35 @@
+"""Partitions of input space into regions, on 2-D slices (Chapters 1-3).
+
+* :mod:`.slices`         -- 2-D planes through anchor points of input space;
+* :mod:`.grid`           -- partitions sampled on a grid (quick previews);
+* :mod:`.exact`          -- exact partitions into convex polygons, exact decision boundaries;
+* :mod:`.turning_points` -- where splines and decision boundaries bend, and which spline supplies the bend.
+"""
+
+from .exact import ExactPartition, PartitionCheckError, exact_partition, sampled_local_complexity
+from .grid import GridPartition, grid_partition
+from .slices import PlaneSlice
+from .turning_points import (
+    bends,
+    decision_turning_points,
+    spline_segments,
+    spline_turning_points,
+    supplying_splines,
+    unit_preactivations,
+)
+
+__all__ = [
+    "bends",
+    "decision_turning_points",
+    "exact_partition",
+    "ExactPartition",
+    "grid_partition",
+    "GridPartition",
+    "PartitionCheckError",
+    "PlaneSlice",
+    "sampled_local_complexity",
+    "spline_segments",
+    "spline_turning_points",
+    "supplying_splines",
+    "unit_preactivations",
+]

@@ -1,0 +1,173 @@
+"""Where splines and decision boundaries bend, and which earlier spline makes them bend.
+
+Inside a region of layers ``1..l-1`` a layer-``l`` spline is a straight segment, so it can only
+bend where it crosses an earlier spline; the same holds for the decision boundary (a spline of the
+output layer). These helpers find the bends of an :class:`~spline_utils.exact_partition.ExactPartition`
+and name the earlier spline under each, so that claim can be checked and pruning's effect on it
+counted.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from scipy.sparse import coo_matrix
+from scipy.sparse.csgraph import connected_components
+from scipy.spatial import cKDTree
+from torch import nn
+
+from .._validate import check_array, check_int, check_real
+from .exact import ExactPartition, _float64_copy, _point_segment_distance, _to_input
+
+
+def _check_part(part) -> ExactPartition:
+    if not isinstance(part, ExactPartition):
+        raise TypeError(f"part must be an ExactPartition, got {type(part).__name__}")
+    return part
+
+
+def spline_segments(part: ExactPartition, layers=None) -> tuple[np.ndarray, np.ndarray]:
+    """Every spline edge once, with its label: :meth:`ExactPartition.labelled_segments`."""
+    return _check_part(part).labelled_segments(layers)
+
+
+def bends(segs: np.ndarray, groups: np.ndarray, tol: float = 1e-9, angle_tol: float = 1e-7):
+    """Points where two or more segments of the same group meet other than in a straight line.
+
+    segs: (S, 2, 2); groups: (S,) ints (one spline, or one class pair of a decision boundary);
+    endpoints closer than ``tol`` times the drawing's extent are the same point.
+    Returns ``(points (T, 2), group (T,))``.
+    """
+    segs = check_array("segs", segs)
+    if segs.ndim != 3 or segs.shape[1:] != (2, 2):
+        raise ValueError(f"segs must have shape (S, 2, 2), got {segs.shape}")
+    groups = np.asarray(groups)
+    if groups.shape != (len(segs),) or (len(groups) and groups.dtype.kind not in "iu"):
+        raise ValueError(
+            f"groups must be integers of shape ({len(segs)},) (one per segment), "
+            f"got {groups.dtype} {groups.shape}"
+        )
+    tol = check_real("tol", tol, 0.0)
+    angle_tol = check_real("angle_tol", angle_tol, 0.0)
+    if len(segs) and not (np.linalg.norm(segs[:, 1] - segs[:, 0], axis=1) > 0).all():
+        raise ValueError("segs must have non-zero length: a zero-length segment has no direction")
+    if len(segs) < 2:
+        return np.zeros((0, 2)), np.zeros(0, groups.dtype)
+    ends = segs.reshape(-1, 2)
+    end_group = np.repeat(groups, 2)
+    away = np.concatenate([segs[:, 1] - segs[:, 0], segs[:, 0] - segs[:, 1]], 1).reshape(-1, 2)
+    away /= np.linalg.norm(away, axis=1, keepdims=True)
+    scale = max(1.0, float(np.abs(ends).max()))
+    pairs = cKDTree(ends).query_pairs(tol * scale, output_type="ndarray")
+    pairs = pairs[end_group[pairs[:, 0]] == end_group[pairs[:, 1]]]
+    graph = coo_matrix(
+        (np.ones(len(pairs)), (pairs[:, 0], pairs[:, 1])), shape=(len(ends), len(ends))
+    )
+    _, cluster = connected_components(graph, directed=False)
+    points, point_group = [], []
+    order = np.argsort(cluster, kind="stable")
+    starts = np.searchsorted(cluster[order], np.arange(cluster.max() + 2))
+    for c in range(cluster.max() + 1):
+        members = order[starts[c] : starts[c + 1]]
+        if len(members) < 2:
+            continue
+        d = away[members]
+        straight = (
+            len(members) == 2
+            and abs(d[0, 0] * d[1, 1] - d[0, 1] * d[1, 0]) <= angle_tol
+            and d[0] @ d[1] < 0
+        )
+        if not straight:
+            points.append(ends[members].mean(0))
+            point_group.append(end_group[members[0]])
+    if not points:
+        return np.zeros((0, 2)), np.zeros(0, groups.dtype)
+    return np.array(points), np.array(point_group)
+
+
+def decision_turning_points(part: ExactPartition) -> np.ndarray:
+    """Points (T, 2) where the exact decision boundary bends (for ``K >= 2`` classes: where the
+    boundary between one pair of classes bends; junctions of three classes are not bends)."""
+    segs, pairs = _check_part(part).decision_segments(with_pairs=True)
+    groups = pairs[:, 0] * 10_000 + pairs[:, 1]
+    return bends(segs, groups)[0]
+
+
+def spline_turning_points(part: ExactPartition, layer: int) -> tuple[np.ndarray, np.ndarray]:
+    """Points where the splines of code layer ``layer`` bend: ``(points (T, 2), unit (T,))``."""
+    layer = check_int("layer", layer, 0, len(_check_part(part).codes) - 1)
+    segs, labels = spline_segments(part, [layer])
+    points, group = bends(segs, labels)
+    return points, group & 0xFFFFFFFF
+
+
+def supplying_splines(part: ExactPartition, points: np.ndarray, before_layer: int | None = None):
+    """For each point (T, 2) the nearest spline of code layers ``< before_layer`` (default: all):
+    returns ``(labels (T,), distances (T,))``; see :meth:`ExactPartition.edge_source`."""
+    n_layers = len(_check_part(part).codes)
+    before_layer = (
+        n_layers if before_layer is None else check_int("before_layer", before_layer, 0, n_layers)
+    )
+    segs, labels = spline_segments(part, range(before_layer))
+    points = _check_points(points)
+    if not len(points):
+        return np.zeros(0, np.int64), np.zeros(0)
+    if not len(segs):
+        raise ValueError("the partition has no splines in those layers")
+    dist = np.stack([_point_segment_distance(p, segs[:, 0], segs[:, 1]) for p in points])
+    nearest = dist.argmin(1)
+    return labels[nearest], dist[np.arange(len(points)), nearest]
+
+
+@torch.no_grad()
+def unit_preactivations(
+    model: nn.Module, part: ExactPartition, points: np.ndarray, labels: np.ndarray
+) -> np.ndarray:
+    """The network's own value, at each point, of the pre-activation of the unit named by each
+    label (ReLU layers): (T,) float64. Zero (to rounding) where the point lies on that spline."""
+    from ..spline_view.codes import activation_codes
+    from ..spline_view.model_walk import check_supported
+
+    check_supported(model)
+    _check_part(part)
+    points = _check_points(points)
+    labels = np.asarray(labels)
+    if labels.shape != (len(points),) or (len(labels) and labels.dtype.kind not in "iu"):
+        raise ValueError(
+            f"labels must be integer edge labels of shape ({len(points)},), one per point; "
+            f"got {labels.dtype} {labels.shape}"
+        )
+    for label in labels.tolist():
+        if (
+            label < 0
+            or label >> 32 >= len(part.codes)
+            or label & 0xFFFFFFFF >= part.codes[label >> 32].shape[1]
+        ):
+            raise ValueError(
+                f"labels must name units of the partition's {len(part.codes)} code layers "
+                f"(label = layer << 32 | unit, not the domain edge -1), got {label}"
+            )
+    model64 = _float64_copy(model)
+    x = _to_input(torch.as_tensor(points), part.slice)
+    codes = activation_codes(model64, x, keep_preactivations=True)
+    out = np.empty(len(labels))
+    for i, label in enumerate(labels):
+        layer, unit = ExactPartition.edge_source(int(label))
+        if part.layer_kinds[layer] != "relu":
+            raise ValueError(
+                f"label {label} names a max-pooling window, which has no single pre-activation"
+            )
+        out[i] = float(codes[layer].preactivation.reshape(len(labels), -1)[i, unit])
+    return out
+
+
+def _check_points(points) -> np.ndarray:
+    """Points in slice coordinates: finite, shape (T, 2) (a single point (2,) is one row)."""
+    arr = check_array("points", points)
+    if arr.ndim == 1 and arr.shape == (2,):
+        arr = arr[None]
+    if arr.ndim != 2 or arr.shape[1] != 2:
+        if arr.size == 0:
+            return np.zeros((0, 2))
+        raise ValueError(f"points must have shape (T, 2), got {arr.shape}")
+    return arr

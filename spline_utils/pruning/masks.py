@@ -1,0 +1,222 @@
+"""Pruning masks in the paper's notation, applied to a copy of a model.
+
+Pruning layer ``l`` multiplies its weights and biases by binary masks:
+``W~ = Q_W * W`` and ``b~ = q_b * b`` (entries in {0, 1}, elementwise). *Unit* (node / channel,
+structured) pruning zeroes a whole row of ``Q_W`` -- for a ``Conv2d`` a whole output filter -- and
+the unit's bias; *weight* (unstructured) pruning zeroes single entries.
+
+A unit followed by a BatchNorm would still emit the constant ``beta - gamma * mu / sigma`` after its
+row is zeroed, so :func:`apply_mask` also zeroes that BatchNorm's ``gamma`` and ``beta`` for a
+pruned unit: the unit then outputs exactly zero, as if it had been removed. The dense model is
+never modified.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from .._validate import (
+    check_finite,
+    check_fraction,
+    check_mapping,
+    check_unit_indices,
+)
+from ..spline_view.model_walk import following_batchnorm, layer_by_name, prunable_layers
+
+
+@dataclass
+class PruningMask:
+    """Masks per prunable layer (qualified module name -> tensor).
+
+    weight: ``Q_W``, bool, the shape of the layer's weight, e.g. (out, in) or (out, in, kh, kw).
+    bias: ``q_b``, bool (out,), or ``None`` for a layer without bias.
+    """
+
+    weight: dict[str, torch.Tensor]
+    bias: dict[str, torch.Tensor | None]
+
+    def _name(self, name) -> str:
+        if name not in self.weight:
+            raise ValueError(
+                f"name must be a masked layer, one of {sorted(self.weight)}; got {name!r}"
+            )
+        return name
+
+    def pruned_units(self, name: str) -> list[int]:
+        """Units (rows / output channels) of layer ``name`` whose weights and bias are all zero."""
+        self._name(name)
+        q_w = self.weight[name].reshape(self.weight[name].shape[0], -1)
+        dead = ~q_w.any(1)
+        if self.bias.get(name) is not None:
+            dead &= ~self.bias[name]
+        return torch.nonzero(dead).flatten().tolist()
+
+    def sparsity(self, name: str | None = None) -> float:
+        """Fraction of zeroed weight entries, of one layer or of all masked layers together."""
+        masks = [self.weight[self._name(name)]] if name is not None else list(self.weight.values())
+        total = sum(m.numel() for m in masks)
+        return 1.0 - sum(int(m.sum()) for m in masks) / total
+
+
+def full_mask(model: nn.Module) -> PruningMask:
+    """All-ones masks (nothing pruned) for every prunable layer."""
+    weight, bias = {}, {}
+    for name, layer in prunable_layers(model):
+        weight[name] = torch.ones_like(layer.weight, dtype=torch.bool)
+        bias[name] = None if layer.bias is None else torch.ones_like(layer.bias, dtype=torch.bool)
+    return PruningMask(weight, bias)
+
+
+def unit_mask(model: nn.Module, units: Mapping[str, Sequence[int]]) -> PruningMask:
+    """Node / channel pruning: zero the rows of ``Q_W`` and the entries of ``q_b`` of the listed
+    units, e.g. ``unit_mask(net, {"0": [2, 5]})`` prunes units 2 and 5 of layer ``"0"``."""
+    check_mapping("units", units)
+    mask = full_mask(model)
+    for name, idx in units.items():
+        out = layer_by_name(model, name).weight.shape[0]
+        idx = check_unit_indices(f"units[{name!r}]", idx)  # ints (not bools, not 1.7)
+        bad = sorted({i for i in idx if not 0 <= i < out})
+        if bad:
+            raise ValueError(
+                f"units[{name!r}] must be unit indices in [0, {out}): layer {name!r} has {out} "
+                f"units; cannot prune unit(s) {bad}"
+            )
+        mask.weight[name][idx] = False
+        if mask.bias[name] is not None:
+            mask.bias[name][idx] = False
+    return mask
+
+
+def magnitude_weight_mask(
+    model: nn.Module, ratio: float, layers: Sequence[str] | None = None
+) -> PruningMask:
+    """Weight (unstructured) pruning: in each listed layer (default: every prunable layer but the
+    last) zero the fraction ``ratio`` of weight entries with the smallest magnitude. Biases stay."""
+    check_ratio(ratio)
+    mask = full_mask(model)
+    if isinstance(layers, str):
+        raise TypeError(f"layers must be a sequence of layer names, got the string {layers!r}")
+    names = [n for n, _ in prunable_layers(model)][:-1] if layers is None else list(layers)
+    for name in names:
+        weight = layer_by_name(model, name).weight.detach()
+        check_finite(f"weight of layer {name!r}", weight)  # NaN would sort last: never pruned
+        w = weight.abs().flatten()
+        n_prune = int(round(ratio * w.numel()))
+        if n_prune:
+            order = torch.argsort(w, stable=True)
+            flat = mask.weight[name].flatten()
+            flat[order[:n_prune]] = False
+            mask.weight[name] = flat.reshape(mask.weight[name].shape)
+    return mask
+
+
+def weight_mask(
+    model: nn.Module,
+    weight: Mapping[str, torch.Tensor],
+    bias: Mapping[str, torch.Tensor] | None = None,
+) -> PruningMask:
+    """Masks given explicitly (bool tensors of each weight's / bias's shape); unlisted layers are
+    kept whole."""
+    check_mapping("weight", weight)
+    if bias is not None:
+        check_mapping("bias", bias)
+    mask = full_mask(model)
+    for name in list(weight) + list(bias or {}):
+        layer_by_name(model, name)
+    for name, q in weight.items():
+        mask.weight[name] = _checked(q, mask.weight[name], f"weight mask of layer {name!r}")
+    for name, q in (bias or {}).items():
+        if mask.bias[name] is None:
+            raise ValueError(f"layer {name!r} has no bias to mask")
+        mask.bias[name] = _checked(q, mask.bias[name], f"bias mask of layer {name!r}")
+    return mask
+
+
+def _checked(q, like: torch.Tensor, what: str) -> torch.Tensor:
+    try:
+        q = torch.as_tensor(q)
+    except (TypeError, ValueError, RuntimeError):
+        raise TypeError(f"{what} must be a bool tensor, got {type(q).__name__}") from None
+    if q.shape != like.shape:
+        raise ValueError(f"{what} has shape {tuple(q.shape)}, expected {tuple(like.shape)}")
+    if q.dtype != torch.bool and not ((q == 0) | (q == 1)).all():
+        raise ValueError(f"{what} must hold only 0 and 1")
+    return q.to(torch.bool)
+
+
+def apply_mask(model: nn.Module, mask: PruningMask) -> nn.Module:
+    """A copy of ``model`` with ``W * Q_W`` and ``b * q_b`` in every masked layer; a fully pruned
+    unit also gets ``gamma = beta = 0`` in the BatchNorm that follows it (it then outputs 0)."""
+    check_mask(model, mask)
+    return _enforce(copy.deepcopy(model), mask)
+
+
+def check_mask(model: nn.Module, mask: PruningMask) -> None:
+    """``mask`` fits ``model``: known layers, the weights' and biases' shapes, bool entries
+    (a float mask of 0.5 would scale weights instead of pruning them). Shapes and dtypes only:
+    cheap enough for every optimiser step."""
+    if not isinstance(mask, PruningMask):
+        raise TypeError(f"mask must be a PruningMask, got {type(mask).__name__}")
+    layers = dict(prunable_layers(model))
+    unknown = sorted(set(mask.weight) - set(layers)) + sorted(set(mask.bias) - set(layers))
+    if unknown:
+        raise ValueError(f"the mask names layers the model does not have: {unknown}")
+    for name, q in mask.weight.items():
+        if not isinstance(q, torch.Tensor) or q.shape != layers[name].weight.shape:
+            raise ValueError(
+                f"mask of layer {name!r} has shape {tuple(getattr(q, 'shape', ()))}, "
+                f"the weight has {tuple(layers[name].weight.shape)}"
+            )
+        if q.dtype != torch.bool:
+            raise TypeError(f"mask of layer {name!r} must be a bool tensor, got dtype {q.dtype}")
+    for name, q in mask.bias.items():
+        if q is None:
+            continue
+        bias = layers[name].bias
+        if (
+            bias is None
+            or not isinstance(q, torch.Tensor)
+            or q.shape != bias.shape
+            or q.dtype != torch.bool
+        ):
+            raise ValueError(
+                f"bias mask of layer {name!r} must be a bool tensor of the bias's shape "
+                f"{None if bias is None else tuple(bias.shape)}, got {getattr(q, 'dtype', type(q).__name__)} "
+                f"{tuple(getattr(q, 'shape', ()))}"
+            )
+
+
+def enforce_mask_(model: nn.Module, mask: PruningMask) -> nn.Module:
+    """Apply ``mask`` to ``model`` in place (as :func:`apply_mask` does to a copy) and return it;
+    used after every optimiser step of a fine-tuning run so that pruned weights stay zero."""
+    check_mask(model, mask)
+    return _enforce(model, mask)
+
+
+def _enforce(model: nn.Module, mask: PruningMask) -> nn.Module:
+    players = dict(prunable_layers(model))
+    bns = following_batchnorm(model)
+    with torch.no_grad():
+        for name, q in mask.weight.items():
+            layer = players[name]
+            layer.weight.mul_(q.to(layer.weight.dtype))
+            if layer.bias is not None and mask.bias.get(name) is not None:
+                layer.bias.mul_(mask.bias[name].to(layer.bias.dtype))
+            dead = mask.pruned_units(name)
+            if dead and name in bns:
+                bn = bns[name]
+                if bn.weight is not None:
+                    bn.weight[dead] = 0.0
+                if bn.bias is not None:
+                    bn.bias[dead] = 0.0
+    return model
+
+
+def check_ratio(ratio: float) -> float:
+    """``ratio`` as a float, if it is a pruning ratio in [0, 1); ``ValueError`` otherwise."""
+    return check_fraction("pruning ratio", ratio)

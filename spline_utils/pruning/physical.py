@@ -1,0 +1,295 @@
+"""Physical removal of pruned units: a genuinely smaller model, equal to the masked one.
+
+Pruning with masks (:mod:`spline_utils.masks`) keeps the model's shapes, so it saves nothing at
+run time. :func:`remove_units` builds a copy in which every pruned unit (output channel / row) of
+a Linear or Conv2d is gone, together with its BatchNorm entries and the matching input channels
+(or columns) of the layer that reads it. Supported, written out by hand:
+
+* plain ``nn.Sequential`` models: MLPs, the digits ConvNet, VGG (ReLU, pooling and BatchNorm
+  between layers; a ``Flatten`` maps a channel to its block of columns);
+* :class:`~spline_utils.models.PreResNet`: the internal convolutions of each block (``conv1``, and
+  ``conv2`` in bottlenecks); the residual stream keeps its full width, as in network slimming.
+
+Grouped and depthwise convolutions (``groups > 1``) are refused with a ``ValueError``, as
+producers and as consumers: in the masked model a pruned channel that passes through a depthwise
+convolution becomes that convolution's bias (a constant map, not zero), which no removal of
+channels reproduces exactly.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Mapping, Sequence
+
+import torch
+from torch import nn
+
+from .._validate import check_mapping, check_module, check_tensor, check_unit_indices
+from ..networks.models import PreActBlock, PreActBottleneck, PreResNet
+from ..spline_view.model_walk import (
+    following_batchnorm,
+    layer_by_name,
+    module_tensor,
+    prunable_layers,
+)
+
+_CHANNELWISE = (
+    nn.ReLU,
+    nn.LeakyReLU,
+    nn.MaxPool2d,
+    nn.AvgPool2d,
+    nn.AdaptiveAvgPool2d,
+    nn.Dropout,
+    nn.Identity,
+)
+
+
+def remove_units(
+    model: nn.Module, pruned: Mapping[str, Sequence[int]], example: torch.Tensor
+) -> nn.Module:
+    """A smaller copy of ``model`` without the ``pruned`` units ``{layer name: unit indices}``.
+
+    The copy computes what the masked model (``apply_mask(model, unit_mask(model, pruned))``)
+    computes. ``example``: one input batch (its shape locates ``Flatten`` boundaries).
+    Raises ``ValueError`` for an architecture or a layer this function does not handle.
+    """
+    layers = dict(prunable_layers(model))
+    check_mapping("pruned", pruned)
+    unknown = sorted(set(pruned) - set(layers), key=str)
+    if unknown:
+        raise ValueError(f"unknown layers {unknown}: prunable layers are {sorted(layers)}")
+    checked = {}
+    for name, idx in pruned.items():
+        units = layers[name].weight.shape[0]
+        idx = check_unit_indices(f"pruned[{name!r}]", idx)  # integers, not bools or 1.7
+        if any(not 0 <= i < units for i in idx):
+            raise ValueError(
+                f"pruned[{name!r}] must be unit indices in [0, {units}): layer {name!r} has "
+                f"{units} units; got indices {sorted(idx)}"
+            )
+        if len(set(idx)) >= units:
+            raise ValueError(f"layer {name!r} would lose all its {units} units: keep at least one")
+        if idx and getattr(layers[name], "groups", 1) != 1:
+            raise ValueError(
+                f"layer {name!r} is a grouped convolution (groups={layers[name].groups}): "
+                "physical removal cannot remove its output channels"
+            )
+        checked[name] = idx
+    pruned = checked
+    check_tensor("example", example, min_dim=2, non_empty=True)
+    small = copy.deepcopy(model)
+    if isinstance(model, PreResNet):
+        _remove_preresnet(small, pruned)
+    elif type(model) is nn.Sequential:
+        _remove_sequential(small, pruned, example)
+    else:
+        raise ValueError(
+            f"physical removal supports plain nn.Sequential models (MLP, ConvNet, VGG) and PreResNet, "
+            f"not {type(model).__name__}"
+        )
+    return small
+
+
+def _keep(units: int, pruned: Sequence[int]) -> torch.Tensor:
+    drop = set(int(i) for i in pruned)
+    return torch.tensor([i for i in range(units) if i not in drop], dtype=torch.long)
+
+
+def _check_groups(layer: nn.Module, name: str, role: str) -> None:
+    if getattr(layer, "groups", 1) != 1:
+        raise ValueError(
+            f"layer {name!r} is a grouped convolution (groups={layer.groups}) that {role}: "
+            "physical removal supports only groups=1"
+        )
+
+
+def _slice_out(layer: nn.Module, keep: torch.Tensor) -> nn.Module:
+    if isinstance(layer, nn.Linear):
+        new = nn.Linear(layer.in_features, len(keep), bias=layer.bias is not None)
+    else:
+        new = nn.Conv2d(
+            layer.in_channels,
+            len(keep),
+            layer.kernel_size,
+            layer.stride,
+            layer.padding,
+            layer.dilation,
+            1,
+            bias=layer.bias is not None,
+        )
+    with torch.no_grad():
+        new.weight.copy_(layer.weight[keep])
+        if layer.bias is not None:
+            new.bias.copy_(layer.bias[keep])
+    return new.to(layer.weight.device, layer.weight.dtype).train(layer.training)
+
+
+def _columns(keep: torch.Tensor, block: int) -> torch.Tensor:
+    """The columns of channels ``keep`` after a Flatten that gives each channel ``block`` columns."""
+    return (keep[:, None] * block + torch.arange(block)[None]).reshape(-1)
+
+
+def _slice_in(layer: nn.Module, keep: torch.Tensor, block: int = 1) -> nn.Module:
+    """Keep input channels ``keep``; a Linear after Flatten keeps blocks of ``block`` columns."""
+    if isinstance(layer, nn.Linear):
+        cols = _columns(keep, block)
+        new = nn.Linear(len(cols), layer.out_features, bias=layer.bias is not None)
+        weight = layer.weight[:, cols]
+    else:
+        cols = keep
+        new = nn.Conv2d(
+            len(keep),
+            layer.out_channels,
+            layer.kernel_size,
+            layer.stride,
+            layer.padding,
+            layer.dilation,
+            1,
+            bias=layer.bias is not None,
+        )
+        weight = layer.weight[:, keep]
+    with torch.no_grad():
+        new.weight.copy_(weight)
+        if layer.bias is not None:
+            new.bias.copy_(layer.bias)
+    return new.to(layer.weight.device, layer.weight.dtype).train(layer.training)
+
+
+def _slice_bn(bn: nn.Module, keep: torch.Tensor) -> nn.Module:
+    new = type(bn)(
+        len(keep),
+        eps=bn.eps,
+        momentum=bn.momentum,
+        affine=bn.affine,
+        track_running_stats=bn.track_running_stats,
+    )
+    with torch.no_grad():
+        if bn.affine:
+            new.weight.copy_(bn.weight[keep])
+            new.bias.copy_(bn.bias[keep])
+        if bn.track_running_stats:
+            new.running_mean.copy_(bn.running_mean[keep])
+            new.running_var.copy_(bn.running_var[keep])
+            new.num_batches_tracked.copy_(bn.num_batches_tracked)
+    ref = bn.weight if bn.affine else bn.running_mean
+    return (
+        new.to(ref.device, ref.dtype).train(bn.training)
+        if ref is not None
+        else new.train(bn.training)
+    )
+
+
+def _set(model: nn.Module, name: str, module: nn.Module) -> None:
+    parent, _, child = name.rpartition(".")
+    setattr(model.get_submodule(parent) if parent else model, child, module)
+
+
+def _remove_sequential(model: nn.Sequential, pruned, example) -> None:
+    leaves = [(n, m) for n, m in model.named_modules() if next(m.children(), None) is None]
+    names = [n for n, _ in leaves]
+    name_of = {id(m): n for n, m in leaves}
+    own_bn = {
+        layer: name_of[id(bn)] for layer, bn in following_batchnorm(model).items()
+    }  # zeroed by the mask
+    blocks = {}  # columns per channel after each Flatten, read off the unmodified model
+    for n, m in leaves:
+        if isinstance(m, nn.Flatten):
+            shape = module_tensor(model, m, example, output=False).shape
+            blocks[n] = int(torch.tensor(shape[2:]).prod()) if len(shape) > 2 else 1
+    for name, idx in pruned.items():
+        if not idx:
+            continue
+        i = names.index(name)
+        layer = model.get_submodule(name)  # current module: its inputs may be sliced already
+        keep = _keep(layer.weight.shape[0], idx)
+        block, consumer = 1, None
+        for j in range(i + 1, len(leaves)):
+            after_name = leaves[j][0]
+            after = model.get_submodule(after_name)
+            if isinstance(
+                after, (nn.BatchNorm1d, nn.BatchNorm2d)
+            ):  # after a Flatten: the channels' columns
+                if own_bn.get(name) != after_name:
+                    raise ValueError(
+                        f"layer {name!r} is separated from the BatchNorm {after_name!r} by other layers: the "
+                        "mask does not zero that BatchNorm, so a pruned unit still emits its shift there and "
+                        "removing the unit would change the outputs"
+                    )
+                _set(model, after_name, _slice_bn(after, _columns(keep, block)))
+            elif isinstance(after, nn.Flatten):
+                block = blocks[after_name]
+            elif isinstance(after, (nn.Linear, nn.Conv2d)):
+                _check_groups(after, after_name, f"reads the pruned outputs of layer {name!r}")
+                consumer = (after_name, after)
+                break
+            elif not isinstance(after, _CHANNELWISE):
+                raise ValueError(
+                    f"cannot remove units through a {type(after).__name__} ({after_name!r})"
+                )
+        if consumer is None:
+            raise ValueError(
+                f"layer {name!r} is the last layer: its outputs (the classes) cannot be removed"
+            )
+        _set(model, name, _slice_out(layer, keep))
+        _set(model, consumer[0], _slice_in(consumer[1], keep, block))
+
+
+def _remove_preresnet(model: PreResNet, pruned) -> None:
+    allowed = {}
+    for block_name, block in model.blocks.named_children():
+        prefix = f"blocks.{block_name}."
+        allowed[prefix + "conv1"] = (prefix + "bn2", prefix + "conv2")
+        if isinstance(block, PreActBottleneck):
+            allowed[prefix + "conv2"] = (prefix + "bn3", prefix + "conv3")
+        elif not isinstance(block, PreActBlock):
+            raise ValueError(f"unknown block type {type(block).__name__}")
+    for name in pruned:
+        if name not in allowed:
+            raise ValueError(
+                f"layer {name!r} writes to the residual stream (or is the classifier): PreResNet "
+                f"removal prunes only block-internal convolutions {sorted(allowed)[:3]}..."
+            )
+    for name, idx in pruned.items():
+        if not idx:
+            continue
+        bn_name, next_name = allowed[name]
+        _check_groups(
+            model.get_submodule(next_name), next_name, f"reads the pruned outputs of layer {name!r}"
+        )
+        layer = model.get_submodule(name)
+        keep = _keep(layer.weight.shape[0], idx)
+        _set(model, name, _slice_out(layer, keep))
+        _set(model, bn_name, _slice_bn(model.get_submodule(bn_name), keep))
+        _set(model, next_name, _slice_in(model.get_submodule(next_name), keep))
+
+
+def consumer_name(model: nn.Module, name: str) -> str:
+    """Name of the layer that reads the outputs of prunable layer ``name`` (the next Linear /
+    Conv2d of a plain Sequential; the next conv inside a PreResNet block)."""
+    check_module("model", model)
+    layer_by_name(model, name)
+    if isinstance(model, PreResNet):
+        for block_name, block in model.blocks.named_children():
+            prefix = f"blocks.{block_name}."
+            pairs = {prefix + "conv1": prefix + "conv2"}
+            if isinstance(block, PreActBottleneck):
+                pairs[prefix + "conv2"] = prefix + "conv3"
+            if name in pairs:
+                return pairs[name]
+        raise ValueError(f"layer {name!r} is not a block-internal convolution of this PreResNet")
+    if type(model) is not nn.Sequential:
+        raise ValueError(
+            f"consumer lookup supports plain nn.Sequential models and PreResNet, not {type(model).__name__}"
+        )
+    names = [n for n, _ in prunable_layers(model)]
+    if name not in names:
+        raise ValueError(f"unknown layer {name!r}: prunable layers are {sorted(names)}")
+    if names.index(name) == len(names) - 1:
+        raise ValueError(f"layer {name!r} is the last layer: nothing reads its outputs")
+    return names[names.index(name) + 1]
+
+
+def pruned_widths(model: nn.Module) -> dict[str, int]:
+    """Output width of every Linear / Conv2d (for comparing architectures)."""
+    check_module("model", model)
+    return {n: m.weight.shape[0] for n, m in prunable_layers(model)}

@@ -1,0 +1,67 @@
+"""The max-affine spline view of a network (Chapter 1).
+
+* :mod:`.model_walk`  -- which models are compositions of max-affine spline operators; layers by name;
+* :mod:`.maso`        -- layers written explicitly as MASOs (slopes ``A``, offsets ``B``);
+* :mod:`.folding`     -- eval-mode BatchNorm folded into the affine layer before it;
+* :mod:`.codes`       -- activation (region) codes: the vector-quantisation view, bit packing;
+* :mod:`.affine_maps` -- per-region affine maps ``(A_omega, b_omega)``, two independent ways;
+* :mod:`.hyperplanes` -- each unit's spline as a hyperplane, distances between splines and to the data.
+"""
+
+from .affine_maps import mlp_region_affine_map, region_affine_map, region_consistency_error
+from .codes import (
+    ActivationCodes,
+    LayerCode,
+    PackedCodes,
+    activation_codes,
+    code_distance,
+    pack_bits,
+    packed_codes,
+    unpack_bits,
+)
+from .folding import fold_batchnorm
+from .hyperplanes import (
+    bn_spline_distance,
+    data_spline_distance,
+    normalised_hyperplanes,
+    spline_distances,
+    unit_hyperplanes,
+)
+from .maso import dense_layer_maso, maso, maxpool_maso
+from .model_walk import (
+    check_supported,
+    code_modules,
+    evaluation_mode,
+    following_batchnorm,
+    layer_by_name,
+    prunable_layers,
+)
+
+__all__ = [
+    "activation_codes",
+    "ActivationCodes",
+    "bn_spline_distance",
+    "check_supported",
+    "code_distance",
+    "code_modules",
+    "data_spline_distance",
+    "dense_layer_maso",
+    "evaluation_mode",
+    "fold_batchnorm",
+    "following_batchnorm",
+    "layer_by_name",
+    "LayerCode",
+    "maso",
+    "maxpool_maso",
+    "mlp_region_affine_map",
+    "normalised_hyperplanes",
+    "pack_bits",
+    "packed_codes",
+    "PackedCodes",
+    "prunable_layers",
+    "region_affine_map",
+    "region_consistency_error",
+    "spline_distances",
+    "unit_hyperplanes",
+    "unpack_bits",
+]

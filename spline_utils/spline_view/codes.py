@@ -1,0 +1,420 @@
+"""Activation codes: the vector-quantisation (VQ) view of a ReLU network's partition.
+
+Every input ``x`` gets, for each code-defining layer ``l`` (each *call* of an ``nn.ReLU``,
+``nn.LeakyReLU`` or ``nn.MaxPool2d`` in ``forward``), a code ``q^l(x)``:
+
+* ReLU / LeakyReLU: ``q^l_k(x) = 1`` when the unit's pre-activation is ``> 0`` (bool, one per unit);
+* MaxPool2d: the position of the maximum inside each pooling window (an integer in
+  ``[0, kh*kw)``, row-major inside the window).
+
+Two inputs lie in the same region of the input-space partition exactly when all their codes
+agree, so the concatenated code is a region identifier. Codes are stored compactly by packing
+bits into ``uint8`` (:func:`pack_bits`, ``numpy.packbits`` order): a packed layer of ``B`` bits
+takes ``ceil(B / 8)`` bytes per input instead of ``B`` bytes for the bool form.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torch.nn.modules.utils import _pair
+
+from .._validate import check_bool, check_finite, check_int, check_tensor
+from .model_walk import check_supported, code_modules, evaluation_mode, model_dtype_device
+
+_BIT_WEIGHTS = (128, 64, 32, 16, 8, 4, 2, 1)
+
+
+# --------------------------------------------------------------------------- bit packing
+def pack_bits(bits: torch.Tensor) -> torch.Tensor:
+    """Pack a bool tensor of shape (N, B) into uint8 of shape (N, ceil(B/8)).
+
+    Bit order matches ``numpy.packbits`` (first bit is the most significant); the last byte
+    is zero-padded. Works on any device. ``bits`` must be bool (or integers that are all 0 or 1).
+    """
+    if not isinstance(bits, torch.Tensor):
+        raise TypeError(f"bits must be a torch.Tensor, got {type(bits).__name__}")
+    if bits.dim() != 2:
+        raise ValueError(f"bits must have shape (N, B), got shape {tuple(bits.shape)}")
+    if bits.dtype != torch.bool:
+        if bits.dtype.is_floating_point or bits.dtype.is_complex:
+            raise TypeError(
+                f"bits must be a bool tensor (or integers 0 / 1), got dtype {bits.dtype}"
+            )
+        if bits.numel() and not bool(((bits == 0) | (bits == 1)).all()):
+            raise ValueError("bits must hold only 0 and 1")
+    if bits.device.type == "cpu":  # numpy's C implementation is several times faster here
+        return torch.from_numpy(np.packbits(bits.bool().numpy(), axis=1))
+    return _pack_bits_torch(bits)
+
+
+def _pack_bits_torch(bits: torch.Tensor) -> torch.Tensor:
+    """:func:`pack_bits` in torch operations, for tensors on an accelerator."""
+    n, b = bits.shape
+    pad = (-b) % 8
+    as_bytes = bits.to(torch.uint8)
+    if pad:
+        as_bytes = F.pad(as_bytes, (0, pad))
+    weights = torch.tensor(_BIT_WEIGHTS, dtype=torch.uint8, device=bits.device)
+    return (as_bytes.view(n, -1, 8) * weights).sum(-1, dtype=torch.uint8)
+
+
+def unpack_bits(packed: torch.Tensor | np.ndarray, n_bits: int) -> torch.Tensor:
+    """Inverse of :func:`pack_bits`: uint8 (N, ceil(B/8)) -> bool (N, B) with ``B = n_bits``."""
+    packed = torch.as_tensor(packed)
+    if packed.dtype != torch.uint8 or packed.dim() != 2:
+        raise ValueError(
+            f"packed must be a uint8 tensor of shape (N, bytes), got {packed.dtype} {tuple(packed.shape)}"
+        )
+    n_bits = check_int("n_bits", n_bits, 0)
+    if not 0 <= n_bits <= 8 * packed.shape[1]:
+        raise ValueError(f"n_bits={n_bits} does not fit in {packed.shape[1]} bytes")
+    weights = torch.tensor(_BIT_WEIGHTS, dtype=torch.uint8, device=packed.device)
+    bits = (packed.unsqueeze(-1) & weights) != 0
+    return bits.reshape(packed.shape[0], -1)[:, :n_bits]
+
+
+# --------------------------------------------------------------------------- layer codes
+@dataclass
+class LayerCode:
+    """Code of one layer for a batch.
+
+    name:   module name (``'features.2'``; a module called twice gets ``'relu#2'``).
+    kind:   ``'relu'`` (values: bool, shape (N, *unit_shape)) or ``'maxpool'`` (values: window
+            positions in ``[0, window)``, shape (N, C, H_out, W_out); uint8 for windows of at most
+            256 positions, a wider integer type for larger ones).
+    window: number of values a unit's code can take (2 for ReLU, ``kh*kw`` for max-pooling).
+    preactivation: the ReLU layer's input (same shape as values, float), when it was asked for.
+    """
+
+    name: str
+    kind: str
+    values: torch.Tensor
+    window: int = 2
+    preactivation: torch.Tensor | None = field(default=None, repr=False)
+
+    @property
+    def bits_per_unit(self) -> int:
+        return 1 if self.kind == "relu" else max(1, math.ceil(math.log2(self.window)))
+
+    @property
+    def n_units(self) -> int:
+        return int(np.prod(self.values.shape[1:]))
+
+    @property
+    def n_bits(self) -> int:
+        return self.n_units * self.bits_per_unit
+
+    def bits(self) -> torch.Tensor:
+        """Binary form, bool of shape (N, n_bits) (max-pool positions in big-endian binary)."""
+        flat = self.values.reshape(self.values.shape[0], -1)
+        if self.kind == "relu":
+            return flat.bool()
+        b = self.bits_per_unit
+        shifts = torch.arange(b - 1, -1, -1, device=flat.device, dtype=flat.dtype)
+        return ((flat.unsqueeze(-1) >> shifts) & 1).bool().reshape(flat.shape[0], -1)
+
+    def packed(self) -> torch.Tensor:
+        """uint8 of shape (N, ceil(n_bits / 8))."""
+        return pack_bits(self.bits())
+
+
+@dataclass
+class ActivationCodes:
+    """Codes of every code-defining layer, in forward-call order, plus the network outputs.
+
+    layers:  list of :class:`LayerCode`.
+    outputs: network outputs for the batch, shape (N, *out_shape) (detached).
+    """
+
+    layers: list[LayerCode]
+    outputs: torch.Tensor
+
+    def __len__(self) -> int:
+        return len(self.layers)
+
+    def __getitem__(self, index: int) -> LayerCode:
+        return self.layers[index]
+
+    @property
+    def names(self) -> list[str]:
+        return [layer.name for layer in self.layers]
+
+    def packed(self) -> PackedCodes:
+        return PackedCodes(
+            names=self.names,
+            kinds=[layer.kind for layer in self.layers],
+            n_bits=[layer.n_bits for layer in self.layers],
+            data=[layer.packed().cpu().numpy() for layer in self.layers],
+        )
+
+    def bool_nbytes(self) -> int:
+        """Bytes the bool (one byte per bit) form of all layers takes."""
+        return sum(layer.values.shape[0] * layer.n_bits for layer in self.layers)
+
+    def region_ids(self, upto: int | None = None) -> np.ndarray:
+        """Region index per input, shape (N,), using layers ``[0, upto)`` (all by default).
+
+        Inputs share an index exactly when their codes agree on those layers. Indices are
+        0..R-1 in the order of the sorted codes.
+        """
+        return self.packed().region_ids(upto)
+
+
+@dataclass
+class PackedCodes:
+    """Bit-packed codes: ``data[l]`` is uint8 of shape (N, ceil(n_bits[l] / 8))."""
+
+    names: list[str]
+    kinds: list[str]
+    n_bits: list[int]
+    data: list[np.ndarray] = field(repr=False)
+
+    @property
+    def n_inputs(self) -> int:
+        return self.data[0].shape[0] if self.data else 0
+
+    @property
+    def nbytes(self) -> int:
+        return sum(d.nbytes for d in self.data)
+
+    def unpack(self, layer: int) -> np.ndarray:
+        """Bool (N, n_bits[layer]) form of one layer."""
+        layer = check_int("layer", layer, 0, len(self.data) - 1)
+        return np.unpackbits(self.data[layer], axis=1, count=self.n_bits[layer]).astype(bool)
+
+    def region_ids(self, upto: int | None = None) -> np.ndarray:
+        """See :meth:`ActivationCodes.region_ids`."""
+        upto = len(self.data) if upto is None else check_int("upto", upto)
+        if not 0 <= upto <= len(self.data):
+            raise ValueError(f"upto must be in [0, {len(self.data)}], got {upto}")
+        if upto == 0:
+            return np.zeros(self.n_inputs, dtype=np.int64)
+        rows = np.ascontiguousarray(np.concatenate(self.data[:upto], axis=1))
+        _, inverse = np.unique(rows, axis=0, return_inverse=True)
+        return inverse.reshape(-1).astype(np.int64)
+
+
+# --------------------------------------------------------------------------- recording
+def window_dtype(positions: int) -> torch.dtype:
+    """The integer type that holds max-pooling window positions ``[0, positions)``: uint8 up to
+    256 positions, int16 / int32 beyond (a 17 x 17 window has 289)."""
+    positions = check_int("positions", positions, 1)
+    return torch.uint8 if positions <= 256 else torch.int16 if positions <= 1 << 15 else torch.int32
+
+
+def _maxpool_window_position(
+    pool: nn.MaxPool2d, z: torch.Tensor, out: torch.Tensor
+) -> torch.Tensor:
+    """Position (row-major, in ``[0, kh*kw)``) of each window's maximum, (N, C, H_out, W_out), of
+    type :func:`window_dtype` (uint8 up to 256 positions).
+
+    ``z`` is the pool's input and ``out`` its output. Each window offset is compared, as one
+    strided view of the input, with the output; the first offset that attains the maximum wins.
+    This costs a few passes over output-sized tensors and no second pooling.
+    """
+    kh, kw = _pair(pool.kernel_size)
+    sh, sw = _pair(pool.stride if pool.stride is not None else pool.kernel_size)
+    ph, pw = _pair(pool.padding)
+    dh, dw = _pair(pool.dilation)
+    if ph or pw:
+        z = F.pad(z, (pw, pw, ph, ph), value=float("-inf"))
+    h_out, w_out = out.shape[-2:]
+    position = torch.full(out.shape, kh * kw - 1, dtype=window_dtype(kh * kw), device=out.device)
+    for offset in range(kh * kw - 2, -1, -1):
+        a, b = divmod(offset, kw)
+        view = z[
+            ...,
+            a * dh : a * dh + sh * (h_out - 1) + 1 : sh,
+            b * dw : b * dw + sw * (w_out - 1) + 1 : sw,
+        ]
+        position.masked_fill_(view == out, offset)
+    return position
+
+
+@dataclass
+class _PackedLayer:
+    """One layer's packed code for one batch: values uint8 (N, ceil(n_bits / 8))."""
+
+    name: str
+    kind: str
+    values: torch.Tensor
+    n_bits: int
+
+
+class _CodeRecorder:
+    """Forward pre-hooks on every code-defining module; collects one LayerCode per call."""
+
+    def __init__(self, model: nn.Module, keep_preactivations: bool = False, pack: bool = False):
+        self.model = model
+        self.keep_preactivations = keep_preactivations
+        self.pack = pack  # store each code packed right away (values: uint8 (N, bytes))
+        self.records: list[LayerCode] = []
+        self._calls: Counter[str] = Counter()
+        self._handles = []
+
+    def __enter__(self) -> _CodeRecorder:
+        for name, module in code_modules(self.model):
+            label = name or type(module).__name__
+            if isinstance(module, nn.MaxPool2d):  # needs the output: after the module runs
+                self._handles.append(module.register_forward_hook(self._pool_hook(label)))
+            else:  # needs the input before an in-place ReLU overwrites it
+                self._handles.append(module.register_forward_pre_hook(self._relu_hook(label)))
+        return self
+
+    def __exit__(self, *exc) -> None:
+        for handle in self._handles:
+            handle.remove()
+
+    def _label(self, name: str) -> str:
+        self._calls[name] += 1
+        return name if self._calls[name] == 1 else f"{name}#{self._calls[name]}"
+
+    def _store(self, code: LayerCode) -> None:
+        if self.pack:  # keep the metadata, replace the values by their packed bits
+            code = _PackedLayer(code.name, code.kind, code.packed(), code.n_bits)
+        self.records.append(code)
+
+    def _relu_hook(self, name: str):
+        def hook(module: nn.Module, inputs: tuple[torch.Tensor, ...]) -> None:
+            z = inputs[0]
+            kept = z.detach().clone() if self.keep_preactivations else None
+            self._store(LayerCode(self._label(name), "relu", z > 0, 2, kept))
+
+        return hook
+
+    def _pool_hook(self, name: str):
+        def hook(module: nn.Module, inputs: tuple[torch.Tensor, ...], output: torch.Tensor) -> None:
+            kh, kw = _pair(module.kernel_size)
+            position = _maxpool_window_position(module, inputs[0], output)
+            self._store(LayerCode(self._label(name), "maxpool", position, kh * kw))
+
+        return hook
+
+
+def prepare_input(
+    model: nn.Module, x: torch.Tensor, name: str = "x", finite: bool = True
+) -> torch.Tensor:
+    """``x`` checked (a real tensor batch (N, ...), N >= 1, finite unless ``finite=False``, i.e.
+    already checked) and moved to the model's device and dtype."""
+    check_tensor(name, x, finite=False)
+    if x.dim() < 2:
+        raise ValueError(f"{name} must be a batch of shape (N, ...), got shape {tuple(x.shape)}")
+    if x.shape[0] == 0:
+        raise ValueError(f"{name} is an empty batch (N = 0)")
+    if finite:
+        check_finite(name, x)
+    dtype, device = model_dtype_device(model)
+    return x.to(device=device, dtype=dtype)
+
+
+def run_model(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
+    try:
+        return model(x)
+    except RuntimeError as exc:
+        raise ValueError(
+            f"the model could not be evaluated on an input of shape {tuple(x.shape)}: {exc}"
+        ) from exc
+
+
+def record_codes(
+    model: nn.Module, x: torch.Tensor, keep_preactivations: bool = False
+) -> ActivationCodes:
+    """Codes of a prepared batch, without re-checking the model (callers check once)."""
+    with (
+        torch.no_grad(),
+        evaluation_mode(model),
+        _CodeRecorder(model, keep_preactivations) as recorder,
+    ):
+        outputs = run_model(model, x)
+    return ActivationCodes(layers=recorder.records, outputs=outputs.detach())
+
+
+def activation_codes(
+    model: nn.Module, x: torch.Tensor, keep_preactivations: bool = False
+) -> ActivationCodes:
+    """Codes of every code-defining layer for the batch ``x`` (shape (N, *input_shape)).
+
+    The model is checked (:func:`~spline_utils.model_walk.check_supported`) and evaluated in
+    eval mode without gradients; codes stay on the model's device. With
+    ``keep_preactivations=True`` each ReLU-type layer also keeps its input (for drawing its
+    splines as zero level sets).
+    """
+    check_supported(model)
+    keep_preactivations = check_bool("keep_preactivations", keep_preactivations)
+    return record_codes(model, prepare_input(model, x), keep_preactivations)
+
+
+def packed_codes(model: nn.Module, x: torch.Tensor, batch_size: int = 256) -> PackedCodes:
+    """Bit-packed codes of ``x`` (N, *input_shape), computed batch by batch.
+
+    Each layer's code is packed as soon as the layer has run (the bool form of one layer of
+    one batch is the most that is ever held) and written into preallocated arrays: suited to
+    large probe sets (a 100 x 100 canvas of images through VGG-16).
+    """
+    batch_size = check_int("batch_size", batch_size, 1)
+    check_supported(model)
+    try:
+        x = torch.as_tensor(x)
+    except (TypeError, ValueError, RuntimeError):
+        raise TypeError(
+            f"x must be a tensor (or an array of numbers), got {type(x).__name__}"
+        ) from None
+    check_tensor("x", x, finite=False)
+    if x.dim() < 2 or x.shape[0] == 0:
+        raise ValueError(
+            f"x must be a non-empty batch of shape (N, ...), got shape {tuple(x.shape)}"
+        )
+    check_finite("x", x)
+    n = x.shape[0]
+    result: PackedCodes | None = None
+    with torch.no_grad(), evaluation_mode(model):
+        for start in range(0, n, batch_size):
+            xb = prepare_input(model, x[start : start + batch_size], finite=False)  # checked above
+            with _CodeRecorder(model, pack=True) as recorder:
+                run_model(model, xb)
+            if result is None:
+                result = PackedCodes(
+                    names=[layer.name for layer in recorder.records],
+                    kinds=[layer.kind for layer in recorder.records],
+                    n_bits=[layer.n_bits for layer in recorder.records],
+                    data=[
+                        np.empty((n, layer.values.shape[1]), dtype=np.uint8)
+                        for layer in recorder.records
+                    ],
+                )
+            for out, layer in zip(result.data, recorder.records):
+                out[start : start + xb.shape[0]] = layer.values.cpu().numpy()
+    return result
+
+
+def code_distance(a: PackedCodes, b: PackedCodes) -> np.ndarray:
+    """Per-layer normalised Hamming distance between two code sets of the same inputs.
+
+    Returns float64 of shape (n_layers,): the fraction of differing bits in each layer,
+    averaged over the inputs.
+    """
+    for name, codes in (("a", a), ("b", b)):
+        if not isinstance(codes, PackedCodes):
+            raise TypeError(
+                f"{name} must be PackedCodes (from packed_codes), got {type(codes).__name__}"
+            )
+    if a.names != b.names or a.n_bits != b.n_bits or a.n_inputs != b.n_inputs:
+        raise ValueError(
+            "code sets do not match: both must come from the same architecture and the same inputs "
+            f"(layers {len(a.names)} vs {len(b.names)}, inputs {a.n_inputs} vs {b.n_inputs})"
+        )
+    popcount = np.array([bin(i).count("1") for i in range(256)], dtype=np.int64)
+    return np.array(
+        [
+            popcount[np.bitwise_xor(da, db)].sum() / (bits * a.n_inputs)
+            for da, db, bits in zip(a.data, b.data, a.n_bits)
+        ],
+        dtype=np.float64,
+    )

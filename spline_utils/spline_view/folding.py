@@ -1,0 +1,52 @@
+"""Folding eval-mode BatchNorm into the affine layer before it.
+
+In eval mode ``BN(h) = gamma * (h - mu) / sqrt(var + eps) + beta`` is an affine map with a
+diagonal matrix, so ``BN(W z + c)`` is again affine: ``W' z + c'`` with
+``W' = diag(s) W``, ``c' = s * (c - mu) + beta`` and ``s = gamma / sqrt(var + eps)``.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from .._validate import check_finite
+
+
+def fold_batchnorm(layer: nn.Module, bn: nn.Module) -> tuple[torch.Tensor, torch.Tensor]:
+    """Weight and bias of ``bn(layer(z))`` as one affine layer (eval-mode statistics).
+
+    layer: ``nn.Linear`` (weight (out, in)) or ``nn.Conv2d`` (weight (out, in/groups, kh, kw));
+    bn: the ``nn.BatchNorm1d`` / ``nn.BatchNorm2d`` over its ``out`` channels.
+    Returns ``(weight, bias)`` with the layer's weight shape and bias shape (out,).
+    """
+    if not isinstance(layer, (nn.Linear, nn.Conv2d)):
+        raise ValueError(f"layer must be nn.Linear or nn.Conv2d, got {type(layer).__name__}")
+    if not isinstance(bn, (nn.BatchNorm1d, nn.BatchNorm2d)):
+        raise ValueError(f"bn must be nn.BatchNorm1d or nn.BatchNorm2d, got {type(bn).__name__}")
+    out = layer.weight.shape[0]
+    if bn.num_features != out:
+        raise ValueError(f"bn has {bn.num_features} features but the layer has {out} outputs")
+    if bn.running_mean is None or bn.running_var is None:
+        raise ValueError(
+            "bn keeps no running statistics (track_running_stats=False): it is not affine"
+        )
+    for what, tensor in (
+        ("layer weight", layer.weight),
+        ("layer bias", layer.bias),
+        ("bn weight", bn.weight),
+        ("bn bias", bn.bias),
+        ("bn running_mean", bn.running_mean),
+        ("bn running_var", bn.running_var),
+    ):
+        if tensor is not None:
+            check_finite(what, tensor.detach())
+    if bool((bn.running_var < 0).any()):
+        raise ValueError("bn running_var must be >= 0, got a negative entry")
+    with torch.no_grad():
+        gamma = bn.weight if bn.weight is not None else torch.ones_like(bn.running_var)
+        beta = bn.bias if bn.bias is not None else torch.zeros_like(bn.running_mean)
+        scale = gamma / torch.sqrt(bn.running_var + bn.eps)
+        bias = layer.bias if layer.bias is not None else torch.zeros_like(bn.running_mean)
+        weight = layer.weight * scale.reshape(-1, *([1] * (layer.weight.dim() - 1)))
+        return weight.clone(), (scale * (bias - bn.running_mean) + beta).clone()
