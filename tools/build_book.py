@@ -36,6 +36,9 @@ def main(argv=None) -> int:
     if args.from_outputs:
         config = yaml.safe_load((ROOT / "_config.yml").read_text())
         config["execute"]["execute_notebooks"] = "off"
+        local = config.get("sphinx", {}).get("local_extensions") or {}
+        for name, folder in local.items():  # relative to the config file, which moves
+            local[name] = str(ROOT / folder)
         rendered = ROOT / "_build" / "_config-from-outputs.yml"
         rendered.parent.mkdir(exist_ok=True)
         rendered.write_text(yaml.safe_dump(config, sort_keys=False))
