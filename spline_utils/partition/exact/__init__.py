@@ -38,15 +38,15 @@ import torch.nn.functional as F
 from torch import nn
 from torch.nn.modules.utils import _pair
 
-from .._validate import check_array, check_domain, check_int, check_real, is_int
-from ..spline_view.model_walk import (
+from ..._validate import check_array, check_domain, check_int, check_real, is_int
+from ...spline_view.model_walk import (
     AFFINE_MODULES,
     CODE_MODULES,
     check_supported,
     code_modules,
     pool_geometry,
 )
-from .slices import PlaneSlice
+from ..slices import PlaneSlice
 
 DOMAIN_EDGE = -1  # edge label of the domain boundary
 
@@ -238,7 +238,7 @@ class ExactPartition:
         """Fraction of the exact regions that a :class:`~spline_utils.grid_partition.GridPartition`
         of the same model and domain samples. Raises ``AssertionError`` if the grid finds a code
         that no exact region has (which would make one of the two wrong)."""
-        from .grid import GridPartition
+        from ..grid import GridPartition
 
         if not isinstance(grid, GridPartition):
             raise TypeError(f"grid must be a GridPartition, got {type(grid).__name__}")
@@ -370,7 +370,7 @@ class ExactPartition:
           the vertices) the network's codes equal the region's code and its output equals the
           region's affine map (absolute error <= ``tol``).
         """
-        from ..spline_view.codes import (
+        from ...spline_view.codes import (
             activation_codes,
         )  # local import: codes does not depend on this module
 
@@ -424,7 +424,7 @@ class ExactPartition:
         """
         from scipy.spatial import cKDTree
 
-        from .grid import grid_partition
+        from ..grid import grid_partition
 
         resolution = check_int("resolution", resolution, 2)
         lo, hi = self.domain.min(0), self.domain.max(0)
@@ -508,8 +508,8 @@ def sampled_local_complexity(
     sign is not the same at the four vertices ``point +- radius * e_i`` of the cross-polytope
     (a diamond in the slice). It counts a spline only if it separates those vertices, so it
     undercounts splines that cut the neighbourhood but not its vertices."""
-    from ..spline_view.codes import activation_codes
-    from .slices import check_slice
+    from ...spline_view.codes import activation_codes
+    from ..slices import check_slice
 
     check_supported(model)
     p = check_array("point", point, shape=(2,))
@@ -875,7 +875,7 @@ def exact_partition(
         dropped.
     Returns an :class:`ExactPartition` (float64 throughout).
     """
-    from .slices import check_slice
+    from ..slices import check_slice
 
     check_supported(model)
     domain = _domain_polygon(domain)
