@@ -1,0 +1,141 @@
+"""Pinned scores and choices of the pruning criteria (issue 14).
+
+The numbers below were recorded from the package *before* the criteria became registry objects
+(``criteria.unit_scores`` with an if/elif chain, ``merging.prune_units`` with its own three
+criteria). They pin the refactoring: every criterion must score, and node pruning must choose,
+exactly as before. The models are built from NumPy's PCG64 stream, so the pins do not depend on
+torch's random number generator.
+"""
+
+import numpy as np
+import pytest
+import torch
+
+import spline_utils as su
+from spline_utils import criteria
+
+
+def bn_mlp() -> torch.nn.Module:
+    """3 -> 6 -> 5 -> 2 MLP with BatchNorm (float64, eval); unit 4 of layer "0" nearly
+    duplicates unit 1's spline, so the spline policy's redundancy discount is exercised."""
+    rng = np.random.default_rng(2022)
+    net = su.make_mlp([3, 6, 5, 2], batch_norm=True).double().eval()
+    with torch.no_grad():
+        for p in net.parameters():
+            p.copy_(torch.from_numpy(rng.normal(size=tuple(p.shape))))
+        for bn in (net[1], net[4]):
+            bn.running_mean.copy_(torch.from_numpy(rng.normal(size=bn.num_features) * 0.3))
+            bn.running_var.copy_(torch.from_numpy(rng.uniform(0.5, 1.5, size=bn.num_features)))
+        net[0].weight[4] = 2.0 * net[0].weight[1] + 1e-3
+        net[0].bias[4] = 2.0 * net[0].bias[1]
+        net[1].running_mean[4] = 2.0 * net[1].running_mean[1]
+        net[1].running_var[4] = 4.0 * net[1].running_var[1]
+        net[1].weight[4] = net[1].weight[1].abs() * 0.5
+        net[1].bias[4] = net[1].bias[1]
+    return net
+
+
+def fcnet(width: int = 20, seed: int = 3):
+    """A float32 ``2 -> width -> 2`` FCNet and 300 points of [-5, 5]^2, from NumPy's stream."""
+    rng = np.random.default_rng(seed)
+    net = su.make_mlp([2, width, 2])
+    with torch.no_grad():
+        for p in net.parameters():
+            p.copy_(torch.from_numpy(rng.normal(size=tuple(p.shape)).astype(np.float32)))
+    x = torch.from_numpy(rng.uniform(-5, 5, size=(300, 2)).astype(np.float32))
+    return net, x
+
+
+# unit_scores(bn_mlp(), criterion, seed=7[, mask=...]) before the refactoring
+PINNED_SCORES = {
+    "random": {
+        "0": [0.625095466604667, 0.8972138009695755, 0.7756856902451935, 0.22520718999059186,
+              0.30016628491122543, 0.8735534453962619],
+        "3": [0.005265304565574724, 0.8212284183827663, 0.7970694287520462, 0.4679349528437208,
+              0.3030324268193135],
+    },
+    "magnitude": {
+        "0": [5.597389730315659, 2.0197445552676103, 3.4348385099824137, 4.450369776509758,
+              4.038489110535221, 1.7266838165880332],
+        "3": [5.440376508157125, 6.7749866069847755, 4.815481326874514, 7.630952157985146,
+              5.41892550221087],
+    },
+    "slimming": {
+        "0": [0.7261367312026653, 0.8852362809563855, 1.6172834363393336, 0.8619807276703836,
+              0.44261814047819276, 0.5666450076535691],
+        "3": [0.07123317236950245, 0.21380300529341595, 0.645385851585234, 0.6145132024544544,
+              1.2525556628955579],
+    },
+    "spline": {
+        "0": [0.05760616513237091, 0.04621296199480091, 2.972186224331855, 4.164417164675436,
+              8.797124308864049e-05, 1.1448380772431774],
+        "3": [2.1618394993459042e-08, 0.057386192056719805, 0.11755546710017042,
+              0.1810804615932887, 0.5294409998610755],
+    },
+    "mask": {"0": [1.0, 1.0, 0.0, 1.0, 1.0, 0.0], "3": [1.0, 0.0, 1.0, 1.0, 1.0]},
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("criterion", list(PINNED_SCORES))
+def test_unit_scores_are_pinned(criterion):
+    net = bn_mlp()
+    mask = su.unit_mask(net, {"0": [2, 5], "3": [1]}) if criterion == "mask" else None
+    scores = criteria.unit_scores(net, criterion, seed=7, mask=mask)
+    assert list(scores) == ["0", "3"]
+    for name, expected in PINNED_SCORES[criterion].items():
+        assert scores[name].dtype == np.float64 and scores[name].shape == (len(expected),)
+        np.testing.assert_allclose(scores[name], expected, rtol=1e-12, atol=1e-15)
+    if criterion in ("random", "mask"):  # no arithmetic: bit for bit
+        assert {n: s.tolist() for n, s in scores.items()} == PINNED_SCORES[criterion]
+
+
+# prune_units(fcnet(), "0", ratio, criterion, seed=4 / x=x).pruned before the refactoring
+PINNED_MAGNITUDE = [5, 2, 8, 12, 17, 1, 6, 11, 15, 9, 14, 16, 7, 10, 19, 13]  # L2 norms
+PINNED_SPLINE = {  # ratio: (pruned in order, merged_into), the greedy delete-or-merge rule
+    0.25: ([5, 14, 2, 1, 11], [0, 4, 15, 0, 0]),
+    0.5: ([5, 14, 2, 1, 11, 12, 6, 9, 10, 17], [0, 4, 15, 0, 0, 4, 19, 13, 4, -1]),
+    0.8: (
+        [5, 14, 2, 1, 11, 12, 6, 9, 10, 17, 7, 8, 15, 3, 16, 13],
+        [0, 4, 15, 0, 0, 4, 19, 13, 4, -1, 15, 13, 3, 18, 13, 0],
+    ),
+}
+PINNED_SPLINE_OUTPUT_SUM = {
+    0.25: -3549.232901737094,
+    0.5: -3441.289375960827,
+    0.8: -3359.919491291046,
+}
+
+
+@pytest.mark.parametrize("ratio", [0.25, 0.5, 0.8])
+def test_node_pruning_by_magnitude_and_random_is_pinned(ratio):
+    net, _ = fcnet()
+    n = int(round(ratio * 20))
+    assert su.prune_units(net, "0", ratio, "magnitude", seed=4).pruned == PINNED_MAGNITUDE[:n]
+    generator = torch.Generator().manual_seed(4)  # the rule before the refactoring
+    expected = torch.randperm(20, generator=generator)[:n].tolist()
+    assert su.prune_units(net, "0", ratio, "random", seed=4).pruned == expected
+
+
+@pytest.mark.parametrize("ratio", [0.25, 0.5, 0.8])
+def test_node_pruning_by_spline_merging_is_pinned(ratio):
+    net, x = fcnet()
+    result = su.prune_units(net, "0", ratio, "spline", x=x)
+    assert (result.pruned, result.merged_into) == PINNED_SPLINE[ratio]
+    small = su.remove_pruned_units(result.model, "0")
+    assert small[0].out_features == 20 - len(result.pruned)
+    total = small(x).double().sum().item()
+    assert total == pytest.approx(PINNED_SPLINE_OUTPUT_SUM[ratio], rel=1e-5)
+
+
+def test_node_pruning_by_spline_merging_with_batchnorm_is_pinned():
+    net = bn_mlp()
+    x = torch.from_numpy(np.random.default_rng(5).normal(size=(200, 3)))
+    pins = {
+        0.34: ([4, 5], [-1, -1], 1574.8387387238456),
+        0.67: ([4, 5, 1, 3], [-1, -1, 2, 2], 347.3186851275335),
+    }
+    for ratio, (pruned, merged_into, total) in pins.items():
+        result = su.prune_units(net, "0", ratio, "spline", x=x)
+        assert (result.pruned, result.merged_into) == (pruned, merged_into)
+        small = su.remove_pruned_units(result.model, "0")
+        assert small(x).sum().item() == pytest.approx(total, rel=1e-10)
