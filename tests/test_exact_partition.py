@@ -1,3 +1,5 @@
+import importlib
+
 import numpy as np
 import pytest
 import torch
@@ -5,6 +7,7 @@ from torch import nn
 
 import spline_utils as su
 from spline_utils.partition.exact import ExactPartition
+from spline_utils.partition.exact.engine import _EngineOptions
 
 from .conftest import random_bn_
 from .test_grid_partition import lines_network
@@ -218,7 +221,7 @@ class _Wrapped(nn.Module):
 
 @pytest.mark.parametrize("case", ["leaky_mlp", "convnet"])
 def test_sequential_fast_path_equals_the_general_path(case, convnet):
-    from spline_utils.partition.exact import _sequential_plan
+    from spline_utils.partition.exact.propagation import sequential_plan
 
     if case == "leaky_mlp":
         model = su.he_init_(
@@ -236,7 +239,7 @@ def test_sequential_fast_path_equals_the_general_path(case, convnet):
         domain = (-1, 1, -1, 1)
     model.eval()
     wrapped = _Wrapped(model)
-    assert _sequential_plan(model) is not None and _sequential_plan(wrapped) is None
+    assert sequential_plan(model) is not None and sequential_plan(wrapped) is None
     fast = su.exact_partition(model, domain, slice=plane)
     general = su.exact_partition(wrapped, domain, slice=plane)
     assert fast.n_regions == general.n_regions > 20
@@ -282,20 +285,19 @@ def test_engine_uses_eval_semantics_and_leaves_the_model_alone():
 
 
 @pytest.mark.parametrize("widths", [[2, 16, 16, 16, 1], [2, 8, 8, 3]])
-def test_sweep_and_rounds_give_the_same_partition(widths, monkeypatch):
+def test_sweep_and_rounds_give_the_same_partition(widths):
     """The two ReLU-splitting strategies (unit-by-unit sweep, candidate rounds) must agree
     region for region: counts, areas, codes and edge labels."""
-    import importlib
-
-    engine = importlib.import_module("spline_utils.partition.exact")
     model = su.he_init_(
         su.make_mlp(widths), bias_std=0.5, generator=torch.Generator().manual_seed(3)
     )
-    parts = []
+    parts, logs = [], []
     for limit in (0, 10**12):  # rounds only, sweep only
-        monkeypatch.setattr(engine, "_SWEEP_LIMIT", limit)
-        monkeypatch.setattr(engine, "_SWEEP_UNITS", limit)
-        parts.append(su.exact_partition(model, (-2, 2, -2, 2)))
+        options = _EngineOptions(sweep_units=limit, sweep_limit=limit, log=[])
+        parts.append(su.exact_partition(model, (-2, 2, -2, 2), _options=options))
+        logs.append([step for _, step in options.log if step in ("sweep", "rounds")])
+    n_layers = len(widths) - 2
+    assert logs == [["rounds"] * n_layers, ["sweep"] * n_layers]
     a, b = parts
     assert a.n_regions == b.n_regions > 50
     assert np.allclose(np.sort(a.areas), np.sort(b.areas), rtol=0, atol=1e-12)
@@ -307,13 +309,10 @@ def test_sweep_and_rounds_give_the_same_partition(widths, monkeypatch):
 
 
 @pytest.mark.parametrize("activation", ["relu", "leaky_relu"])
-def test_flat_map_shortcut_equals_forming_every_input(activation, monkeypatch):
+def test_flat_map_shortcut_equals_forming_every_input(activation):
     """After flat ReLU / LeakyReLU layers the engine may form the next maps from one product per
     layer-start polygon plus a sparse correction; it must give the same maps as forming every
     region's input, and the network's own outputs."""
-    import importlib
-
-    engine = importlib.import_module("spline_utils.partition.exact")
     model = su.he_init_(
         su.make_mlp([2, 24, 24, 24, 3], activation=activation, batch_norm=True),
         bias_std=0.5,
@@ -321,17 +320,45 @@ def test_flat_map_shortcut_equals_forming_every_input(activation, monkeypatch):
     )
     random_bn_(model)
     model.eval()
-    used = []
-    shortcut = engine._flat_relu_maps
-    monkeypatch.setattr(engine, "_flat_relu_maps", lambda *args: used.append(1) or shortcut(*args))
-    parts = []
+    parts, used = [], []
     for threshold in (0, 1 << 62):  # always, never
-        monkeypatch.setattr(engine, "_FLAT_MIN", threshold)
-        parts.append(su.exact_partition(model, (-2, 2, -2, 2)))
-    assert len(used) == 3  # three flat layers feed a segment, in the first run only
+        options = _EngineOptions(flat_min=threshold, log=[])
+        parts.append(su.exact_partition(model, (-2, 2, -2, 2), _options=options))
+        used.append([layer for layer, step in options.log if step == "flat maps"])
+    assert used == [[1, 2, 3], []]  # three flat layers feed a segment, in the first run only
     a, b = parts
     assert a.n_regions == b.n_regions > 100
     assert np.array_equal(a.code_rows(), b.code_rows())
     np.testing.assert_allclose(a.output_map, b.output_map, rtol=1e-10, atol=1e-10)
     np.testing.assert_allclose(a.output_offset, b.output_offset, rtol=1e-10, atol=1e-10)
     assert a.check(model)["max_map_error"] < 1e-9
+
+
+def test_engine_options_are_checked_and_logged():
+    """``_options`` must be an _EngineOptions; its log names the maps and cuts of every layer."""
+    model = su.make_mlp([2, 4, 4, 1])
+    with pytest.raises(TypeError, match="_options must be an _EngineOptions"):
+        su.exact_partition(model, (0, 1, 0, 1), _options={"sweep_units": 0})
+    options = _EngineOptions(log=[])
+    su.exact_partition(model, (0, 1, 0, 1), _options=options)
+    assert options.log == [
+        (0, "sequential maps"),
+        (0, "sweep"),
+        (1, "sequential maps"),
+        (1, "sweep"),
+        (2, "sequential maps"),
+    ]
+
+
+def test_no_module_of_the_engine_uses_assert_statements():
+    """Checks raise explicitly (``python -O`` removes ``assert`` statements), in every module."""
+    import inspect
+    import pkgutil
+
+    from spline_utils.partition import exact
+
+    names = [m.name for m in pkgutil.iter_modules(exact.__path__)]
+    assert {"cuts", "engine", "polygons", "propagation", "result"} <= set(names)
+    for name in names:
+        module = importlib.import_module(f"spline_utils.partition.exact.{name}")
+        assert "assert " not in inspect.getsource(module), name

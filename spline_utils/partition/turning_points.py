@@ -17,7 +17,9 @@ from scipy.spatial import cKDTree
 from torch import nn
 
 from .._validate import check_array, check_int, check_real
-from .exact import ExactPartition, _float64_copy, _point_segment_distance, _to_input
+from .exact import ExactPartition
+from .exact.polygons import point_segment_distance
+from .exact.propagation import float64_copy, to_input
 
 
 def _check_part(part) -> ExactPartition:
@@ -114,7 +116,7 @@ def supplying_splines(part: ExactPartition, points: np.ndarray, before_layer: in
         return np.zeros(0, np.int64), np.zeros(0)
     if not len(segs):
         raise ValueError("the partition has no splines in those layers")
-    dist = np.stack([_point_segment_distance(p, segs[:, 0], segs[:, 1]) for p in points])
+    dist = np.stack([point_segment_distance(p, segs[:, 0], segs[:, 1]) for p in points])
     nearest = dist.argmin(1)
     return labels[nearest], dist[np.arange(len(points)), nearest]
 
@@ -147,8 +149,8 @@ def unit_preactivations(
                 f"labels must name units of the partition's {len(part.codes)} code layers "
                 f"(label = layer << 32 | unit, not the domain edge -1), got {label}"
             )
-    model64 = _float64_copy(model)
-    x = _to_input(torch.as_tensor(points), part.slice)
+    model64 = float64_copy(model)
+    x = to_input(torch.as_tensor(points), part.slice)
     codes = activation_codes(model64, x, keep_preactivations=True)
     out = np.empty(len(labels))
     for i, label in enumerate(labels):
