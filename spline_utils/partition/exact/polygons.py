@@ -19,7 +19,12 @@ DOMAIN_EDGE = -1  # edge label of the domain boundary
 
 @dataclass
 class Polygons:
-    """Convex polygons back to back (see the module docstring)."""
+    """Convex polygons back to back (see the module docstring).
+
+    :func:`split` and :func:`clip` may leave polygons with fewer than 3 vertices (empty sides);
+    ``counts``, ``areas``, ``next_index``, ``select`` and ``concat`` take them, the other methods
+    and :func:`snap` expect vertices in every polygon: keep the pieces with ``counts >= 3`` first.
+    """
 
     verts: np.ndarray  # (V, 2)
     labels: np.ndarray  # (V,) int64: label of the edge from vertex i to the next vertex
@@ -48,9 +53,8 @@ class Polygons:
         return np.sqrt(np.maximum.reduceat(np.einsum("ij,ij->i", d, d), self.offsets[:-1]))
 
     def next_index(self) -> np.ndarray:
-        nxt = np.arange(1, len(self.verts) + 1)
-        nxt[self.offsets[1:] - 1] = self.offsets[:-1]
-        return nxt
+        """Index (V,) of every vertex's successor in its polygon."""
+        return _next_index(self.offsets[:-1], self.offsets[1:], self.counts, len(self.verts))
 
     def _sum(self, values: np.ndarray) -> np.ndarray:
         """Per-polygon sums of per-vertex values (empty polygons give 0)."""
@@ -89,6 +93,17 @@ class Polygons:
         )
 
 
+def _next_index(first: np.ndarray, ends: np.ndarray, counts: np.ndarray, n_v: int) -> np.ndarray:
+    """Successor (V,) of every vertex of polygons with vertices ``first[p]:ends[p]``."""
+    nxt = np.arange(1, n_v + 1)
+    if counts.all():
+        nxt[ends - 1] = first
+    else:  # an empty polygon has no last vertex
+        full = counts > 0
+        nxt[ends[full] - 1] = first[full]
+    return nxt
+
+
 def split(data: np.ndarray, labels: np.ndarray, counts: np.ndarray, s: np.ndarray, cut):
     """Cut polygons in two along the zero line of an affine function.
 
@@ -105,8 +120,7 @@ def split(data: np.ndarray, labels: np.ndarray, counts: np.ndarray, s: np.ndarra
     n_v = len(s)
     ends = counts.cumsum()
     first = ends - counts
-    nxt = np.arange(1, n_v + 1)
-    nxt[ends - 1] = first
+    nxt = _next_index(first, ends, counts, n_v)
     sn = s[nxt]
     cross = s * sn < 0
     alpha = np.where(cross, s / np.where(cross, s - sn, 1.0), 0.0)
