@@ -42,7 +42,7 @@ book: $(STAMP)
 refresh: $(STAMP)
 	$(BIN)/python tools/stamp_chapters.py
 	for chapter in $(or $(CHAPTER),book/0*.ipynb); do \
-		SPLINE_BOOK_MODE=quick $(BIN)/jupyter execute --inplace $$chapter || exit 1; done
+		SPLINE_BOOK_MODE=quick SPLINE_BOOK_PROGRESS=text $(BIN)/jupyter execute --inplace $$chapter || exit 1; done
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_codes.py

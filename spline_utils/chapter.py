@@ -9,6 +9,7 @@ computed.
 from __future__ import annotations
 
 import numbers
+import textwrap
 
 import torch
 
@@ -49,6 +50,20 @@ def glue(name: str, value) -> None:
 
     Outside a book build without MyST-NB (a Colab session) nothing is recorded: the prose then
     shows the role's text, and the cell's own output still shows the number.
+
+    Args:
+        name: the key the prose uses, an identifier-like string.
+        value: the value; a NumPy or torch scalar is stored as a Python number (so the text
+            reads 97, not ``np.int64(97)``).
+
+    Returns:
+        ``None``; nothing is displayed.
+
+    Raises:
+        ValueError: ``name`` is not an identifier-like string.
+
+    Example:
+        >>> glue("n_regions", torch.tensor(97))  # shown in the text as 97
     """
     if not isinstance(name, str) or not name.isidentifier():
         raise ValueError(f"name must be an identifier-like string, got {name!r}")
@@ -59,3 +74,21 @@ def glue(name: str, value) -> None:
     except ImportError:
         return
     _myst_glue(name, value, display=False)
+
+
+def wrap(text, width: int = 88) -> str:
+    """``str(text)`` with every line longer than ``width`` characters folded (continuation lines
+    indented under the line's own indentation, plus two), so printed output fits the book's code
+    column; e.g. ``print(su.chapter.wrap(model))``."""
+    width = int(width)
+    if width < 20:
+        raise ValueError(f"width must be at least 20 characters, got {width}")
+    lines = []
+    for line in str(text).splitlines():
+        indent = " " * (len(line) - len(line.lstrip()))
+        lines.append(
+            textwrap.fill(line, width, subsequent_indent=indent + "  ", break_on_hyphens=False)
+            if len(line) > width
+            else line
+        )
+    return "\n".join(lines)

@@ -10,6 +10,7 @@ outputs: it checks the rendered pages (tools/check_html.py) without a third exec
 from __future__ import annotations
 
 import argparse
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -43,7 +44,9 @@ def main(argv=None) -> int:
         rendered.parent.mkdir(exist_ok=True)
         rendered.write_text(yaml.safe_dump(config, sort_keys=False))
         command += ["--config", str(rendered), "--all"]
-    return subprocess.run(command, cwd=ROOT).returncode
+    # progress bars as one summary line: a static page cannot run tqdm's widgets
+    env = {**os.environ, "SPLINE_BOOK_PROGRESS": "text"}
+    return subprocess.run(command, cwd=ROOT, env=env).returncode
 
 
 if __name__ == "__main__":

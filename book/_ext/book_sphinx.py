@@ -3,6 +3,8 @@
 * Author-year labels in the bibliography: the text cites author-year (``bibtex_reference_style:
   author_year``), so the references page labels each entry the same way ("Liu et al., 2017")
   instead of with alpha codes ("LLS+17"). Registered as the pybtex style ``author_year_book``.
+* No lone search box in a page header: pydata-sphinx-theme 0.16+ draws a header that
+  sphinx-book-theme 1.x does not use (``static/book.css`` hides it).
 * Each page's inline scripts once: Jupyter Book 1.x registers the inline configuration scripts of
   sphinx-thebe and sphinx-togglebutton twice, and the second ``const THEBE_JS_URL`` is a
   JavaScript error on every page.
@@ -12,6 +14,7 @@ from __future__ import annotations
 
 import codecs
 from collections import Counter
+from pathlib import Path
 
 import latexcodec  # noqa: F401  (registers the 'ulatex' codec)
 
@@ -72,6 +75,12 @@ def _scripts_once(app, pagename, templatename, context, doctree) -> None:
     scripts[:] = kept
 
 
+def _static(app) -> None:
+    app.config.html_static_path.append(str(Path(__file__).resolve().parent / "static"))
+
+
 def setup(app):
+    app.connect("builder-inited", _static)
+    app.add_css_file("book.css")
     app.connect("html-page-context", _scripts_once, priority=1000)
     return {"parallel_read_safe": True, "parallel_write_safe": True}

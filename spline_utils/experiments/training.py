@@ -5,11 +5,11 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 from torch import nn
-from tqdm.auto import tqdm
 
 from .._validate import check_bool, check_int, check_module, check_real, check_tensor
 from ..pruning.masks import check_mask, enforce_mask_
 from ..spline_view.model_walk import evaluation_mode
+from .progress import progress_bar
 
 
 def train_classifier(
@@ -29,17 +29,46 @@ def train_classifier(
 ) -> list[float]:
     """Train with SGD on cross-entropy (mini-batches, reshuffled each epoch with ``seed``).
 
-    ``mask``: a :class:`~spline_utils.masks.PruningMask` re-applied after every step, so that a
-    pruned model is fine-tuned without its pruned weights growing back.
-    ``bn_l1``: network slimming's sparsity term ``bn_l1 * sum |gamma|`` over every BatchNorm,
-    applied as ``bn_l1 * sign(gamma)`` added to gamma's gradient (0 = off).
-    ``callbacks``: callables ``cb(model, epoch)`` run after every epoch (``epoch`` = epochs done,
-    from 1), e.g. the early-bird detectors of :mod:`spline_utils.early_bird`; the model is put
-    back in train mode after each.
+    A model with a single output is a binary classifier trained with the logistic loss on
+    ``f(x)`` (class 1 where ``f(x) > 0``). Training happens in place, on the CPU or wherever
+    ``model`` and the data live.
 
-    x: (N, *input_shape) float; y: (N,) int64 class labels. A model with a single output is a
-    binary classifier trained with the logistic loss on ``f(x)`` (class 1 where ``f(x) > 0``).
-    Returns the mean training loss per epoch. The model is left in eval mode.
+    Args:
+        model: the network, trained in place.
+        x: inputs, float of shape ``(N, *input_shape)``.
+        y: class labels, int64 of shape (N,), in ``[0, classes)``.
+        epochs: passes over the data (>= 1).
+        lr: learning rate (> 0).
+        batch_size: examples per step (>= 1).
+        momentum: SGD momentum (>= 0).
+        weight_decay: SGD weight decay (>= 0).
+        seed: seed of the shuffling (the model's initialisation is not touched).
+        progress: show a progress bar.
+        mask: a :class:`~spline_utils.pruning.masks.PruningMask` re-applied after every step,
+            so that a pruned model is fine-tuned without its pruned weights growing back.
+        bn_l1: network slimming's sparsity term ``bn_l1 * sum |gamma|`` over every BatchNorm,
+            applied as ``bn_l1 * sign(gamma)`` added to gamma's gradient (0 = off).
+        callbacks: callables ``cb(model, epoch)`` run after every epoch (``epoch`` = epochs
+            done, from 1), e.g. the early-bird detectors of :mod:`spline_utils.early_bird`; the
+            model is put back in train mode after each.
+
+    Returns:
+        The mean training loss per epoch (a list of ``epochs`` floats). The model is left in
+        eval mode.
+
+    Raises:
+        ValueError: ``x`` and ``y`` differ in length or are empty, a label does not fit the
+            model's outputs, a hyper-parameter is out of range, or ``mask`` does not fit the
+            model.
+        TypeError: ``y`` is not a tensor, or a callback is not callable.
+
+    Example:
+        >>> x, y = su.x_shaped_data(n=200, seed=0)
+        >>> _ = torch.manual_seed(0)
+        >>> net = su.make_mlp([2, 8, 1])
+        >>> losses = su.train_classifier(net, x, y, epochs=5, batch_size=50, progress=False)
+        >>> len(losses), losses[-1] < losses[0], net.training
+        (5, True, False)
     """
     check_module("model", model)
     x = check_tensor("x", x, min_dim=2)
@@ -78,7 +107,7 @@ def train_classifier(
     opt = torch.optim.SGD(model.parameters(), lr=lr, momentum=momentum, weight_decay=weight_decay)
     history = []
     model.train()
-    for _ in tqdm(range(epochs), desc="training", disable=not progress, leave=False):
+    for _ in progress_bar(range(epochs), desc="training", disable=not progress, leave=False):
         order = torch.randperm(x.shape[0], generator=generator)
         total = 0.0
         for start in range(0, x.shape[0], batch_size):
@@ -130,7 +159,29 @@ def predict(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
 
 @torch.no_grad()
 def accuracy(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> float:
-    """Fraction of correctly classified examples (eval mode)."""
+    """Fraction of correctly classified examples (eval mode).
+
+    A prediction is the argmax of the outputs, or ``f(x) > 0`` for a single output. The model's
+    train / eval mode is restored afterwards.
+
+    Args:
+        model: the classifier.
+        x: inputs of shape ``(N, *input_shape)``, on the model's device and in its dtype.
+        y: class labels, int64 of shape (N,).
+
+    Returns:
+        The accuracy, a Python float in [0, 1].
+
+    Raises:
+        ValueError: ``x`` and ``y`` differ in length, or ``y`` is not a 1-D integer tensor of
+            labels >= 0.
+        TypeError: ``y`` is not a tensor.
+
+    Example:
+        >>> x, y = su.x_shaped_data(n=2000, seed=0)  # the toy network's training data
+        >>> round(su.accuracy(su.load_network("toy_mlp"), x, y), 2)
+        0.99
+    """
     check_module("model", model)
     y = _check_labels(y)
     if not isinstance(x, torch.Tensor) or x.shape[0] != y.shape[0]:
