@@ -47,8 +47,8 @@ for _module, _names in {
     "supplying_splines unit_preactivations",
     "pruning.masks": "PruningMask apply_mask enforce_mask_ full_mask magnitude_weight_mask unit_mask "
     "weight_mask",
-    "pruning.merging": "UnitPruning input_radius merge_bound merge_units prune_units redundancy_bounds "
-    "remove_pruned_units",
+    "pruning.merging": "UnitPruning delete_units input_radius merge_bound merge_units prune_units "
+    "redundancy_bounds remove_pruned_units spline_merge_pruning",
     "networks.models": "VGG16_CFG PreResNet ResidualBlock digits_convnet he_init_ make_mlp preresnet vgg",
     "networks.pretrained": "load_network train_network",
     "experiments.data": "digits_tensors x_shaped_data",

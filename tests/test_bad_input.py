@@ -899,7 +899,9 @@ def test_fold_batchnorm_refuses_negative_variance():
             "seed must be an integer >= 0",
         ),
         (
-            lambda m: su.prune_units(m, "0", 0.5, criterion="spline", x=torch.full((4, 2), INF)),
+            lambda m: su.prune_units(
+                m, "0", 0.5, criterion="spline-merge", x=torch.full((4, 2), INF)
+            ),
             ValueError,
             "x must be finite",
         ),
@@ -1308,7 +1310,7 @@ def test_bad_model_builder_arguments(call, error, message):
             r"ratios\[1\] must be in \[0, 1\)",
         ),
         (
-            lambda: su.fcnet_study.fcnet_pruning_study(criteria=("spline", "l1")),
+            lambda: su.fcnet_study.fcnet_pruning_study(criteria=("spline-merge", "l1")),
             ValueError,
             r"criteria\[1\] must be one of",
         ),

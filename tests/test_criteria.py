@@ -13,6 +13,7 @@ import torch
 
 import spline_utils as su
 from spline_utils import criteria
+from spline_utils.pruning import merging
 
 
 def bn_mlp() -> torch.nn.Module:
@@ -89,7 +90,8 @@ def test_unit_scores_are_pinned(criterion):
         assert {n: s.tolist() for n, s in scores.items()} == PINNED_SCORES[criterion]
 
 
-# prune_units(fcnet(), "0", ratio, criterion, seed=4 / x=x).pruned before the refactoring
+# prune_units(fcnet(), "0", ratio, criterion, seed=4 / x=x).pruned before the refactoring, when
+# "magnitude-l2" was called "magnitude" and "spline-merge" was called "spline"
 PINNED_MAGNITUDE = [5, 2, 8, 12, 17, 1, 6, 11, 15, 9, 14, 16, 7, 10, 19, 13]  # L2 norms
 PINNED_SPLINE = {  # ratio: (pruned in order, merged_into), the greedy delete-or-merge rule
     0.25: ([5, 14, 2, 1, 11], [0, 4, 15, 0, 0]),
@@ -110,16 +112,18 @@ PINNED_SPLINE_OUTPUT_SUM = {
 def test_node_pruning_by_magnitude_and_random_is_pinned(ratio):
     net, _ = fcnet()
     n = int(round(ratio * 20))
-    assert su.prune_units(net, "0", ratio, "magnitude", seed=4).pruned == PINNED_MAGNITUDE[:n]
+    for prune in (su.prune_units, su.delete_units):  # the old "magnitude" is "magnitude-l2"
+        assert prune(net, "0", ratio, "magnitude-l2", seed=4).pruned == PINNED_MAGNITUDE[:n]
     generator = torch.Generator().manual_seed(4)  # the rule before the refactoring
     expected = torch.randperm(20, generator=generator)[:n].tolist()
-    assert su.prune_units(net, "0", ratio, "random", seed=4).pruned == expected
+    for prune in (su.prune_units, su.delete_units):
+        assert prune(net, "0", ratio, "random", seed=4).pruned == expected
 
 
 @pytest.mark.parametrize("ratio", [0.25, 0.5, 0.8])
 def test_node_pruning_by_spline_merging_is_pinned(ratio):
     net, x = fcnet()
-    result = su.prune_units(net, "0", ratio, "spline", x=x)
+    result = su.prune_units(net, "0", ratio, "spline-merge", x=x)
     assert (result.pruned, result.merged_into) == PINNED_SPLINE[ratio]
     small = su.remove_pruned_units(result.model, "0")
     assert small[0].out_features == 20 - len(result.pruned)
@@ -135,7 +139,151 @@ def test_node_pruning_by_spline_merging_with_batchnorm_is_pinned():
         0.67: ([4, 5, 1, 3], [-1, -1, 2, 2], 347.3186851275335),
     }
     for ratio, (pruned, merged_into, total) in pins.items():
-        result = su.prune_units(net, "0", ratio, "spline", x=x)
+        result = su.prune_units(net, "0", ratio, "spline-merge", x=x)
         assert (result.pruned, result.merged_into) == (pruned, merged_into)
         small = su.remove_pruned_units(result.model, "0")
         assert small(x).sum().item() == pytest.approx(total, rel=1e-10)
+
+
+def test_spline_merge_pruning_is_the_prune_units_rule():
+    net, x = fcnet()
+    direct = su.spline_merge_pruning(net, "0", 0.5, x)
+    assert (direct.pruned, direct.merged_into) == PINNED_SPLINE[0.5]
+
+
+# ----------------------------------------------------------------------------- the registry
+def test_registry_names_and_descriptions():
+    assert list(criteria.CRITERIA) == [
+        "random",
+        "magnitude",
+        "magnitude-l2",
+        "slimming",
+        "spline",
+        "mask",
+    ]
+    for name, criterion in criteria.CRITERIA.items():
+        assert isinstance(criterion, criteria.Criterion) and criterion.name == name
+        assert criterion.paper_name and type(criterion).__doc__
+        assert criteria.get_criterion(name) is criterion
+    assert "Li et al., 2017" in criteria.CRITERIA["magnitude"].paper_name
+    assert "Liu et al., 2017" in criteria.CRITERIA["slimming"].paper_name
+    assert "Chapter 5" in criteria.CRITERIA["spline"].paper_name
+    with pytest.raises(ValueError, match=r"criterion must be one of \('random', 'magnitude'"):
+        criteria.get_criterion("taylor")
+
+
+def test_every_criterion_scores_float64_per_unit():
+    net = bn_mlp()
+    for name, criterion in criteria.CRITERIA.items():
+        mask = su.full_mask(net) if criterion.needs_mask else None
+        scores = criterion.scores(net, ["0"], seed=1, mask=mask)
+        assert list(scores) == ["0"] and scores["0"].dtype == np.float64
+        assert scores["0"].shape == (6,) and np.isfinite(scores["0"]).all()
+        np.testing.assert_array_equal(
+            scores["0"], criteria.unit_scores(net, name, ["0"], 1, mask)["0"]
+        )
+
+
+def test_magnitude_norms_of_rows_and_filters():
+    net = su.digits_convnet()
+    for ord, name in ((1, "magnitude"), (2, "magnitude-l2")):
+        scores = criteria.unit_scores(net, name, layers=["0"])["0"]
+        expected = torch.linalg.vector_norm(net[0].weight.detach().double().flatten(1), ord, dim=1)
+        np.testing.assert_allclose(scores, expected.numpy(), rtol=1e-12)
+    with pytest.raises(ValueError, match="ord must be 1 or 2"):
+        criteria.Magnitude(3)
+
+
+def test_random_criterion_streams():
+    net = bn_mlp()
+    numpy_scores = criteria.Random().scores(net, ["0", "3"], seed=3)
+    rng = np.random.default_rng(3)
+    assert numpy_scores["0"].tolist() == rng.random(6).tolist()
+    assert numpy_scores["3"].tolist() == rng.random(5).tolist()  # one stream over the layers
+    torch_scores = criteria.Random(generator="torch").scores(net, ["0"], seed=3)["0"]
+    perm = torch.randperm(6, generator=torch.Generator().manual_seed(3)).tolist()
+    assert np.argsort(torch_scores, kind="stable").tolist() == perm
+    with pytest.raises(ValueError, match="generator must be one of"):
+        criteria.Random(generator="python")
+
+
+def test_register_a_criterion():
+    class BiasMagnitude(criteria.Criterion):
+        """|b_k|: a toy criterion."""
+
+        name = "bias"
+        paper_name = "none (a test)"
+
+        def layer_scores(self, model, name, layer, *, rng, mask):
+            return layer.bias.detach().abs().double().numpy()
+
+    net = bn_mlp()
+    bias = criteria.register_criterion(BiasMagnitude())
+    try:
+        scores = criteria.unit_scores(net, "bias")
+        np.testing.assert_array_equal(scores["0"], net[0].bias.detach().abs().numpy())
+        assert "bias" in merging.node_criteria()
+        with pytest.raises(ValueError, match="registered already"):
+            criteria.register_criterion(BiasMagnitude())
+        assert criteria.register_criterion(BiasMagnitude(), replace=True) is not bias
+    finally:
+        criteria.CRITERIA.pop("bias")
+    reserved = BiasMagnitude()
+    reserved.name = "spline-merge"
+    with pytest.raises(ValueError, match="other than"):
+        criteria.register_criterion(reserved)
+    with pytest.raises(TypeError, match="must be a Criterion instance"):
+        criteria.register_criterion("bias")
+    with pytest.raises(TypeError, match="abstract"):
+        criteria.Criterion()
+
+
+# ----------------------------------------------------------------------------- node pruning
+def test_node_pruning_names():
+    assert merging.node_criteria(batch_norm=False) == (
+        "spline-merge",
+        "spline-delete",
+        "random",
+        "magnitude",
+        "magnitude-l2",
+    )
+    assert "mask" not in merging.node_criteria()
+    net, x = fcnet()
+    with pytest.raises(ValueError, match="'spline-merge' or 'spline-delete'"):
+        su.prune_units(net, "0", 0.5, "spline", x=x)  # the spline policy needs BatchNorm
+    with pytest.raises(ValueError, match="criterion must be one of"):
+        su.prune_units(net, "0", 0.5, "mask")
+    with pytest.raises(ValueError, match="node pruning needs a Linear layer"):
+        su.delete_units(su.digits_convnet(), "0", 0.5, "magnitude")
+
+
+def test_spline_deletion_follows_the_deletion_bound_and_never_merges():
+    net, x = fcnet()
+    result = su.prune_units(net, "0", 0.5, "spline-delete", x=x)
+    assert result.merged_into == [-1] * 10
+    delete, _ = su.redundancy_bounds(net, "0", su.input_radius(net, "0", x))
+    assert result.pruned == np.argsort(delete, kind="stable")[:10].tolist()
+    assert (result.model[2].weight == net[2].weight).all()  # deletion leaves the next layer
+    merged = su.prune_units(net, "0", 0.5, "spline-merge", x=x)
+    assert (merged.model[2].weight != net[2].weight).any()  # merging rewrites it
+
+
+def test_delete_units_by_any_registry_criterion():
+    net = bn_mlp()
+    for name in ("magnitude", "slimming", "spline"):
+        scores = criteria.unit_scores(net, name, layers=["0"])["0"]
+        result = su.delete_units(net, "0", 0.5, name)
+        assert result.pruned == np.argsort(scores, kind="stable")[:3].tolist()
+        assert sorted(result.pruned) == criteria.select_units({"0": scores}, 0.5)["0"]
+        assert result.merged_into == [-1] * 3
+        assert su.masks.full_mask(result.model)  # a masked copy: shapes kept
+        assert (result.model[0].weight[result.pruned] == 0).all()
+
+
+def test_remove_pruned_units_is_remove_units():
+    net, x = fcnet()
+    masked = su.prune_units(net, "0", 0.5, "magnitude-l2").model
+    small = su.remove_pruned_units(masked, "0")
+    direct = su.physical.remove_units(masked, {"0": sorted(PINNED_MAGNITUDE[:10])}, x[:2])
+    for (k, a), (_, b) in zip(small.state_dict().items(), direct.state_dict().items()):
+        assert torch.equal(a, b), k

@@ -20,19 +20,22 @@ def _net_with_redundancy():
     return net
 
 
-def test_spline_criterion_removes_duplicate_and_dead_units_first_without_changing_outputs():
+def test_spline_merging_removes_duplicate_and_dead_units_first_without_changing_outputs():
     net = _net_with_redundancy()
     x = torch.rand(400, 2, dtype=torch.float64) * 2 - 1
-    result = su.prune_units(net, "0", 2 / 6, criterion="spline", x=x)
+    result = su.prune_units(net, "0", 2 / 6, criterion="spline-merge", x=x)
     assert sorted(result.pruned) == [4, 5] or sorted(result.pruned) == [0, 5]
     torch.testing.assert_close(result.model(x), net(x), rtol=0, atol=1e-10)
     assert -1 in result.merged_into  # the dead unit is deleted, the duplicate merged
+    deleted = su.prune_units(net, "0", 2 / 6, criterion="spline-delete", x=x)
+    assert 5 in deleted.pruned and deleted.merged_into == [-1, -1]  # no merging: the twin stays
+    assert (deleted.model(x) - net(x)).abs().max() > 1e-3
 
 
 def test_magnitude_and_random_criteria():
     net = su.make_mlp([2, 10, 2])
     norms = net[0].weight.detach().norm(dim=1)
-    result = su.prune_units(net, "0", 0.3, criterion="magnitude")
+    result = su.prune_units(net, "0", 0.3, criterion="magnitude-l2")
     assert sorted(result.pruned) == sorted(torch.argsort(norms)[:3].tolist())
     assert int((result.model[0].weight.abs().sum(1) == 0).sum()) == 3
     a = su.prune_units(net, "0", 0.5, criterion="random", seed=1).pruned
@@ -46,7 +49,7 @@ def test_physical_removal_keeps_outputs_and_shrinks_the_layer():
     net = su.make_mlp([2, 12, 8, 3], batch_norm=True)
     net.eval()
     x = torch.randn(50, 2)
-    result = su.prune_units(net, "0", 0.5, criterion="spline", x=x)
+    result = su.prune_units(net, "0", 0.5, criterion="spline-merge", x=x)
     small = su.remove_pruned_units(result.model, "0")
     assert small[0].out_features == 6 and small[1].num_features == 6 and small[3].in_features == 6
     torch.testing.assert_close(small(x), result.model(x), rtol=1e-5, atol=1e-6)
@@ -56,13 +59,13 @@ def test_physical_removal_keeps_outputs_and_shrinks_the_layer():
 
 def test_ratio_bounds_and_bad_criteria():
     net = su.make_mlp([2, 4, 1])
-    assert len(su.prune_units(net, "0", 0.95, criterion="magnitude").pruned) == 3  # one unit stays
+    assert len(su.prune_units(net, "0", 0.95, criterion="magnitude-l2").pruned) == 3  # one stays
     with pytest.raises(ValueError, match="criterion must be one of"):
         su.prune_units(net, "0", 0.5, criterion="gradient")
     with pytest.raises(ValueError, match=r"ratio must be in \[0, 1\)"):
         su.prune_units(net, "0", 1.0)
-    with pytest.raises(ValueError, match="needs the data x"):
-        su.prune_units(net, "0", 0.5, criterion="spline")
+    with pytest.raises(ValueError, match="need the data x"):
+        su.prune_units(net, "0", 0.5, criterion="spline-merge")
 
 
 def test_redundancy_bounds_shape_and_diagonal():
@@ -78,7 +81,7 @@ def test_fcnet_study_rows_and_widths():
     table, models = fcnet_study.fcnet_pruning_study(
         widths=[10],
         ratios=[0.0, 0.5],
-        criteria=["spline", "random"],
+        criteria=["spline-merge", "random"],
         seeds=[0],
         train_epochs=20,
         finetune_epochs=2,
@@ -96,14 +99,14 @@ def test_fcnet_study_rows_and_widths():
         "s_per_epoch",
     }
     assert table.set_index(["criterion", "ratio"])["width"].to_dict() == {
-        ("spline", 0.0): 10,
-        ("spline", 0.5): 5,
+        ("spline-merge", 0.0): 10,
+        ("spline-merge", 0.5): 5,
         ("random", 0.0): 10,
         ("random", 0.5): 5,
     }
     unpruned = table[table.ratio == 0.0]
     assert (unpruned.acc_pruned == unpruned.acc_dense).all()  # nothing removed, nothing changed
-    assert models[(10, 0, "spline", 0.5)][0].out_features == 5
+    assert models[(10, 0, "spline-merge", 0.5)][0].out_features == 5
     assert len(fcnet_study.from_scratch(3, seeds=[0, 1], epochs=2)) == 2
 
 

@@ -41,11 +41,14 @@ def digits_pruning_study(
 ) -> pd.DataFrame:
     """One row per (seed, criterion, ratio): test accuracy of the dense net, of the physically
     pruned net before and after ``finetune_epochs`` of fine-tuning (lr 0.02), and its
-    parameters and FLOPs relative to the dense net."""
+    parameters and FLOPs relative to the dense net.
+
+    criteria: channel criteria of the registry :data:`~spline_utils.pruning.criteria.CRITERIA`
+    (any but ``mask``); ``spline`` is the spline policy of Chapter 5."""
     criteria = check_sequence(
         "criteria",
         criteria,
-        lambda n, c: check_choice(n, c, tuple(c for c in CRITERIA if c != "mask")),
+        lambda n, c: check_choice(n, c, tuple(k for k, v in CRITERIA.items() if not v.needs_mask)),
     )
     ratios = check_sequence("ratios", ratios, check_fraction)
     seeds = check_sequence("seeds", seeds, lambda n, v: check_int(n, v, 0))

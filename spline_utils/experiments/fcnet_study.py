@@ -3,8 +3,14 @@
 Setting of the authors' FCNet code (see the book's reference notes): 2,000 points uniform on
 [-5, 5]^2, a random 80/20 split, ``Linear(2, H) -> ReLU -> Linear(H, 2)``, cross-entropy, plain SGD
 with learning rate 0.01 and batch 256 for 400 epochs. Here the trained net's hidden units are
-pruned by one of three criteria (:func:`~spline_utils.unit_pruning.prune_units`), the pruned units
-are physically removed and the smaller net is fine-tuned.
+pruned by a node-pruning rule (:func:`~spline_utils.pruning.merging.prune_units`): by default
+``spline-merge`` (Chapter 3's greedy delete-or-merge by the spline redundancy bounds),
+``magnitude-l2`` (the smallest L2 norms of incoming rows, as in the authors' FCNet code) and
+``random``; ``spline-delete`` (the spline rule without merging) and ``magnitude`` (L1 norms) are
+available too. The pruned units are physically removed and the smaller net is fine-tuned.
+
+Before issue 14 the table called ``spline-merge`` "spline" and ``magnitude-l2`` "magnitude"; the
+rules, and so the results, are unchanged.
 """
 
 from __future__ import annotations
@@ -18,7 +24,7 @@ from tqdm.auto import tqdm
 
 from .._validate import check_choice, check_fraction, check_int, check_sequence
 from ..networks.models import make_mlp
-from ..pruning.merging import prune_units, remove_pruned_units
+from ..pruning.merging import node_criteria, prune_units, remove_pruned_units
 from ..seeding import seed_everything
 from .data import x_shaped_data
 from .training import accuracy, train_classifier
@@ -55,6 +61,7 @@ def prune_and_finetune(
 ) -> dict:
     """Prune the hidden layer of a trained FCNet, remove the pruned units, fine-tune.
 
+    criterion: a name of :func:`~spline_utils.pruning.merging.node_criteria`.
     data: ``(x_train, y_train, x_test, y_test)``. Returns a dict with the kept ``width``, test
     accuracy right after pruning (``acc_pruned``) and after fine-tuning (``acc_finetuned``), and
     the fine-tuning wall time per epoch in seconds (``s_per_epoch``).
@@ -81,7 +88,7 @@ def prune_and_finetune(
 def fcnet_pruning_study(
     widths: Sequence[int] = (20, 100),
     ratios: Sequence[float] = (0.0, 0.2, 0.4, 0.6, 0.8, 0.9, 0.95),
-    criteria: Sequence[str] = ("spline", "magnitude", "random"),
+    criteria: Sequence[str] = ("spline-merge", "magnitude-l2", "random"),
     seeds: Sequence[int] = range(5),
     train_epochs: int = 400,
     finetune_epochs: int = 100,
@@ -91,13 +98,15 @@ def fcnet_pruning_study(
 
     table: one row per (width, seed, criterion, ratio) with the dense accuracy and the outputs of
     :func:`prune_and_finetune`; models: ``{(width, seed, criterion, ratio): fine-tuned net}``.
+    criteria: names of :func:`~spline_utils.pruning.merging.node_criteria` that need no
+    BatchNorm (the FCNet has none): ``spline-merge``, ``spline-delete``, ``random``,
+    ``magnitude``, ``magnitude-l2``.
     The data split is seeded by the seed as well, so seeds vary data, initialisation and order.
     """
-    from ..pruning.merging import CRITERIA
-
     widths = check_sequence("widths", widths, lambda n, v: check_int(n, v, 1))
     ratios = check_sequence("ratios", ratios, check_fraction)
-    criteria = check_sequence("criteria", criteria, lambda n, c: check_choice(n, c, CRITERIA))
+    names = node_criteria(batch_norm=False)
+    criteria = check_sequence("criteria", criteria, lambda n, c: check_choice(n, c, names))
     seeds = check_sequence("seeds", seeds, lambda n, v: check_int(n, v, 0))
     train_epochs = check_int("train_epochs", train_epochs, 1)
     finetune_epochs = check_int("finetune_epochs", finetune_epochs, 1)

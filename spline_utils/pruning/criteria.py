@@ -1,52 +1,268 @@
-"""Channel / unit pruning criteria as per-unit *importance* scores, and the selection step.
+"""Pruning criteria: one registry of small objects that score units, and the selection step.
 
-A criterion maps a model to ``{layer name: scores (units,)}`` over its prunable layers (higher =
-more important = kept longer). :func:`select_units` turns scores into the units to prune,
-layerwise (the same ratio in every layer) or globally (one threshold over scores normalised per
-layer), always keeping at least one unit per layer.
+A *criterion* scores every unit (neuron, channel) of the layers it is given,
+``{layer name: (units,) float64}``, higher = more important = kept longer; :func:`select_units`
+turns scores into the units to prune, layerwise (the same ratio in every layer) or globally (one
+threshold over scores normalised per layer), always keeping at least one unit per layer. Every
+criterion is an object of a :class:`Criterion` subclass in the registry :data:`CRITERIA` (look
+one up with :func:`get_criterion`, add one with :func:`register_criterion`), after the pattern
+of Torch-Pruning's ``Importance`` objects and ``torch.nn.utils.prune``'s pruning methods.
 
-Criteria:
+=================  ================================  =================================  =======
+name               scores unit ``k`` by              name in the literature             chapter
+=================  ================================  =================================  =======
+``random``         a seeded uniform number           random pruning (the control)       3, 5
+``magnitude``      ``||w_k||_1``, its weights (the   L1-norm filter pruning (Li et      5, 6
+                   whole filter of a conv)           al., 2017)
+``magnitude-l2``   ``||w_k||_2``, its incoming row   neuron magnitude pruning of the    3, 5
+                                                     authors' FCNet lottery-ticket
+                                                     code (You et al., 2022)
+``slimming``       ``|gamma_k|`` of the BatchNorm    network slimming (Liu et al.,      4, 5, 6
+                   after the layer                   2017)
+``spline``         the data's mean distance beyond   the spline pruning policy of this  5, 6
+                   the unit's spline, times          book's Chapter 5, after You et
+                   ``||v_k||``, discounted when a    al., 2022
+                   more important unit's spline
+                   nearly coincides
+                   (:mod:`.spline_policy`)
+``mask``           1 if a given mask keeps it, 0 if  a mask drawn earlier, e.g. an      --
+                   it prunes it                      early-bird ticket (You et al.,
+                                                     2020; Chapter 4)
+=================  ================================  =================================  =======
 
-* ``random`` -- seeded uniform scores;
-* ``magnitude`` -- L1 norm of each unit's filter / weight row;
-* ``slimming`` -- ``|gamma|`` of the BatchNorm after the layer (network slimming);
-* ``mask`` -- a mask drawn earlier (e.g. an early-bird ticket, Chapter 4) applied to this model:
-  score 1 for the units it keeps, 0 for those it prunes;
-* ``spline`` -- this book's spline policy (Chapter 5). With BN, unit ``k``'s spline lies
-  ``t_k = beta_k / |gamma_k|`` standard deviations from the data mean, on the side where the unit
-  is active when ``t_k > 0``. For roughly Gaussian pre-activations the unit's mean output over the
-  data is ``|gamma_k| (t_k Phi(t_k) + phi(t_k))``: the mean distance of the data beyond its spline,
-  on the active side, in output units. Deleting the unit changes the next layer by that much times
-  ``||v_k||`` (how strongly the next layer reads it; Chapter 3's deletion bound, taken in
-  expectation over the data instead of over a ball). A unit whose hyperplane nearly duplicates that
-  of a more important unit is discounted further (Chapter 3's merging: a duplicate can go at no
-  cost): the score is ``||v_k|| |gamma_k| (t_k Phi(t_k) + phi(t_k)) r_k`` with ``r_k`` in [0, 1].
+All of these *delete* units: the selected units get zero masks (:mod:`.masks`) or are removed
+(:mod:`.physical`), and nothing else in the network changes. *Merging*, which rewrites the next
+layer's weights so that a kept unit takes over a deleted one's output, is not a score: it is the
+node-pruning rule ``spline-merge`` of :mod:`.merging` (Chapter 3), beside ``spline-delete``.
 """
 
 from __future__ import annotations
 
+import abc
 from collections.abc import Mapping, Sequence
 
 import numpy as np
 import torch
-from scipy.special import ndtr  # the standard normal CDF (scipy.stats takes a second to import)
 from torch import nn
 
 from .._validate import (
     check_choice,
-    check_finite,
     check_int,
     check_mapping,
     check_model_finite,
     check_scores,
     check_unit_indices,
 )
-from ..spline_view.hyperplanes import normalised_hyperplanes, unit_hyperplanes
-from ..spline_view.model_walk import following_batchnorm, layer_by_name, prunable_layers
+from ..spline_view.model_walk import following_batchnorm, prunable_layers
 from .masks import PruningMask, check_ratio
-from .physical import consumer_name
+from .spline_policy import outgoing_norms, spline_scores
 
-CRITERIA = ("random", "magnitude", "slimming", "spline", "mask")
+__all__ = [
+    "CRITERIA",
+    "Criterion",
+    "FromMask",
+    "Magnitude",
+    "Random",
+    "RESERVED_NAMES",
+    "Slimming",
+    "SplinePolicy",
+    "default_layers",
+    "get_criterion",
+    "outgoing_norms",  # the spline policy's pieces, defined in spline_policy.py
+    "register_criterion",
+    "round_widths",
+    "select_units",
+    "slimming_units",
+    "spline_scores",
+    "unit_scores",
+]
+
+#: names of :mod:`.merging`'s node-pruning rules, which no registered criterion may take
+RESERVED_NAMES = ("spline-merge", "spline-delete")
+
+
+class Criterion(abc.ABC):
+    """A pruning criterion: scores the units of the layers it is given (higher = kept longer).
+
+    A subclass sets ``name`` (its registry key), ``paper_name`` (its name in the literature,
+    with a reference) and a docstring, and implements :meth:`layer_scores`; :meth:`scores`
+    checks the arguments and calls it for every layer. ``needs_batchnorm``: it reads the
+    BatchNorm after each layer; ``needs_mask``: it scores a given :class:`PruningMask`.
+    """
+
+    name: str = ""
+    paper_name: str = ""
+    needs_batchnorm: bool = False
+    needs_mask: bool = False
+
+    def scores(
+        self,
+        model: nn.Module,
+        layers: Sequence[str] | None = None,
+        *,
+        seed: int = 0,
+        mask: PruningMask | None = None,
+    ) -> dict[str, np.ndarray]:
+        """``{layer: (units,) float64}`` for ``layers`` (default: :func:`default_layers`).
+        ``seed`` seeds random criteria; ``mask`` is given exactly when ``needs_mask``."""
+        if self.needs_mask != (mask is not None):
+            names = " or ".join(repr(n) for n, c in CRITERIA.items() if c.needs_mask)
+            raise ValueError(
+                f"pass mask=... exactly when the criterion is {names}; "
+                f"criterion {self.name!r} {'needs a mask' if self.needs_mask else 'takes none'}"
+            )
+        if mask is not None and not isinstance(mask, PruningMask):
+            raise TypeError(f"mask must be a PruningMask, got {type(mask).__name__}")
+        seed = check_int("seed", seed, 0)
+        layers = _checked_layers(model, layers)
+        check_model_finite(model)  # NaN weights or BN statistics would give NaN scores
+        modules = dict(prunable_layers(model))
+        rng = self.random_state(seed)
+        return {
+            name: np.asarray(
+                self.layer_scores(model, name, modules[name], rng=rng, mask=mask), np.float64
+            )
+            for name in layers
+        }
+
+    def random_state(self, seed: int):
+        """The random state shared by one call's layers (``None`` for deterministic criteria)."""
+        return None
+
+    @abc.abstractmethod
+    def layer_scores(self, model: nn.Module, name: str, layer: nn.Module, *, rng, mask):
+        """Scores (units,) of prunable layer ``name`` (the module ``layer``) of ``model``."""
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.name!r}: {self.paper_name})"
+
+
+class Random(Criterion):
+    """A seeded uniformly random score per unit: the control every criterion must beat.
+
+    ``generator="numpy"`` (the registry's): ``numpy.random.default_rng(seed).random(units)``,
+    one stream over the layers in order. ``generator="torch"``: the rank of each unit in
+    ``torch.randperm(units)`` drawn from ``torch.Generator().manual_seed(seed)``, divided by
+    ``units``, so the lowest ``n`` scores are ``randperm[:n]``: the node-pruning draw of the
+    FCNet study (:func:`~spline_utils.pruning.merging.delete_units`)."""
+
+    name = "random"
+    paper_name = "random pruning (a seeded uniform choice; the control baseline)"
+
+    def __init__(self, generator: str = "numpy"):
+        self.generator = check_choice("generator", generator, ("numpy", "torch"))
+
+    def random_state(self, seed: int):
+        if self.generator == "torch":
+            return torch.Generator().manual_seed(seed)
+        return np.random.default_rng(seed)
+
+    def layer_scores(self, model, name, layer, *, rng, mask):
+        units = layer.weight.shape[0]
+        if self.generator == "numpy":
+            return rng.random(units)
+        scores = np.empty(units)
+        scores[torch.randperm(units, generator=rng).numpy()] = np.arange(units) / units
+        return scores
+
+
+class Magnitude(Criterion):
+    """The norm of each unit's weights: its row of a Linear, its whole filter of a Conv2d
+    (``ord=1``: L1, the registry's ``magnitude``; ``ord=2``: L2, ``magnitude-l2``)."""
+
+    def __init__(self, ord: int = 1):
+        if isinstance(ord, bool) or ord not in (1, 2):
+            raise ValueError(f"ord must be 1 or 2, got {ord!r}")
+        self.ord = int(ord)
+        self.name = "magnitude" if self.ord == 1 else "magnitude-l2"
+        self.paper_name = (
+            "L1-norm filter pruning (Li et al., 2017)"
+            if self.ord == 1
+            else "neuron magnitude pruning by the L2 norm of incoming weights, as in the "
+            "authors' FCNet lottery-ticket code (You et al., 2022)"
+        )
+
+    def layer_scores(self, model, name, layer, *, rng, mask):
+        weight = layer.weight.detach().to(torch.float64)
+        rows = weight.reshape(weight.shape[0], -1)
+        return (rows.abs().sum(1) if self.ord == 1 else rows.norm(dim=1)).cpu().numpy()
+
+
+class Slimming(Criterion):
+    """``|gamma_k|`` of the BatchNorm after the layer: network slimming's score, and the early-bird
+    ticket's (:func:`slimming_units` is its global selection)."""
+
+    name = "slimming"
+    paper_name = "network slimming (Liu et al., 2017)"
+    needs_batchnorm = True
+
+    def layer_scores(self, model, name, layer, *, rng, mask):
+        bn = following_batchnorm(model).get(name)
+        if bn is None or bn.weight is None:
+            raise ValueError(f"network slimming needs a BatchNorm after layer {name!r}")
+        return bn.weight.detach().abs().to(torch.float64).cpu().numpy()
+
+
+class SplinePolicy(Criterion):
+    """This book's spline policy (Chapter 5; module doc): how far the data reach beyond each
+    unit's spline, times how strongly the next layer reads the unit, discounted for near
+    duplicates. Needs an affine BatchNorm after the layer (:func:`spline_scores`)."""
+
+    name = "spline"
+    paper_name = "the spline pruning policy of this book's Chapter 5, after You et al., 2022"
+    needs_batchnorm = True
+
+    def layer_scores(self, model, name, layer, *, rng, mask):
+        return spline_scores(model, name)
+
+
+class FromMask(Criterion):
+    """Score 1 for the units a given mask keeps, 0 for those it prunes: applies a mask drawn
+    earlier (an early-bird ticket, Chapter 4) to this model."""
+
+    name = "mask"
+    paper_name = "an early-bird ticket's mask (You et al., 2020), or any mask drawn earlier"
+    needs_mask = True
+
+    def layer_scores(self, model, name, layer, *, rng, mask):
+        shape = layer.weight.shape
+        if name not in mask.weight or mask.weight[name].shape != shape:
+            raise ValueError(f"the mask has no entry of shape {tuple(shape)} for layer {name!r}")
+        scores = np.ones(shape[0])
+        scores[mask.pruned_units(name)] = 0.0
+        return scores
+
+
+#: the registry: name -> criterion (see the table of the module doc)
+CRITERIA: dict[str, Criterion] = {}
+
+
+def register_criterion(criterion: Criterion, replace: bool = False) -> Criterion:
+    """Add ``criterion`` to :data:`CRITERIA` under ``criterion.name`` and return it; a name
+    already taken is refused unless ``replace=True``."""
+    if not isinstance(criterion, Criterion):
+        raise TypeError(f"criterion must be a Criterion instance, got {type(criterion).__name__}")
+    name = criterion.name
+    if not isinstance(name, str) or not name or name in RESERVED_NAMES:
+        raise ValueError(
+            f"a criterion's name must be a non-empty string other than {RESERVED_NAMES} "
+            f"(node-pruning rules of merging.py), got {name!r}"
+        )
+    if name in CRITERIA and not replace:
+        raise ValueError(f"criterion {name!r} is registered already: pass replace=True")
+    CRITERIA[name] = criterion
+    return criterion
+
+
+for _criterion in (Random(), Magnitude(1), Magnitude(2), Slimming(), SplinePolicy(), FromMask()):
+    register_criterion(_criterion)
+
+
+def get_criterion(criterion: str | Criterion) -> Criterion:
+    """The registered criterion of that name (a :class:`Criterion` is returned as it is)."""
+    if isinstance(criterion, Criterion):
+        return criterion
+    return CRITERIA[check_choice("criterion", criterion, tuple(CRITERIA))]
 
 
 def default_layers(model: nn.Module) -> list[str]:
@@ -60,17 +276,7 @@ def default_layers(model: nn.Module) -> list[str]:
     return names[:-1]
 
 
-def unit_scores(
-    model: nn.Module, criterion: str, layers: Sequence[str] | None = None, seed: int = 0, mask=None
-) -> dict[str, np.ndarray]:
-    """Importance scores ``{layer: (units,) float64}`` by ``criterion`` (see the module doc).
-    ``mask``: the :class:`~spline_utils.masks.PruningMask` of the ``"mask"`` criterion."""
-    check_choice("criterion", criterion, CRITERIA)
-    if (criterion == "mask") != (mask is not None):
-        raise ValueError("pass mask=... exactly when the criterion is 'mask'")
-    if mask is not None and not isinstance(mask, PruningMask):
-        raise TypeError(f"mask must be a PruningMask, got {type(mask).__name__}")
-    seed = check_int("seed", seed, 0)
+def _checked_layers(model: nn.Module, layers) -> list[str]:
     if isinstance(layers, str):
         raise TypeError(f"layers must be a sequence of layer names, got the string {layers!r}")
     layers = default_layers(model) if layers is None else list(layers)
@@ -80,101 +286,21 @@ def unit_scores(
         raise ValueError(f"unknown layers {unknown}: prunable layers are {sorted(modules)}")
     if not layers:
         raise ValueError("layers must name at least one prunable layer, got none")
-    check_model_finite(model)  # NaN weights or BN statistics would give NaN scores
-    rng = np.random.default_rng(seed)
-    scores = {}
-    for name in layers:
-        weight = modules[name].weight.detach().to(torch.float64)
-        units = weight.shape[0]
-        if criterion == "random":
-            scores[name] = rng.random(units)
-        elif criterion == "magnitude":
-            scores[name] = weight.reshape(units, -1).abs().sum(1).cpu().numpy()
-        elif criterion == "mask":
-            if name not in mask.weight or mask.weight[name].shape != weight.shape:
-                raise ValueError(
-                    f"the mask has no entry of shape {tuple(weight.shape)} for layer {name!r}"
-                )
-            scores[name] = np.ones(units)
-            scores[name][mask.pruned_units(name)] = 0.0
-        elif criterion == "slimming":
-            bn = following_batchnorm(model).get(name)
-            if bn is None or bn.weight is None:
-                raise ValueError(f"network slimming needs a BatchNorm after layer {name!r}")
-            scores[name] = bn.weight.detach().abs().to(torch.float64).cpu().numpy()
-        else:
-            scores[name] = spline_scores(model, name)
-    return scores
+    return layers
 
 
-def outgoing_norms(model: nn.Module, name: str) -> np.ndarray:
-    """``||v_k||`` (units,): the norm of the weights with which the next layer reads unit
-    (channel) ``k`` of layer ``name`` (all its kernel positions; after a Flatten, all of the
-    channel's columns)."""
-    units = layer_by_name(model, name).weight.shape[0]
-    weight = (
-        dict(prunable_layers(model))[consumer_name(model, name)].weight.detach().to(torch.float64)
-    )
-    check_finite(f"weight of the layer that reads layer {name!r}", weight)
-    if weight.dim() == 2:  # Linear: a channel owns a block of columns after Flatten
-        weight = weight.reshape(weight.shape[0], units, -1)
-    return weight.transpose(0, 1).reshape(units, -1).norm(dim=1).cpu().numpy()
-
-
-def spline_scores(model: nn.Module, name: str) -> np.ndarray:
-    """The spline policy's scores (units,) for one layer followed by BatchNorm (module doc):
-    ``||v_k|| * |gamma_k| * (t_k Phi(t_k) + phi(t_k)) * redundancy_k`` with ``t_k = beta_k / |gamma_k|``."""
-    bn = following_batchnorm(model).get(name)
-    if bn is None or bn.weight is None:
-        raise ValueError(f"the spline policy needs an affine BatchNorm after layer {name!r}")
-    check_finite(f"gamma of the BatchNorm after layer {name!r}", bn.weight.detach())
-    check_finite(f"beta of the BatchNorm after layer {name!r}", bn.bias.detach())
-    gamma = bn.weight.detach().to(torch.float64).abs().cpu().numpy()
-    beta = bn.bias.detach().to(torch.float64).cpu().numpy()
-    with np.errstate(divide="ignore", invalid="ignore"):
-        t = np.where(gamma > 0, beta / np.where(gamma > 0, gamma, 1.0), np.sign(beta) * np.inf)
-        depth = np.where(
-            gamma > 0,
-            gamma * (t * ndtr(t) + np.exp(-0.5 * t * t) / np.sqrt(2 * np.pi)),
-            np.maximum(beta, 0.0),
-        )
-    depth = np.nan_to_num(depth, nan=0.0)
-    return outgoing_norms(model, name) * depth * _redundancy(model, name, depth)
-
-
-def _redundancy(
-    model: nn.Module, name: str, importance: np.ndarray, near: float = 0.1
-) -> np.ndarray:
-    """1, or less for a unit whose normalised hyperplane lies within ``near`` x (the layer's
-    median nearest-neighbour distance) of the hyperplane of a *more* important unit: then
-    ``distance / (near x median)``, so an exact duplicate scores 0 and its twin keeps its score."""
-    w, b = unit_hyperplanes(model, name)
-    w_hat, b_hat = normalised_hyperplanes(w, b)
-    factor = np.ones(len(w))
-    idx = np.nonzero(np.isfinite(b_hat))[0]
-    if len(idx) < 2:
-        return factor
-    points = np.concatenate([w_hat, b_hat[:, None]], 1)[idx]
-    sq = np.einsum("ij,ij->i", points, points)  # pairwise distances without an (n, n, d) array
-    gap = np.sqrt(np.maximum(sq[:, None] + sq[None, :] - 2.0 * points @ points.T, 0.0))
-    np.fill_diagonal(gap, np.inf)
-    _exact_row_minima(points, gap)
-    scale = near * max(float(np.median(gap.min(1))), 1e-12)
-    rank = np.lexsort((idx, -importance[idx]))
-    position = np.empty(len(idx), int)
-    position[rank] = np.arange(len(idx))
-    gap[position[None, :] >= position[:, None]] = np.inf  # compare with more important units only
-    _exact_row_minima(points, gap)
-    factor[idx] = np.minimum(1.0, gap.min(1) / scale)
-    return factor
-
-
-def _exact_row_minima(points: np.ndarray, gap: np.ndarray) -> None:
-    """Recompute each row's smallest entry of ``gap`` as a direct difference (the Gram-matrix
-    form loses the digits that tell an exact duplicate, distance 0, from a near one)."""
-    rows = np.nonzero(np.isfinite(gap).any(1))[0]
-    cols = gap[rows].argmin(1)
-    gap[rows, cols] = np.linalg.norm(points[rows] - points[cols], axis=1)
+def unit_scores(
+    model: nn.Module,
+    criterion: str | Criterion,
+    layers: Sequence[str] | None = None,
+    seed: int = 0,
+    mask: PruningMask | None = None,
+) -> dict[str, np.ndarray]:
+    """Importance scores ``{layer: (units,) float64}`` by ``criterion``, a name of
+    :data:`CRITERIA` (the module doc's table) or a :class:`Criterion`; ``layers`` default to
+    :func:`default_layers`. ``mask``: the :class:`~spline_utils.masks.PruningMask` of the
+    ``"mask"`` criterion."""
+    return get_criterion(criterion).scores(model, layers, seed=seed, mask=mask)
 
 
 def select_units(

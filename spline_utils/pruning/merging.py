@@ -1,15 +1,37 @@
-"""Node pruning of MLP layers by three criteria, and physical removal of pruned MLP units.
+"""Node pruning of one MLP layer: by *merging* or *deleting* units, and their physical removal.
 
-* ``"spline"`` -- spline redundancy. Over the ball ``||z|| <= R`` that holds the layer's input
-  data, deleting unit ``k`` changes the next layer's pre-activation by at most
-  ``||v_k|| ||w_k|| max(0, R + b^_k)`` (zero when the spline misses the ball with the unit off),
-  and merging it into unit ``j`` (:func:`~spline_utils.spline_params.merge_units`) by at most
-  ``||v_k|| ||w_k|| (R ||w^_j - w^_k|| + |b^_j - b^_k|)``. Greedily, the unit with the smallest
-  such bound is deleted or merged, the bounds are recomputed, and so on: units whose splines miss
-  the data or duplicate another unit's spline go first.
-* ``"magnitude"`` -- the units whose incoming weight rows have the smallest L2 norm (the
-  authors' FCNet lottery-ticket variant).
-* ``"random"`` -- a seeded random choice.
+Two ways to take a unit ``k`` out of a layer (``Linear [-> BN] -> ReLU -> Linear``):
+
+* *deleting* it -- its row, bias (and BN entries) are masked to zero (:mod:`.masks`), or it is
+  removed (:mod:`.physical`). Nothing else changes: the next layer loses ``k``'s contribution.
+* *merging* it into a kept unit ``j`` (:func:`merge_units`) -- ``k`` is deleted **and the next
+  layer's weights are rewritten to compensate**: ``k``'s outgoing column, scaled by
+  ``||w_k|| / ||w_j||``, is added to ``j``'s. Exact when the two splines coincide.
+
+Node-pruning rules (:func:`prune_units` dispatches on these names):
+
+=================  =================================================  ======================  =======
+name               what it does                                       in the literature       chapter
+=================  =================================================  ======================  =======
+``spline-merge``   greedily deletes *or merges*, whichever bound of   spline merging: this    3, 5
+                   :func:`redundancy_bounds` is smaller, recomputing  book's Chapter 3 rule,
+                   the bounds after each step                         after You et al., 2022
+``spline-delete``  the same greedy rule with the deletion bound only  spline deletion (the    3
+                   (``merge=False``): nothing is merged               ablation of merging)
+any registry       deletes the lowest-scored units of the layer       see the table of        3
+criterion          (:func:`delete_units`): ``magnitude-l2`` and       :mod:`.criteria`
+                   ``random`` are the FCNet study's baselines
+=================  =================================================  ======================  =======
+
+The bounds of ``spline-merge``: over the ball ``||z|| <= R`` that holds the layer's input data,
+deleting unit ``k`` changes the next layer's pre-activation by at most
+``||v_k|| ||w_k|| max(0, R + b^_k)`` (zero when the spline misses the ball with the unit off),
+and merging it into unit ``j`` by at most ``||v_k|| ||w_k|| (R ||w^_j - w^_k|| + |b^_j - b^_k|)``.
+Units whose splines miss the data or duplicate another unit's spline go first.
+
+In *channel selection* (:mod:`.criteria`, Chapters 5-6) ``spline`` names the spline pruning
+policy, a score read off the BatchNorm; in node pruning the greedy rule of Chapter 3 is always
+``spline-merge`` (or ``spline-delete``), never plain ``spline``.
 """
 
 from __future__ import annotations
@@ -21,19 +43,24 @@ import numpy as np
 import torch
 from torch import nn
 
-from .._validate import check_choice, check_int, check_module, check_real, is_int
+from .._validate import check_bool, check_choice, check_int, check_module, check_real, is_int
 from ..spline_view.hyperplanes import normalised_hyperplanes, unit_hyperplanes
-from ..spline_view.model_walk import layer_by_name, module_tensor, prunable_layers
+from ..spline_view.model_walk import (
+    following_batchnorm,
+    layer_by_name,
+    module_tensor,
+    prunable_layers,
+)
+from .criteria import CRITERIA, Criterion, Random, get_criterion, select_units
 from .masks import apply_mask, check_ratio, unit_mask
 from .physical import remove_units
-
-CRITERIA = ("spline", "magnitude", "random")
 
 
 @dataclass
 class UnitPruning:
-    """Result of :func:`prune_units`: the pruned copy, the pruned units (in pruning order) and,
-    for the spline criterion, which kept unit each merged unit went into (``-1``: deleted)."""
+    """Result of node pruning: the pruned copy, the pruned units (in pruning order) and which
+    kept unit each pruned unit was merged into (``-1``: deleted; only ``spline-merge``
+    merges)."""
 
     model: nn.Module
     layer: str
@@ -86,65 +113,124 @@ def redundancy_bounds(model: nn.Module, name: str, radius: float, alive: np.ndar
     return delete, merge
 
 
-def prune_units(
-    model: nn.Module,
-    name: str,
-    ratio: float,
-    criterion: str = "spline",
-    x: torch.Tensor | None = None,
-    seed: int = 0,
+#: the node-pruning rules by the spline redundancy bounds (the module doc's table)
+SPLINE_RULES = ("spline-merge", "spline-delete")
+
+
+def node_criteria(batch_norm: bool = True) -> tuple[str, ...]:
+    """The names :func:`prune_units` accepts: :data:`SPLINE_RULES` and every registry criterion
+    that needs no mask (``batch_norm=False``: and none that reads a BatchNorm, for MLPs
+    without one such as the FCNet)."""
+    return SPLINE_RULES + tuple(
+        name
+        for name, c in CRITERIA.items()
+        if not c.needs_mask and (batch_norm or not c.needs_batchnorm)
+    )
+
+
+def spline_merge_pruning(
+    model: nn.Module, name: str, ratio: float, x: torch.Tensor, merge: bool = True
 ) -> UnitPruning:
     """Prune ``round(ratio * units)`` units of the Linear layer ``name`` (followed by
-    ``[BN ->] ReLU -> Linear``) of a copy of ``model``.
+    ``[BN ->] ReLU -> Linear``) of a copy of ``model`` by the spline redundancy bounds.
 
-    criterion: ``"spline"`` (needs the data ``x`` to set the ball radius), ``"magnitude"`` or
-    ``"random"`` (seeded by ``seed``); see the module docstring. ``ratio`` in [0, 1).
+    Greedily, the unit with the smallest bound of :func:`redundancy_bounds` goes: merged into
+    its best partner when ``merge`` and the merging bound is the smaller (``spline-merge``),
+    deleted otherwise; ``merge=False`` only deletes (``spline-delete``). The bounds are
+    recomputed after every step. ``x``: the data, whose largest norm in the layer's input
+    space sets the ball radius ``R``. ``ratio`` in [0, 1); at least one unit stays.
     """
     ratio = check_ratio(ratio)
-    check_choice("criterion", criterion, CRITERIA)
-    seed = check_int("seed", seed, 0)
+    merge = check_bool("merge", merge)
     layer, _ = _mlp_block(model, name)
     units = layer.weight.shape[0]
-    n_prune = int(round(ratio * units))
-    if n_prune >= units:
-        n_prune = units - 1  # keep at least one unit
-    if criterion == "magnitude":
-        order = np.argsort(layer.weight.detach().norm(dim=1).cpu().numpy(), kind="stable")
-        pruned = [int(k) for k in order[:n_prune]]
-        return UnitPruning(apply_mask(model, unit_mask(model, {name: pruned})), name, pruned)
-    if criterion == "random":
-        generator = torch.Generator().manual_seed(seed)
-        pruned = torch.randperm(units, generator=generator)[:n_prune].tolist()
-        return UnitPruning(apply_mask(model, unit_mask(model, {name: pruned})), name, pruned)
+    n_prune = min(int(round(ratio * units)), units - 1)
     if x is None:
-        raise ValueError(
-            "the spline criterion needs the data x (it sets the radius of the input ball)"
-        )
+        raise ValueError("the spline rules need the data x (it sets the radius of the input ball)")
     radius = input_radius(model, name, x)
     current = copy.deepcopy(model)
     alive = np.ones(units, bool)
     pruned, merged_into = [], []
     for _ in range(n_prune):
-        delete, merge = redundancy_bounds(current, name, radius, alive)
-        k_del = int(np.argmin(delete))
-        k_merge, j_merge = np.unravel_index(int(np.argmin(merge)), merge.shape)
-        if merge[k_merge, j_merge] < delete[k_del]:
-            current = merge_units(current, name, int(j_merge), int(k_merge))
-            pruned.append(int(k_merge))
-            merged_into.append(int(j_merge))
+        delete, merging = redundancy_bounds(current, name, radius, alive)
+        k, j = int(np.argmin(delete)), -1
+        if merge:
+            k_merge, j_merge = np.unravel_index(int(np.argmin(merging)), merging.shape)
+            if merging[k_merge, j_merge] < delete[k]:
+                k, j = int(k_merge), int(j_merge)
+        if j >= 0:
+            current = merge_units(current, name, j, k)
         else:
-            current = apply_mask(current, unit_mask(current, {name: [k_del]}))
-            pruned.append(k_del)
-            merged_into.append(-1)
-        alive[pruned[-1]] = False
+            current = apply_mask(current, unit_mask(current, {name: [k]}))
+        pruned.append(k)
+        merged_into.append(j)
+        alive[k] = False
     return UnitPruning(current, name, pruned, merged_into)
 
 
+def delete_units(
+    model: nn.Module, name: str, ratio: float, criterion: str | Criterion, seed: int = 0
+) -> UnitPruning:
+    """Delete (mask) the ``round(ratio * units)`` lowest-scored units of the Linear layer
+    ``name`` (followed by ``[BN ->] ReLU -> Linear``) of a copy of ``model``.
+
+    criterion: a registry name of :mod:`.criteria` or a :class:`~.criteria.Criterion`; its
+    scores of this one layer go through :func:`~.criteria.select_units` (layerwise). The pruned
+    units are listed from the lowest score up. ``random`` draws its order with
+    ``torch.randperm`` seeded by ``seed`` (:class:`~.criteria.Random` with
+    ``generator="torch"``), as node pruning always has, so the FCNet study's random units stay
+    those of its earlier runs; channel selection's ``random`` draws NumPy's ``default_rng``.
+    """
+    ratio = check_ratio(ratio)
+    seed = check_int("seed", seed, 0)
+    _mlp_block(model, name, "node pruning")
+    # node pruning has always drawn "random" with torch.randperm (see criteria.Random)
+    scorer = Random(generator="torch") if criterion == "random" else get_criterion(criterion)
+    if scorer.needs_batchnorm and name not in following_batchnorm(model):
+        hint = " (Chapter 3's rule is 'spline-merge' or 'spline-delete')" * (
+            scorer.name == "spline"
+        )
+        raise ValueError(
+            f"criterion {scorer.name!r}, {scorer.paper_name}, needs a BatchNorm after layer "
+            f"{name!r}{hint}"
+        )
+    scores = scorer.scores(model, [name], seed=seed)[name]
+    order = sorted(select_units({name: scores}, ratio)[name], key=lambda k: (scores[k], k))
+    masked = apply_mask(model, unit_mask(model, {name: order}))
+    return UnitPruning(masked, name, order, [-1] * len(order))
+
+
+def prune_units(
+    model: nn.Module,
+    name: str,
+    ratio: float,
+    criterion: str = "spline-merge",
+    x: torch.Tensor | None = None,
+    seed: int = 0,
+) -> UnitPruning:
+    """Node pruning of the Linear layer ``name`` of a copy of ``model`` by one of
+    :func:`node_criteria` (the FCNet study's entry point): ``"spline-merge"`` and
+    ``"spline-delete"`` go to :func:`spline_merge_pruning` (they need the data ``x``; ``seed``
+    is unused), any other name to :func:`delete_units` (``x`` is unused). ``ratio`` in [0, 1).
+
+    Before issue 14 this function's ``"spline"`` was ``"spline-merge"`` and its ``"magnitude"``
+    (L2 norms of incoming rows) is ``"magnitude-l2"``; ``"magnitude"`` is now the L1 norm of
+    the registry, and ``"spline"`` the spline policy (it needs a BatchNorm after the layer).
+    """
+    ratio = check_ratio(ratio)
+    check_choice("criterion", criterion, node_criteria())
+    seed = check_int("seed", seed, 0)
+    if criterion in SPLINE_RULES:
+        return spline_merge_pruning(model, name, ratio, x, merge=criterion == "spline-merge")
+    return delete_units(model, name, ratio, criterion, seed)
+
+
 def remove_pruned_units(model: nn.Module, name: str) -> nn.Module:
-    """Physically remove the pruned units (zero rows) of MLP layer ``name``: a copy whose Linear
-    (and BatchNorm1d) has fewer outputs and whose next Linear has fewer inputs. The outputs are
-    unchanged, because a pruned unit contributes exactly zero
-    (:func:`~spline_utils.physical.remove_units` does the slicing)."""
+    """Physically remove the pruned units (zero rows) of MLP layer ``name``: a thin wrapper of
+    :func:`~spline_utils.physical.remove_units`, the one removal path, for an MLP (its first
+    layer a Linear, so that it can build the example input). The copy's Linear (and
+    BatchNorm1d) has fewer outputs and its next Linear fewer inputs; the outputs are unchanged,
+    because a pruned unit contributes exactly zero."""
     layer, _ = _mlp_block(model, name)
     first = next(m for _, m in prunable_layers(model))
     if not isinstance(first, nn.Linear):
@@ -163,15 +249,16 @@ def remove_pruned_units(model: nn.Module, name: str) -> nn.Module:
 
 
 # --------------------------------------------------------------------------- merging
-def _mlp_block(model: nn.Module, name: str) -> tuple[nn.Linear, str]:
+def _mlp_block(model: nn.Module, name: str, what: str = "merging") -> tuple[nn.Linear, str]:
     """Check that ``name`` is a Linear followed by ([BN,] ReLU or LeakyReLU, [Dropout/Identity,])
-    and another Linear; return the layer and the next Linear's name."""
+    and another Linear; return the layer and the next Linear's name. ``what`` names the caller's
+    operation in error messages."""
     check_module("model", model)
     leaves = [(n, m) for n, m in model.named_modules() if next(m.children(), None) is None]
     names = [n for n, _ in leaves]
     if name not in names or not isinstance(dict(leaves)[name], nn.Linear):
         raise ValueError(
-            f"merging needs a Linear layer; {name!r} is not one of "
+            f"{what} needs a Linear layer; {name!r} is not one of "
             f"{[n for n, m in leaves if isinstance(m, nn.Linear)]}"
         )
     after = [m for _, m in leaves[names.index(name) + 1 :]]
@@ -181,13 +268,13 @@ def _mlp_block(model: nn.Module, name: str) -> tuple[nn.Linear, str]:
         module = next(pattern, None)
     if not isinstance(module, (nn.ReLU, nn.LeakyReLU)):
         raise ValueError(
-            f"merging needs Linear [-> BatchNorm1d] -> ReLU -> Linear after layer {name!r}"
+            f"{what} needs Linear [-> BatchNorm1d] -> ReLU -> Linear after layer {name!r}"
         )
     module = next(pattern, None)
     while isinstance(module, (nn.Dropout, nn.Identity)):
         module = next(pattern, None)
     if not isinstance(module, nn.Linear):
-        raise ValueError(f"merging needs a Linear after the activation of layer {name!r}")
+        raise ValueError(f"{what} needs a Linear after the activation of layer {name!r}")
     next_name = names[names.index(name) + 1 + after.index(module)]
     return dict(leaves)[name], next_name
 
