@@ -1,6 +1,6 @@
 """Exact partition of a 2-D slice of input space into convex polygons.
 
-Grid sampling (:mod:`spline_utils.grid_partition`) misses regions smaller than a grid cell. This
+Grid sampling (:mod:`spline_utils.partition.grid`) misses regions smaller than a grid cell. This
 sub-package computes the partition exactly, layer by layer, by forward evaluation only:
 
 1. Start from the convex domain polygon (in slice coordinates ``(u, v)``).
@@ -25,11 +25,11 @@ and every cut is vectorised over all polygons. Everything runs in float64 on the
 
 One module per job:
 
-* :mod:`.polygons`    -- the ragged polygon container; split, clip, snap, chords, segments;
-* :mod:`.propagation` -- the affine maps of a layer's input (forward AD or sequential);
-* :mod:`.cuts`        -- the cuts of a ReLU layer (sweep or rounds) and of a max-pooling layer;
-* :mod:`.result`      -- :class:`ExactPartition`, its analyses and checks;
-* :mod:`.engine`      -- :func:`exact_partition`, the entry point, and its input checks.
+* ``polygons``    -- the ragged polygon container; split, clip, snap, chords, segments;
+* ``propagation`` -- the affine maps of a layer's input (forward AD or sequential);
+* ``cuts``        -- the cuts of a ReLU layer (sweep or rounds) and of a max-pooling layer;
+* ``result``      -- :class:`ExactPartition`, its analyses and checks;
+* ``engine``      -- :func:`exact_partition`, the entry point, and its input checks.
 """
 
 from .engine import exact_partition

@@ -94,14 +94,31 @@ def exact_partition(
 ) -> ExactPartition:
     """Exact partition of ``domain`` by the code layers of ``model``.
 
-    domain: a box (u_min, u_max, v_min, v_max) or the vertices (M, 2) of a convex polygon, in
-        input coordinates (models with 2-D inputs) or slice coordinates (with ``slice``).
-    max_regions: stop with a ``RuntimeError`` once the partition would exceed this many regions.
-    min_area: polygons smaller than ``min_area`` times the domain area (numerical slivers) are
-        dropped.
-    _options: private, for tests and benchmarks: an :class:`_EngineOptions` that chooses the
-        strategies (all give the same partition) and may log them. Default: the fastest.
-    Returns an :class:`ExactPartition` (float64 throughout).
+    Args:
+        model: a supported network (see
+            :func:`~spline_utils.spline_view.model_walk.check_supported`).
+        domain: a box (u_min, u_max, v_min, v_max) or the vertices (M, 2) of a convex polygon,
+            in input coordinates (models with 2-D inputs) or slice coordinates (with ``slice``).
+        slice: a :class:`~spline_utils.partition.slices.PlaneSlice`; without it the model must
+            take inputs of shape (N, 2).
+        max_regions: stop with a ``RuntimeError`` once the partition would exceed this many
+            regions.
+        min_area: polygons smaller than ``min_area`` times the domain area (numerical slivers)
+            are dropped.
+
+    Returns:
+        An :class:`ExactPartition` (float64 throughout), computed in eval mode.
+
+    Raises:
+        ValueError: the model is not supported or cannot take the slice's inputs, or
+            ``domain``, ``slice``, ``max_regions`` or ``min_area`` is out of range.
+        TypeError: ``model`` is not an ``nn.Module``, ``max_regions`` is not an integer or
+            ``min_area`` not a real number.
+        RuntimeError: the partition would exceed ``max_regions`` regions.
+
+    The keyword ``_options`` is private, for tests and benchmarks: an ``_EngineOptions`` of the
+    ``engine`` module that chooses the strategies (all give the same partition) and may log
+    them. The default is the fastest.
     """
     from ..slices import check_slice
 

@@ -42,18 +42,29 @@ class PartitionCheckError(AssertionError):
 
 @dataclass
 class ExactPartition:
-    """The exact partition of a convex 2-D domain.
+    """The exact partition of a convex 2-D domain, made by :func:`exact_partition`.
 
-    vertices (V, 2), vertex_labels (V,) int64, offsets (P + 1,): the regions' polygons back to
-        back. Region ``r`` has the vertices ``vertices[offsets[r]:offsets[r + 1]]``
-        (counter-clockwise, slice coordinates); the edge from its vertex ``j`` to vertex ``j + 1``
-        has the label ``vertex_labels[offsets[r] + j]``: ``-1`` for the domain boundary, else
-        ``layer * 2**32 + unit`` (see :meth:`edge_source`).
-    polygons, edge_labels: the same per region, as lists of (n_r, 2) and (n_r,) arrays.
-    codes: per code layer, an array (P, units) -- bool for ReLU layers, window position (uint8)
-        for max-pooling layers.
-    output_map: (P, K, 2) slopes and output_offset (P, K): on region ``r`` the network output is
-        ``output_map[r] @ (u, v) + output_offset[r]``.
+    Attributes:
+        vertices: (V, 2) the regions' polygons back to back, counter-clockwise, in slice
+            coordinates: region ``r`` has the vertices ``vertices[offsets[r]:offsets[r + 1]]``.
+        vertex_labels: (V,) int64: the edge from vertex ``j`` of region ``r`` to its vertex
+            ``j + 1`` has the label ``vertex_labels[offsets[r] + j]``: ``-1`` for the domain
+            boundary, else ``layer * 2**32 + unit`` (see :meth:`edge_source`).
+        offsets: (P + 1,) where each region's vertices start.
+        codes: per code layer, an array (P, units) -- bool for ReLU layers, window position
+            (uint8) for max-pooling layers.
+        layer_names: the code layers' names (``name#2`` for a module's second call).
+        layer_kinds: ``"relu"`` or ``"maxpool"`` per code layer.
+        output_map: (P, K, 2) slopes; on region ``r`` the network output is
+            ``output_map[r] @ (u, v) + output_offset[r]``.
+        output_offset: (P, K) offsets of the same maps.
+        domain: (M, 2) the domain polygon, counter-clockwise.
+        layer_windows: window positions per code layer (2 for ReLU layers).
+        slice: the plane of the slice coordinates, or ``None`` (2-D inputs).
+        method: ``"exact polygons"``.
+
+    :attr:`polygons` and :attr:`edge_labels` give the same per region, as lists of (n_r, 2) and
+    (n_r,) arrays.
     """
 
     vertices: np.ndarray
@@ -124,7 +135,7 @@ class ExactPartition:
         return np.unique(own & 0xFFFFFFFF)
 
     def grid_coverage(self, grid) -> float:
-        """Fraction of the exact regions that a :class:`~spline_utils.grid_partition.GridPartition`
+        """Fraction of the exact regions that a :class:`~spline_utils.partition.grid.GridPartition`
         of the same model and domain samples. Raises ``AssertionError`` if the grid finds a code
         that no exact region has (which would make one of the two wrong)."""
         from ..grid import GridPartition
@@ -177,7 +188,8 @@ class ExactPartition:
         return self.labelled_segments([self._layer(layer)])[0]
 
     def code_bits(self) -> list[int]:
-        """Bits per code layer in :meth:`code_rows` (and :class:`~spline_utils.codes.PackedCodes`)."""
+        """Bits per code layer in :meth:`code_rows` (and
+        :class:`~spline_utils.spline_view.codes.PackedCodes`)."""
         return [
             layer.shape[1] * max(1, (window - 1).bit_length())
             for layer, window in zip(self.codes, self.layer_windows)
@@ -185,7 +197,7 @@ class ExactPartition:
 
     def code_rows(self, upto: int | None = None) -> np.ndarray:
         """Region codes of layers ``[0, upto)`` as packed byte rows (P, bytes), laid out like
-        :class:`~spline_utils.codes.PackedCodes` data of those layers side by side."""
+        :class:`~spline_utils.spline_view.codes.PackedCodes` data of those layers side by side."""
         upto = len(self.codes) if upto is None else check_int("upto", upto, 0, len(self.codes))
         rows = []
         for layer, window in zip(self.codes[:upto], self.layer_windows[:upto]):
