@@ -28,7 +28,19 @@ MODES = ("quick", "full")
 def run_mode() -> str:
     """Return ``"quick"`` or ``"full"`` (see the module docstring for the rule).
 
-    Raises ``ValueError`` when ``SPLINE_BOOK_MODE`` holds anything but quick, full or auto.
+    Returns:
+        ``SPLINE_BOOK_MODE`` when it says quick or full; when it is unset or ``auto``,
+        ``"quick"`` if ``CI`` is set or CUDA is missing, else ``"full"``.
+
+    Raises:
+        ValueError: ``SPLINE_BOOK_MODE`` holds anything but quick, full or auto.
+
+    Example:
+        >>> import os
+        >>> from unittest import mock
+        >>> with mock.patch.dict(os.environ, {"SPLINE_BOOK_MODE": "quick"}):
+        ...     su.run_mode()
+        'quick'
     """
     requested = os.environ.get(MODE_VARIABLE, "auto").strip().lower()
     if requested in MODES:
@@ -66,7 +78,24 @@ def results_out_dir() -> Path:
     """Folder that a chapter's own full runs write their results files to, from
     ``SPLINE_BOOK_RESULTS`` (default: ``~/.cache/spline-pruning-book/results``; created if
     missing). The committed results of the book are read from the package instead
-    (:func:`~spline_utils.results_files.committed_results`)."""
+    (:func:`~spline_utils.experiments.results_files.committed_results`).
+
+    Returns:
+        The folder, ``~`` expanded; it exists after the call.
+
+    Raises:
+        OSError: the folder cannot be created.
+
+    Example:
+        >>> import os, tempfile
+        >>> from unittest import mock
+        >>> with tempfile.TemporaryDirectory() as tmp:
+        ...     new = {"SPLINE_BOOK_RESULTS": f"{tmp}/results"}
+        ...     with mock.patch.dict(os.environ, new):
+        ...         folder = su.results_out_dir()
+        ...     print(folder.name, folder.is_dir())
+        results True
+    """
     path = Path(
         os.environ.get(RESULTS_VARIABLE, Path.home() / ".cache" / "spline-pruning-book" / "results")
     ).expanduser()

@@ -74,7 +74,39 @@ class MaskEBDetector:
     """The mask-distance EB detector of "Drawing Early-Bird Tickets", one per ratio in ``ratios``;
     see the module doc. It fires once the FIFO of the last ``fifo`` masks is full and the newest
     mask's distance to every older one is *at most* ``threshold`` (``<=``, as the authors'
-    released code). ``fired_epoch``: dict ratio -> first epoch it fired (or None)."""
+    released code).
+
+    Called as ``detector(model, epoch)`` after every epoch (a ``train_classifier`` callback), it
+    computes each ratio's :func:`bn_channel_mask` and returns a dict ratio -> whether that
+    ratio's detector fires at this epoch.
+
+    Args:
+        ratios: distinct pruning ratios ``p`` in (0, 1), one detector each.
+        fifo: how many masks the FIFO holds (>= 2).
+        threshold: the largest distance at which a detector fires, in [0, 1].
+
+    Attributes:
+        fired_epoch: dict ratio -> first epoch it fired (or ``None``).
+        tickets: dict ratio -> a copy of the model's ``state_dict`` at that epoch.
+        distances: dict ratio -> per epoch, the newest mask's largest distance to the FIFO (NaN
+            until the FIFO is full).
+
+    Raises:
+        ValueError: a ratio outside (0, 1), repeated ratios, ``fifo`` < 2 or ``threshold``
+            outside [0, 1].
+        TypeError: ``ratios`` is not a sequence.
+
+    Example:
+        A network that does not change keeps its masks, so every ratio fires as soon as the
+        FIFO is full:
+
+        >>> net = su.load_network("digits_convnet")  # BN after each conv
+        >>> detector = su.early_bird.MaskEBDetector(ratios=(0.3, 0.5), fifo=5)
+        >>> [detector(net, epoch)[0.5] for epoch in range(1, 7)]
+        [False, False, False, False, True, False]
+        >>> detector.fired_epoch
+        {0.3: 5, 0.5: 5}
+    """
 
     def __init__(
         self, ratios: Sequence[float] = (0.3, 0.5, 0.7), fifo: int = 5, threshold: float = 0.1

@@ -64,7 +64,29 @@ def _check_kinds(kinds) -> tuple[str, ...]:
 def canvas(anchors: Sequence[torch.Tensor], n: int = 100) -> torch.Tensor:
     """The authors' probe "canvas" of ``n * n`` inputs: ``alpha * x0 + beta * x1`` for alpha, beta
     on ``linspace(0, 1, n)`` with two anchors; with three, ``x0 + alpha (x1 - x0) + beta (x2 - x0)``.
-    Returns (n * n, *input_shape) float32 on the anchors' device."""
+
+    Args:
+        anchors: 2 or 3 tensors (or arrays) of one shape, finite: the inputs spanning the canvas.
+        n: points per side (>= 2).
+
+    Returns:
+        The canvas, float32 of shape ``(n * n, *input_shape)`` on the anchors' device; input
+        ``i * n + j`` has ``alpha = i / (n - 1)``, ``beta = j / (n - 1)``.
+
+    Raises:
+        ValueError: not 2 or 3 anchors, anchors of different shapes or not finite, or ``n`` < 2.
+        TypeError: ``anchors`` is not a sequence of tensors.
+
+    Example:
+        >>> x0, x1 = torch.rand(1, 8, 8), torch.rand(1, 8, 8)
+        >>> probe = su.early_bird.canvas([x0, x1], n=10)
+        >>> tuple(probe.shape), probe.dtype
+        ((100, 1, 8, 8), torch.float32)
+        >>> bool((probe[0] == 0).all())  # alpha = beta = 0
+        True
+        >>> torch.allclose(probe[-1], x0 + x1)  # alpha = beta = 1
+        True
+    """
     n = check_int("n", n, 2)
     if isinstance(anchors, (str, bytes)) or not hasattr(anchors, "__len__"):
         raise TypeError(
@@ -132,10 +154,43 @@ def probe_codes(model: nn.Module, probe: torch.Tensor, batch_size: int = 256) ->
 
 
 class SplineEBDetector:
-    """Spline EB detector on a fixed probe set (N, *input_shape); see the module doc.
+    """Spline early-bird detector on a fixed probe set; see the module doc.
 
-    keep_all: store every epoch's code set (for :func:`distance_matrix`); otherwise only the
-    ``window`` most recent ones are kept.
+    Called as ``detector(model, epoch)`` after every epoch (a ``train_classifier`` callback), it
+    draws the packed codes of the probe set in eval mode and fires at the first epoch whose
+    largest code distance (:func:`code_set_distance`) to the ``window`` previous epochs is below
+    ``threshold``; the call returns ``True`` at that epoch only.
+
+    Args:
+        probe: the probe inputs, shape ``(N, *input_shape)``, N >= 1, finite (e.g. a
+            :func:`canvas`).
+        window: how many previous epochs the newest code set is compared with (>= 1).
+        threshold: the distance below which the detector fires, in (0, 1).
+        batch_size: probe inputs per forward pass.
+        keep_all: store every epoch's code set in ``history`` (for :func:`distance_matrix`);
+            otherwise only the ``window`` most recent ones are kept.
+
+    Attributes:
+        fired_epoch: the epoch it fired, ``None`` until then.
+        ticket: a copy of the model's ``state_dict`` at that epoch (the early-bird ticket).
+        epochs: the epochs seen.
+        distances: per epoch seen, the largest distance to the window (NaN until it is full).
+
+    Raises:
+        ValueError: an empty or non-finite probe set, or a parameter out of range.
+        TypeError: ``probe`` is not a tensor of real numbers.
+
+    Example:
+        A network that does not change has code distance 0, so the detector fires as soon as
+        its window is full:
+
+        >>> net = su.load_network("digits_convnet")
+        >>> probe = torch.rand(100, 1, 8, 8)
+        >>> detector = su.early_bird.SplineEBDetector(probe, window=3)
+        >>> [detector(net, epoch) for epoch in range(1, 6)]
+        [False, False, False, True, False]
+        >>> detector.fired_epoch, detector.distances
+        (4, [nan, nan, nan, 0.0, 0.0])
     """
 
     def __init__(

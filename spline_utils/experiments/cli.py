@@ -73,7 +73,8 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def config_from_args(args: argparse.Namespace) -> ExperimentConfig:
-    """The :class:`ExperimentConfig` a ``run`` command line asks for (``ValueError`` if invalid)."""
+    """The :class:`~spline_utils.experiments.protocols.ExperimentConfig` a ``run`` command line
+    asks for (``ValueError`` if invalid)."""
     mode = args.mode or run_mode()
     overrides = {
         k: getattr(args, k)

@@ -141,10 +141,27 @@ def train(
     """Train ``model`` (already on its device) on ``data`` by ``schedule``, resuming from
     ``checkpoint`` when that file exists and saving it after every epoch (rank 0 only).
 
-    callbacks: objects called as ``cb(model, epoch)`` after each epoch (epoch counted from 1)
-    in eval mode, e.g. :class:`~spline_utils.early_bird.SplineEBDetector`; their attributes are
-    checkpointed and restored on resume. amp: float16 autocast with loss scaling (default: on
-    for CUDA). Returns a :class:`TrainResult`; the model is left in eval mode.
+    Args:
+        model: the network, already on its device; trained in place.
+        data: the images (:class:`~spline_utils.experiments.image_data.ImageData`).
+        schedule: the hyper-parameters (:class:`Schedule`).
+        checkpoint: the checkpoint file, resumed from when it exists and written after every
+            epoch; ``None`` keeps no checkpoint.
+        callbacks: objects called as ``cb(model, epoch)`` after each epoch (epoch counted from
+            1) in eval mode, e.g. an early-bird detector
+            (:class:`~spline_utils.early_bird.spline_detector.SplineEBDetector`); their
+            attributes are checkpointed and restored on resume.
+        amp: float16 autocast with loss scaling (default: on for CUDA).
+        progress: show a progress bar (rank 0 only).
+        desc: the progress bar's label.
+
+    Returns:
+        A :class:`TrainResult`; the model is left in eval mode.
+
+    Raises:
+        TypeError: ``data`` or ``schedule`` of the wrong type, or a callback not callable.
+        ValueError: the model has no parameters, ``amp=True`` off CUDA, or the checkpoint holds
+            another number of callbacks.
     """
     check_module("model", model)
     if not isinstance(data, ImageData):

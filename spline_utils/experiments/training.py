@@ -66,7 +66,9 @@ def train_classifier(
         >>> x, y = su.x_shaped_data(n=200, seed=0)
         >>> _ = torch.manual_seed(0)
         >>> net = su.make_mlp([2, 8, 1])
-        >>> losses = su.train_classifier(net, x, y, epochs=5, batch_size=50, progress=False)
+        >>> losses = su.train_classifier(
+        ...     net, x, y, epochs=5, batch_size=50, progress=False
+        ... )
         >>> len(losses), losses[-1] < losses[0], net.training
         (5, True, False)
     """
@@ -178,7 +180,7 @@ def accuracy(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> float:
         TypeError: ``y`` is not a tensor.
 
     Example:
-        >>> x, y = su.x_shaped_data(n=2000, seed=0)  # the toy network's training data
+        >>> x, y = su.x_shaped_data(n=2000, seed=0)  # its training data
         >>> round(su.accuracy(su.load_network("toy_mlp"), x, y), 2)
         0.99
     """

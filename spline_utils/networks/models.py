@@ -27,8 +27,31 @@ def make_mlp(
     """A fully connected network ``widths[0] -> widths[1] -> ... -> widths[-1]``.
 
     Every hidden layer is ``Linear [-> BatchNorm1d] -> activation``; the last is ``Linear``.
-    Example: ``make_mlp([2, 6, 6, 1])`` is the toy network of the paper's Fig. 1a.
+    ``make_mlp([2, 6, 6, 1])`` is the toy network of the paper's Fig. 1a.
     Weights use PyTorch's default initialisation (seed first for reproducibility).
+
+    Args:
+        widths: layer widths, input first and output last (at least two, each >= 1).
+        activation: ``"relu"`` or ``"leaky_relu"`` (negative slope 0.1).
+        batch_norm: put a ``BatchNorm1d`` between each hidden Linear and its activation.
+
+    Returns:
+        The ``nn.Sequential``, in train mode; layers are named ``"0"``, ``"1"``, ... in order.
+
+    Raises:
+        ValueError: fewer than two widths, a width < 1, or an unknown activation.
+        TypeError: ``widths`` is not a sequence.
+
+    Example:
+        >>> _ = torch.manual_seed(0)
+        >>> su.make_mlp([2, 6, 6, 1])
+        Sequential(
+          (0): Linear(in_features=2, out_features=6, bias=True)
+          (1): ReLU()
+          (2): Linear(in_features=6, out_features=6, bias=True)
+          (3): ReLU()
+          (4): Linear(in_features=6, out_features=1, bias=True)
+        )
     """
     if isinstance(widths, (str, bytes)) or not hasattr(widths, "__iter__"):
         raise TypeError(f"widths must be a sequence of layer widths, got {widths!r}")
@@ -87,7 +110,30 @@ def conv_bn_relu(c_in: int, c_out: int) -> list[nn.Module]:
 def vgg(cfg: Sequence = VGG16_CFG, num_classes: int = 10, in_channels: int = 3) -> nn.Sequential:
     """A VGG-style network: ``cfg`` lists conv widths (``conv_bn_relu``) and ``"M"`` (2x2 max-pool);
     then global average pooling and one Linear classifier (the CIFAR variant used in network
-    slimming and early-bird work). ``vgg()`` is VGG-16 with BN for 32x32 inputs."""
+    slimming and early-bird work). ``vgg()`` is VGG-16 with BN for 32x32 inputs.
+
+    Args:
+        cfg: conv output widths (ints >= 1) and ``"M"`` entries, in order (default
+            :data:`VGG16_CFG`).
+        num_classes: outputs of the classifier.
+        in_channels: channels of the input images.
+
+    Returns:
+        The ``nn.Sequential`` (``Conv2d``, ``BatchNorm2d``, ``ReLU``, ..., ``AdaptiveAvgPool2d``,
+        ``Flatten``, ``Linear``), in train mode.
+
+    Raises:
+        ValueError: a ``cfg`` entry is neither a positive int nor ``"M"``, or ``num_classes`` /
+            ``in_channels`` < 1.
+        TypeError: ``cfg`` is not a sequence.
+
+    Example:
+        >>> net = su.vgg((8, "M", 16, "M"), in_channels=1)  # a small VGG
+        >>> [type(m).__name__ for m in net][:4]
+        ['Conv2d', 'BatchNorm2d', 'ReLU', 'MaxPool2d']
+        >>> tuple(net(torch.rand(2, 1, 8, 8)).shape)
+        (2, 10)
+    """
     num_classes = check_int("num_classes", num_classes, 1)
     in_channels = check_int("in_channels", in_channels, 1)
     if isinstance(cfg, (str, bytes)) or not hasattr(cfg, "__iter__"):
@@ -110,7 +156,26 @@ def vgg(cfg: Sequence = VGG16_CFG, num_classes: int = 10, in_channels: int = 3) 
 
 def digits_convnet(channels: Sequence[int] = (8, 16), num_classes: int = 10) -> nn.Sequential:
     """A small ConvNet for 8x8 digit images (1 channel): two ``conv_bn_relu -> MaxPool2d(2)``
-    stages (8x8 -> 4x4 -> 2x2) and a Linear classifier."""
+    stages (8x8 -> 4x4 -> 2x2) and a Linear classifier.
+
+    Args:
+        channels: the two stages' conv widths ``(c1, c2)``, each >= 1.
+        num_classes: outputs of the classifier.
+
+    Returns:
+        The ``nn.Sequential`` (layers ``"0"`` ... ``"9"``; convs ``"0"`` and ``"4"``, ReLUs
+        ``"2"`` and ``"6"``, max-pools ``"3"`` and ``"7"``), in train mode.
+
+    Raises:
+        ValueError: ``channels`` is not a pair of positive ints, or ``num_classes`` < 1.
+
+    Example:
+        >>> net = su.digits_convnet((8, 16))
+        >>> tuple(net(torch.rand(4, 1, 8, 8)).shape)
+        (4, 10)
+        >>> sum(p.numel() for p in net.parameters())
+        1922
+    """
     if isinstance(channels, (str, bytes)) or not hasattr(channels, "__len__") or len(channels) != 2:
         raise ValueError(f"channels must be a pair (c1, c2) of channel counts, got {channels!r}")
     c1, c2 = (check_int(f"channels[{i}]", c, 1) for i, c in enumerate(channels))

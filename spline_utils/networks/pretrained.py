@@ -9,19 +9,20 @@ each), so every reader studies the same network. Each network keeps the recipe t
 * ``load_network(name)`` -- the shipped network (``retrain=True``, or the environment variable
   ``SPLINE_BOOK_RETRAIN=1``, trains it afresh instead, with the recipe below);
 * ``train_network(name)`` -- run the recipe (what ``retrain`` does);
-* ``python -m spline_utils.pretrained`` -- retrain every network and rewrite the shipped files
-  (weights plus a JSON record of the recipe, the accuracy reached and the versions used).
+* ``python -m spline_utils.networks.pretrained`` -- retrain every network and rewrite the
+  shipped files (weights plus a JSON record of the recipe, the accuracy reached and the versions
+  used).
 
-=================  ====================================================================
-name               network and recipe
-=================  ====================================================================
-``toy_mlp``        ``2 -> 6 -> 6 -> 1`` ReLU MLP (the paper's Fig. 1a), trained on 2,000
-                   X-shaped points: SGD lr 0.05, momentum 0.9, batch 64, 200 epochs, seed 0
-``fcnet``          ``2 -> 20 -> 2`` FCNet in the authors' setting: 80 % of the X-shaped
-                   points, plain SGD lr 0.01, batch 256, 400 epochs, seed 0
-``digits_convnet`` two ``conv-BN-ReLU-maxpool`` stages (8, 16 channels) on scikit-learn's
-                   digits (75 % split): SGD lr 0.05, momentum 0.9, batch 128, 30 epochs, seed 0
-=================  ====================================================================
+==================  ===================================================================
+name                network and recipe
+==================  ===================================================================
+``toy_mlp``         ``2 -> 6 -> 6 -> 1`` ReLU MLP (the paper's Fig. 1a), trained on 2,000
+                    X-shaped points: SGD lr 0.05, momentum 0.9, batch 64, 200 epochs, seed 0
+``fcnet``           ``2 -> 20 -> 2`` FCNet in the authors' setting: 80 % of the X-shaped
+                    points, plain SGD lr 0.01, batch 256, 400 epochs, seed 0
+``digits_convnet``  two ``conv-BN-ReLU-maxpool`` stages (8, 16 channels) on scikit-learn's
+                    digits (75 % split): SGD lr 0.05, momentum 0.9, batch 128, 30 epochs, seed 0
+==================  ===================================================================
 """
 
 from __future__ import annotations
@@ -187,7 +188,25 @@ def record(name: str) -> dict:
 
 
 def describe(name: str, width: int = 88) -> str:
-    """How network ``name`` was made and how good it is, wrapped to ``width`` characters."""
+    """How network ``name`` was made and how good it is, wrapped to ``width`` characters.
+
+    Args:
+        name: one of ``"toy_mlp"``, ``"fcnet"``, ``"digits_convnet"``.
+        width: the longest line, in characters.
+
+    Returns:
+        The recipe and the accuracy recorded when the shipped weights were written (the JSON
+        record next to them).
+
+    Raises:
+        ValueError: an unknown ``name``.
+        FileNotFoundError: the record is missing (a broken installation).
+
+    Example:
+        >>> print(su.pretrained.describe("toy_mlp"))
+        toy_mlp: 2-6-6-1 ReLU MLP; 2,000 X-shaped points; SGD lr 0.05, momentum 0.9, batch 64,
+          200 epochs, seed 0; training accuracy 0.994
+    """
     import textwrap
 
     spec, rec = _check_name(name), record(name)
@@ -231,9 +250,11 @@ def load_network(name: str, retrain: bool | None = None) -> nn.Module:
         FileNotFoundError: the weight file is missing (a broken installation).
 
     Example:
-        >>> net = load_network("toy_mlp")
+        >>> net = su.load_network("toy_mlp")
         >>> [m.out_features for m in net if isinstance(m, torch.nn.Linear)]
         [6, 6, 1]
+        >>> net.training, next(net.parameters()).dtype
+        (False, torch.float32)
     """
     spec = _check_name(name)
     if retrain is None:
@@ -277,7 +298,7 @@ def write_shipped(names=None, folder: Path | None = None) -> dict[str, dict]:
     return records
 
 
-if __name__ == "__main__":  # python -m spline_utils.pretrained [name ...]
+if __name__ == "__main__":  # python -m spline_utils.networks.pretrained [name ...]
     import sys
 
     for name, rec in write_shipped(sys.argv[1:] or None).items():

@@ -22,13 +22,18 @@ from .slices import PlaneSlice, check_slice
 
 @dataclass
 class GridPartition:
-    """A partition sampled on an ``H x W`` grid of slice coordinates.
+    """A partition sampled on an ``H x W`` grid of slice coordinates (see :func:`grid_partition`).
 
-    u: (W,) and v: (H,) grid coordinates; point ``[i, j]`` is ``(u[j], v[i])``.
-    codes: packed codes of the ``H * W`` points (row-major).
-    preactivations: per code layer, float32 (H, W, units) for ReLU-type layers, ``None`` for
-        max-pooling layers (or when not kept).
-    outputs: float (H, W, K) network outputs.
+    Attributes:
+        u: (W,) grid coordinates; point ``[i, j]`` is ``(u[j], v[i])``.
+        v: (H,) grid coordinates.
+        codes: packed codes of the ``H * W`` points (row-major), a
+            :class:`~spline_utils.spline_view.codes.PackedCodes`.
+        outputs: float (H, W, K) network outputs.
+        preactivations: per code layer, float32 (H, W, units) for ReLU-type layers, ``None``
+            for max-pooling layers (or when not kept).
+        slice: the :class:`~spline_utils.partition.slices.PlaneSlice` sampled, or ``None``
+            (2-D inputs).
     """
 
     u: np.ndarray
@@ -156,12 +161,36 @@ def grid_partition(
 ) -> GridPartition:
     """Sample the partition of ``model`` on a grid over ``domain``.
 
-    domain: (u_min, u_max, v_min, v_max) in input coordinates (2-D input models) or slice
-        coordinates (when ``slice`` is given).
-    resolution: points per axis (one int, or (W, H)).
-    slice: a :class:`~spline_utils.slices.PlaneSlice`; without it the model must take inputs
-        of shape (N, 2).
-    Returns a :class:`GridPartition`; codes and outputs are computed in eval mode.
+    A quick preview: regions smaller than a grid cell can be missed, so region counts are lower
+    bounds (exact partitions: :mod:`spline_utils.partition.exact`).
+
+    Args:
+        model: a supported network (see
+            :func:`~spline_utils.spline_view.model_walk.check_supported`).
+        domain: (u_min, u_max, v_min, v_max) in input coordinates (2-D input models) or slice
+            coordinates (when ``slice`` is given).
+        resolution: points per axis (one int >= 2, or (W, H)).
+        slice: a :class:`~spline_utils.partition.slices.PlaneSlice`; without it the model must
+            take inputs of shape (N, 2).
+        batch_size: grid points per forward pass.
+        keep_preactivations: keep each ReLU-type layer's pre-activations on the grid (needed
+            by :meth:`GridPartition.crossing_units` and to draw splines as level sets).
+
+    Returns:
+        A :class:`GridPartition`; codes and outputs are computed in eval mode.
+
+    Raises:
+        ValueError: the model is not supported or cannot take the grid's inputs, or
+            ``domain``, ``slice``, ``batch_size`` is invalid.
+        TypeError: ``resolution`` is neither an int nor a pair of ints.
+
+    Example:
+        >>> net = su.load_network("toy_mlp")
+        >>> part = su.grid_partition(net, (-5, 5, -5, 5), resolution=100)
+        >>> part.shape, part.layer_names, part.method
+        ((100, 100), ['1', '3'], 'grid sampling, 100x100 points')
+        >>> part.outputs.shape, [p.shape for p in part.preactivations]
+        ((100, 100, 1), [(100, 100, 6), (100, 100, 6)])
     """
     check_supported(model)
     u_min, u_max, v_min, v_max = _check_domain(domain)

@@ -23,10 +23,15 @@ from .._validate import check_finite, check_int, check_real, check_tensor
 
 @dataclass
 class PlaneSlice:
-    """An affine plane in input space.
+    """An affine plane in input space, ``x(u, v) = origin + u * basis[0] + v * basis[1]``.
 
-    origin: (*input_shape); basis: (2, *input_shape), orthonormal when flattened;
-    anchors: (n_anchors, 2) slice coordinates of the anchor points (for plotting).
+    Usually made by :meth:`through`; the constructor checks the shapes and that the basis is
+    orthonormal.
+
+    Attributes:
+        origin: the point ``(u, v) = (0, 0)``, shape ``input_shape``.
+        basis: shape ``(2, *input_shape)``, orthonormal when flattened.
+        anchors: (n_anchors, 2) slice coordinates of the anchor points (for plotting).
     """
 
     origin: torch.Tensor
@@ -65,10 +70,39 @@ class PlaneSlice:
     def through(cls, anchors, seed: int = 0, tol: float = 1e-6) -> PlaneSlice:
         """The plane through 1-3 anchor points (see the module docstring).
 
-        anchors: a tensor of shape (n, *input_shape) or a sequence of n tensors of one shape,
-        n in {1, 2, 3}. Raises ``ValueError`` when the points do not span a plane
-        (collinear points, or two anchors on one line through the origin), judged with a
-        relative tolerance ``tol`` on the second Gram-Schmidt direction.
+        Three anchors: the plane through all three, origin at the first. Two: the plane through
+        both and the zero input (origin at zero). One: the plane through it spanned by two
+        random orthonormal directions drawn with ``seed``.
+
+        Args:
+            anchors: a tensor of shape ``(n, *input_shape)`` or a sequence of n tensors of one
+                shape, n in {1, 2, 3}, finite, with at least 2 numbers per input.
+            seed: seed of the random directions (one anchor only).
+            tol: relative tolerance, in (0, 1), on the length of the second Gram-Schmidt
+                direction below which the points count as not spanning a plane.
+
+        Returns:
+            The :class:`PlaneSlice`, in float64, with ``anchors`` holding the anchors' slice
+            coordinates.
+
+        Raises:
+            ValueError: the points do not span a plane (collinear points, or two anchors on one
+                line through the origin), there are not 1-3 of them, their shapes differ, or
+                they are not finite.
+            TypeError: ``anchors`` is neither a tensor nor a sequence of tensors.
+
+        Example:
+            >>> points = torch.tensor([[0.0, 0, 0], [1, 0, 0], [0, 2, 0]])
+            >>> plane = su.PlaneSlice.through(points)
+            >>> plane.anchors
+            tensor([[0., 0.],
+                    [1., 0.],
+                    [0., 2.]], dtype=torch.float64)
+            >>> plane.to_input(torch.tensor([[1.0, 2.0]]))
+            tensor([[1., 2., 0.]], dtype=torch.float64)
+            >>> images = torch.rand(2, 1, 8, 8)  # two anchors and the zero input
+            >>> su.PlaneSlice.through(images).input_shape
+            (1, 8, 8)
         """
         seed = check_int("seed", seed, 0)
         tol = check_real("tol", tol, 0.0, 1.0, low_open=True, high_open=True)
@@ -118,7 +152,7 @@ class PlaneSlice:
         return cls(origin.reshape(points.shape[1:]), basis.reshape(2, *points.shape[1:]), coords)
 
     def to_input(self, uv: torch.Tensor) -> torch.Tensor:
-        """Slice coordinates (..., 2) -> inputs (..., *input_shape), float64."""
+        """Slice coordinates (..., 2) -> inputs ``(..., *input_shape)``, float64."""
         uv = torch.as_tensor(uv, dtype=torch.float64)
         if uv.dim() < 1 or uv.shape[-1] != 2:
             raise ValueError(
@@ -129,7 +163,7 @@ class PlaneSlice:
         return flat.reshape(*uv.shape[:-1], *self.input_shape)
 
     def to_slice(self, x: torch.Tensor) -> torch.Tensor:
-        """Inputs (..., *input_shape) -> slice coordinates (..., 2) of their orthogonal
+        """Inputs ``(..., *input_shape)`` -> slice coordinates (..., 2) of their orthogonal
         projection onto the plane."""
         x = torch.as_tensor(x, dtype=torch.float64)
         k = len(self.input_shape)
@@ -140,7 +174,7 @@ class PlaneSlice:
         return flat @ self.basis.reshape(2, -1).T
 
     def distance_to_plane(self, x: torch.Tensor) -> torch.Tensor:
-        """Euclidean distance of inputs (..., *input_shape) to the plane, shape (...)."""
+        """Euclidean distance of inputs ``(..., *input_shape)`` to the plane, shape (...)."""
         back = self.to_input(self.to_slice(x))
         k = len(self.input_shape)
         diff = torch.as_tensor(x, dtype=torch.float64) - back

@@ -38,7 +38,7 @@ OKABE_ITO = {
 DECISION_COLOR = OKABE_ITO["vermillion"]
 EARLIER_COLOR = "#9a9a9a"
 NEW_COLOR = "#1a1a1a"
-#: class colours: Paul Tol's colour-blind-safe "muted" palette (10 distinct colours)
+#: Class colours, Paul Tol's colour-blind-safe "muted" palette (10 distinct colours)
 CLASS_COLORS = (
     "#88CCEE",
     "#DDCC77",
@@ -240,8 +240,9 @@ def plot_decision(
 def plot_layer_by_layer(part, panel_size: float = 3.2, suptitle: str | None = None):
     """One panel per code layer: the partition after layers 1..l, newest splines dark over
     earlier ones in grey; a last panel shows the predicted classes and the decision boundary, the
-    output layer's spline (the paper's Fig. 1a). Takes an :class:`ExactPartition` or a
-    :class:`GridPartition`. Returns the figure."""
+    output layer's spline (the paper's Fig. 1a). Takes an
+    :class:`~spline_utils.partition.exact.ExactPartition` or a
+    :class:`~spline_utils.partition.grid.GridPartition`. Returns the figure."""
     _check_part(part, (ExactPartition, GridPartition))
     exact = isinstance(part, ExactPartition)
     n = len(part.codes) if exact else part.n_layers
@@ -304,7 +305,35 @@ def plot_exact(
     :func:`region_values`; ``"region"`` tints the partition of layers ``[0, upto)``), the splines
     of layers ``[0, upto)`` (newest dark over earlier grey, or ``layer_colors``; ``None`` leaves a
     layer out), the exact decision boundary in vermillion.
-    Returns the axes."""
+
+    Args:
+        part: the partition, from :func:`~spline_utils.partition.exact.exact_partition`.
+        ax: the matplotlib axes to draw into; ``None`` makes a new 4.5 x 4.5 inch figure.
+        upto: draw the splines of layers ``[0, upto)`` (default: every code layer).
+        color_by: ``"region"``, ``"class"``, ``"slope"``, ``"output"`` (with a colour bar) or
+            ``"none"`` (regions unfilled).
+        layer_colors: one colour per layer (cycled), ``None`` entries leaving a layer out;
+            default: newest layer dark, earlier ones grey.
+        show_decision: draw the exact decision boundary.
+        title: the heading; default ``"<n> regions"``. The method ("exact polygons") is
+            always added below it.
+        show_anchors: mark a slice's anchor points with stars.
+
+    Returns:
+        The axes.
+
+    Raises:
+        TypeError: ``part`` is not an :class:`~spline_utils.partition.exact.ExactPartition`.
+        ValueError: ``upto`` outside ``[0, layers]`` or an unknown ``color_by``.
+
+    Example:
+        >>> net = su.load_network("toy_mlp")
+        >>> part = su.exact_partition(net, (-5, 5, -5, 5))
+        >>> ax = su.plot_exact(part)  # regions, 2 layers, decision boundary
+        >>> len(ax.collections), ax.get_title().splitlines()[-1]
+        (4, '(exact polygons)')
+        >>> plt.close(ax.figure)
+    """
     _check_part(part, ExactPartition)
     n_layers = len(part.codes)
     upto = n_layers if upto is None else check_int("upto", upto)
@@ -392,9 +421,10 @@ def plot_slice(
 
 
 def plot_pruning_results(frame, suptitle: str | None = None):
-    """Two panels from :func:`spline_utils.results_files.load_results` rows of one data set and
-    architecture: test accuracy against pruning ratio (one line per method, the dense network
-    as a dashed line) and against total training FLOPs (one marker per run). Returns the figure."""
+    """Two panels from :func:`~spline_utils.experiments.results_files.load_results` rows of one
+    data set and architecture: test accuracy against pruning ratio (one line per method, the
+    dense network as a dashed line) and against total training FLOPs (one marker per run).
+    Returns the figure."""
 
     from ..experiments.results_files import summary
 

@@ -8,8 +8,9 @@ independent computations are offered, so each can check the other:
 * :func:`region_affine_map` -- the Jacobian of ``f`` at ``x`` (``torch.func.jacrev``), valid for
   every supported model, ``b = f(x) - A x``.
 
-Shapes: for inputs of shape (N, *input_shape) with ``D = prod(input_shape)`` and outputs of
-shape (N, *output_shape) with ``K = prod(output_shape)``, ``A`` is (N, K, D) and ``b`` is (N, K).
+Shapes: for inputs of shape ``(N, *input_shape)`` with ``D = prod(input_shape)`` and outputs of
+shape ``(N, *output_shape)`` with ``K = prod(output_shape)``, ``A`` is (N, K, D) and ``b`` is
+(N, K).
 """
 
 from __future__ import annotations
@@ -37,10 +38,33 @@ def region_affine_map(
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """``(A, b)`` of the region of each input, from the Jacobian (any supported model).
 
-    x: (N, *input_shape). Returns A: (N, K, D), b: (N, K), in the model's dtype.
     Computed in eval mode, ``batch_size`` inputs at a time: because inputs do not interact
     in eval mode, the Jacobian of ``sum_n f(x_n)`` with respect to the batch holds every
-    per-input Jacobian.
+    per-input Jacobian; ``b = f(x) - A x``.
+
+    Args:
+        model: a supported network (see
+            :func:`~spline_utils.spline_view.model_walk.check_supported`).
+        x: inputs of shape ``(N, *input_shape)``, N >= 1, finite.
+        batch_size: inputs per Jacobian evaluation (>= 1).
+
+    Returns:
+        The pair ``(A, b)`` in the model's dtype, A (N, K, D) and b (N, K), with
+        ``D = prod(input_shape)`` and ``K = prod(output_shape)``; on the region of ``x[n]`` the
+        network is ``f(z) = A[n] @ z.flatten() + b[n]``.
+
+    Raises:
+        ValueError: the model is not supported, ``x`` is not a non-empty finite batch, or
+            ``batch_size`` < 1.
+
+    Example:
+        >>> net = su.load_network("toy_mlp")  # 2 -> 6 -> 6 -> 1
+        >>> x = torch.tensor([[0.5, -1.0], [2.0, 3.0], [-4.0, 0.0]])
+        >>> A, b = su.region_affine_map(net, x)
+        >>> tuple(A.shape), tuple(b.shape)
+        ((3, 1, 2), (3, 1))
+        >>> torch.allclose(net(x), (A @ x[:, :, None])[..., 0] + b, atol=1e-5)
+        True
     """
     check_supported(model)
     x = prepare_input(model, x)
@@ -85,7 +109,30 @@ def mlp_region_affine_map(model: nn.Module, x: torch.Tensor) -> tuple[torch.Tens
     ``A = W^L D^{L-1} ... D^1 W^1`` and
     ``b = b^L + sum_l W^L D^{L-1} ... W^{l+1} D^l b^l`` with ``D^l = diag(q^l)``
     (LeakyReLU: ``D^l = diag(q^l + eta (1 - q^l))``; eval-mode BatchNorm1d is the affine map
-    ``z -> s * z + t``). x: (N, D) (or (N, *shape), flattened). Returns A: (N, K, D), b: (N, K).
+    ``z -> s * z + t``). Independent of :func:`region_affine_map` (no autograd), so each checks
+    the other.
+
+    Args:
+        model: an ``nn.Sequential`` (possibly nested) of Linear / ReLU / LeakyReLU /
+            BatchNorm1d / Dropout / Identity / Flatten layers, evaluated in eval mode.
+        x: inputs of shape (N, D) (or ``(N, *shape)``, flattened), N >= 1, finite.
+
+    Returns:
+        The pair ``(A, b)``, A (N, K, D) and b (N, K), in the model's dtype.
+
+    Raises:
+        ValueError: the model holds another kind of layer (use :func:`region_affine_map`), is
+            not supported, or its widths do not match ``x``.
+
+    Example:
+        >>> net = su.load_network("toy_mlp")
+        >>> x = torch.tensor([[0.5, -1.0], [2.0, 3.0], [-4.0, 0.0]])
+        >>> A, b = su.mlp_region_affine_map(net, x)
+        >>> tuple(A.shape), tuple(b.shape)
+        ((3, 1, 2), (3, 1))
+        >>> A_jac, b_jac = su.region_affine_map(net, x)  # the Jacobian agrees
+        >>> torch.allclose(A, A_jac, atol=1e-6), torch.allclose(b, b_jac, atol=1e-5)
+        (True, True)
     """
     check_supported(model, trace=False)
     layers = _mlp_layers(model)
@@ -123,7 +170,27 @@ def region_consistency_error(model: nn.Module, x: torch.Tensor) -> float:
     computed at *one representative input* of the region ``r`` that ``x`` falls in.
 
     This checks the spline view itself: the map found at one point of a region reproduces the
-    network everywhere else in that region. x: (N, *input_shape). Returns a Python float.
+    network everywhere else in that region. Regions are told apart by their activation codes
+    (:func:`~spline_utils.spline_view.codes.activation_codes`); the representative of a region
+    is its first input in ``x``.
+
+    Args:
+        model: a supported network.
+        x: inputs of shape ``(N, *input_shape)``, N >= 1, finite.
+
+    Returns:
+        The largest absolute difference, a Python float (rounding-level in the model's dtype
+        when the spline view holds).
+
+    Raises:
+        ValueError: the model is not supported or ``x`` is not a non-empty finite batch.
+
+    Example:
+        >>> net = su.load_network("toy_mlp")
+        >>> axis = torch.linspace(-5, 5, 50)
+        >>> grid = torch.cartesian_prod(axis, axis)  # 2,500 points, every region
+        >>> su.region_consistency_error(net, grid) < 1e-4
+        True
     """
     codes = activation_codes(model, x)
     ids = codes.region_ids()

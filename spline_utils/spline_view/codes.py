@@ -85,12 +85,15 @@ def unpack_bits(packed: torch.Tensor | np.ndarray, n_bits: int) -> torch.Tensor:
 class LayerCode:
     """Code of one layer for a batch.
 
-    name:   module name (``'features.2'``; a module called twice gets ``'relu#2'``).
-    kind:   ``'relu'`` (values: bool, shape (N, *unit_shape)) or ``'maxpool'`` (values: window
-            positions in ``[0, window)``, shape (N, C, H_out, W_out); uint8 for windows of at most
-            256 positions, a wider integer type for larger ones).
-    window: number of values a unit's code can take (2 for ReLU, ``kh*kw`` for max-pooling).
-    preactivation: the ReLU layer's input (same shape as values, float), when it was asked for.
+    Attributes:
+        name: module name (``'features.2'``; a module called twice gets ``'relu#2'``).
+        kind: ``'relu'`` (values: bool, shape ``(N, *unit_shape)``) or ``'maxpool'`` (values:
+            window positions in ``[0, window)``, shape (N, C, H_out, W_out); uint8 for windows of
+            at most 256 positions, a wider integer type for larger ones).
+        values: the code, as described under ``kind``.
+        window: number of values a unit's code can take (2 for ReLU, ``kh*kw`` for max-pooling).
+        preactivation: the ReLU layer's input (same shape as values, float), when it was asked
+            for.
     """
 
     name: str
@@ -129,8 +132,11 @@ class LayerCode:
 class ActivationCodes:
     """Codes of every code-defining layer, in forward-call order, plus the network outputs.
 
-    layers:  list of :class:`LayerCode`.
-    outputs: network outputs for the batch, shape (N, *out_shape) (detached).
+    Indexing and ``len`` go through ``layers`` (``codes[0]`` is the first layer's code).
+
+    Attributes:
+        layers: list of :class:`LayerCode`.
+        outputs: network outputs for the batch, shape ``(N, *out_shape)`` (detached).
     """
 
     layers: list[LayerCode]
@@ -169,7 +175,14 @@ class ActivationCodes:
 
 @dataclass
 class PackedCodes:
-    """Bit-packed codes: ``data[l]`` is uint8 of shape (N, ceil(n_bits[l] / 8))."""
+    """Bit-packed codes: ``data[l]`` is uint8 of shape (N, ceil(n_bits[l] / 8)).
+
+    Attributes:
+        names: the code layers' module names, in forward-call order.
+        kinds: ``'relu'`` or ``'maxpool'`` per layer.
+        n_bits: bits per input in each layer.
+        data: per layer, the packed codes, uint8 of shape (N, ceil(n_bits[l] / 8)).
+    """
 
     names: list[str]
     kinds: list[str]
@@ -339,12 +352,41 @@ def record_codes(
 def activation_codes(
     model: nn.Module, x: torch.Tensor, keep_preactivations: bool = False
 ) -> ActivationCodes:
-    """Codes of every code-defining layer for the batch ``x`` (shape (N, *input_shape)).
+    """Codes of every code-defining layer for the batch ``x`` (shape ``(N, *input_shape)``).
 
-    The model is checked (:func:`~spline_utils.model_walk.check_supported`) and evaluated in
-    eval mode without gradients; codes stay on the model's device. With
+    The model is checked (:func:`~spline_utils.spline_view.model_walk.check_supported`) and
+    evaluated in eval mode without gradients; codes stay on the model's device. With
     ``keep_preactivations=True`` each ReLU-type layer also keeps its input (for drawing its
     splines as zero level sets).
+
+    Args:
+        model: a supported network (ReLU / LeakyReLU / MaxPool2d nonlinearities).
+        x: a batch of inputs, shape ``(N, *input_shape)``, N >= 1, finite; moved to the model's
+            device and dtype.
+        keep_preactivations: also keep each ReLU-type layer's input in
+            :attr:`LayerCode.preactivation`.
+
+    Returns:
+        An :class:`ActivationCodes` holding one :class:`LayerCode` per call of a code-defining
+        module, in forward-call order (ReLU codes bool of shape ``(N, *unit_shape)``), and the
+        outputs.
+
+    Raises:
+        ValueError: the model is not supported (see
+            :func:`~spline_utils.spline_view.model_walk.check_supported`), or ``x`` is not a
+            non-empty finite batch the model can evaluate.
+        TypeError: ``x`` is not a tensor.
+
+    Example:
+        >>> _ = torch.manual_seed(0)
+        >>> net = su.make_mlp([2, 6, 6, 1])
+        >>> codes = su.activation_codes(net, torch.randn(100, 2))
+        >>> codes.names, codes[0].kind
+        (['1', '3'], 'relu')
+        >>> tuple(codes[0].values.shape), codes[0].values.dtype
+        ((100, 6), torch.bool)
+        >>> tuple(codes.outputs.shape)
+        (100, 1)
     """
     check_supported(model)
     keep_preactivations = check_bool("keep_preactivations", keep_preactivations)
@@ -352,11 +394,37 @@ def activation_codes(
 
 
 def packed_codes(model: nn.Module, x: torch.Tensor, batch_size: int = 256) -> PackedCodes:
-    """Bit-packed codes of ``x`` (N, *input_shape), computed batch by batch.
+    """Bit-packed codes of ``x`` (shape ``(N, *input_shape)``), computed batch by batch.
 
     Each layer's code is packed as soon as the layer has run (the bool form of one layer of
     one batch is the most that is ever held) and written into preallocated arrays: suited to
-    large probe sets (a 100 x 100 canvas of images through VGG-16).
+    large probe sets (a 100 x 100 canvas of images through VGG-16). Eval mode, no gradients.
+
+    Args:
+        model: a supported network (see
+            :func:`~spline_utils.spline_view.model_walk.check_supported`).
+        x: the inputs, a tensor (or an array of numbers) of shape ``(N, *input_shape)``, N >= 1,
+            finite; each batch is moved to the model's device and dtype.
+        batch_size: inputs per forward pass (>= 1).
+
+    Returns:
+        A :class:`PackedCodes` on the CPU holding, per code layer, uint8 of shape
+        (N, ceil(n_bits / 8)) in ``numpy.packbits`` order (max-pool window positions in
+        big-endian binary, ``ceil(log2(kh*kw))`` bits per unit).
+
+    Raises:
+        TypeError: ``x`` is not a tensor or an array of numbers.
+        ValueError: the model is not supported, ``x`` is empty, not a batch or not finite, or
+            ``batch_size`` < 1.
+
+    Example:
+        >>> net = su.digits_convnet((8, 16))
+        >>> x = torch.rand(500, 1, 8, 8)
+        >>> codes = su.packed_codes(net, x, batch_size=128)
+        >>> codes.kinds, codes.n_bits
+        (['relu', 'maxpool', 'relu', 'maxpool'], [512, 256, 256, 128])
+        >>> [d.shape for d in codes.data], codes.nbytes
+        ([(500, 64), (500, 32), (500, 32), (500, 16)], 72000)
     """
     batch_size = check_int("batch_size", batch_size, 1)
     check_supported(model)

@@ -16,9 +16,31 @@ from .._validate import check_finite
 def fold_batchnorm(layer: nn.Module, bn: nn.Module) -> tuple[torch.Tensor, torch.Tensor]:
     """Weight and bias of ``bn(layer(z))`` as one affine layer (eval-mode statistics).
 
-    layer: ``nn.Linear`` (weight (out, in)) or ``nn.Conv2d`` (weight (out, in/groups, kh, kw));
-    bn: the ``nn.BatchNorm1d`` / ``nn.BatchNorm2d`` over its ``out`` channels.
-    Returns ``(weight, bias)`` with the layer's weight shape and bias shape (out,).
+    Args:
+        layer: ``nn.Linear`` (weight (out, in)) or ``nn.Conv2d`` (weight
+            (out, in/groups, kh, kw)); a missing bias counts as zero.
+        bn: the ``nn.BatchNorm1d`` / ``nn.BatchNorm2d`` over its ``out`` channels, with running
+            statistics (a missing affine scale / shift counts as 1 / 0).
+
+    Returns:
+        The pair ``(weight, bias)``, new tensors with the layer's weight shape and bias shape (out,),
+        ``weight = diag(s) W`` and ``bias = s * (c - mu) + beta`` with
+        ``s = gamma / sqrt(var + eps)``.
+
+    Raises:
+        ValueError: ``layer`` or ``bn`` is of another type, their sizes differ, ``bn`` keeps no
+            running statistics, a tensor is not finite or ``running_var`` is negative.
+
+    Example:
+        >>> _ = torch.manual_seed(0)
+        >>> layer, bn = torch.nn.Linear(3, 4), torch.nn.BatchNorm1d(4).eval()
+        >>> _ = bn.running_var.uniform_(0.5, 2.0)
+        >>> weight, bias = su.fold_batchnorm(layer, bn)
+        >>> tuple(weight.shape), tuple(bias.shape)
+        ((4, 3), (4,))
+        >>> z = torch.randn(5, 3)
+        >>> torch.allclose(bn(layer(z)), z @ weight.T + bias, atol=1e-6)
+        True
     """
     if not isinstance(layer, (nn.Linear, nn.Conv2d)):
         raise ValueError(f"layer must be nn.Linear or nn.Conv2d, got {type(layer).__name__}")

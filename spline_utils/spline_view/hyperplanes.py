@@ -21,7 +21,28 @@ from .model_walk import following_batchnorm, layer_by_name, module_tensor
 
 def unit_hyperplanes(model: nn.Module, name: str) -> tuple[np.ndarray, np.ndarray]:
     """Effective hyperplanes of the units of layer ``name`` with a following BatchNorm folded in
-    (eval-mode statistics). Returns ``(w, b)`` float64: w (units, fan_in), b (units,)."""
+    (eval-mode statistics).
+
+    Unit ``k``'s spline is ``{z : <w[k], z> + b[k] = 0}`` in the layer's input space (for a
+    ``Conv2d``, ``z`` is one input patch of ``in_channels * kh * kw`` numbers).
+
+    Args:
+        model: the network.
+        name: a Linear / Conv2d layer's qualified name (as in ``model.named_modules()``).
+
+    Returns:
+        The pair ``(w, b)`` of float64 NumPy arrays, w (units, fan_in) and b (units,).
+
+    Raises:
+        ValueError: no prunable layer is called ``name`` (the message lists them), or its
+            weights (or the folded BatchNorm) are not finite.
+
+    Example:
+        >>> net = su.make_mlp([2, 6, 6, 1], batch_norm=True)
+        >>> w, b = su.unit_hyperplanes(net, "3")  # Linear "3", BN "4" folded in
+        >>> w.shape, b.shape, w.dtype
+        ((6, 6), (6,), dtype('float64'))
+    """
     layer = layer_by_name(model, name)
     bn = following_batchnorm(model).get(name)
     if bn is not None:
@@ -76,7 +97,7 @@ def bn_spline_distance(model: nn.Module, name: str) -> np.ndarray:
 
 @torch.no_grad()
 def data_spline_distance(model: nn.Module, name: str, x: torch.Tensor) -> np.ndarray:
-    """Measured on data ``x`` (N, *input_shape): how many standard deviations (unbiased, over the
+    """Measured on data ``x`` (shape ``(N, *input_shape)``): how many standard deviations (unbiased, over the
     data and, for conv layers, every position) the spline of each unit lies from the mean of its
     BN-folded pre-activation, ``|mean(h_k)| / std(h_k)`` (units,). Eval mode."""
     from .codes import prepare_input

@@ -329,6 +329,28 @@ def check_supported(model: nn.Module, trace: bool = True) -> None:
     parameter and buffer is finite, and, with
     ``trace=True``, the operations between modules in ``forward`` (via ``torch.fx``; a model
     that cannot be traced gets a warning and a module-only check).
+
+    Args:
+        model: the network to check.
+        trace: also check the operations between modules in a custom ``forward`` (a plain
+            ``nn.Sequential`` of supported layers needs no trace).
+
+    Returns:
+        ``None`` when the model is supported.
+
+    Raises:
+        ValueError: a module or an operation is not piecewise affine (or has no code here), a
+            BatchNorm keeps no running statistics, a parameter or buffer is not finite, or the
+            model has no layers; the message names the module or operation.
+        TypeError: ``model`` is not an ``nn.Module``, or ``trace`` is not a bool.
+
+    Example:
+        >>> su.check_supported(su.make_mlp([2, 6, 6, 1]))  # no error
+        >>> from torch import nn
+        >>> su.check_supported(nn.Sequential(nn.Linear(2, 3), nn.Tanh()))
+        Traceback (most recent call last):
+            ...
+        ValueError: module '1' (Tanh) is not piecewise affine: ...
     """
     check_module("model", model)
     if not isinstance(trace, bool):
@@ -350,7 +372,8 @@ def check_supported(model: nn.Module, trace: bool = True) -> None:
 
 def code_modules(model: nn.Module) -> list[tuple[str, nn.Module]]:
     """The code-defining nonlinearity modules of ``model``, as (qualified name, module),
-    in registration order (forward-call order is what :mod:`spline_utils.codes` records)."""
+    in registration order (forward-call order is what :mod:`spline_utils.spline_view.codes`
+    records)."""
     check_module("model", model)
     return [(n, m) for n, m in model.named_modules() if _is_code_module(m)]
 
