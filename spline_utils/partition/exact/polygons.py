@@ -96,7 +96,7 @@ class Polygons:
 def _next_index(first: np.ndarray, ends: np.ndarray, counts: np.ndarray, n_v: int) -> np.ndarray:
     """Successor (V,) of every vertex of polygons with vertices ``first[p]:ends[p]``."""
     nxt = np.arange(1, n_v + 1)
-    if counts.all():
+    if np.count_nonzero(counts) == len(counts):  # (faster than counts.all())
         nxt[ends - 1] = first
     else:  # an empty polygon has no last vertex
         full = counts > 0
