@@ -22,8 +22,9 @@ class Polygons:
     """Convex polygons back to back (see the module docstring).
 
     :func:`split` and :func:`clip` may leave polygons with fewer than 3 vertices (empty sides);
-    ``counts``, ``areas``, ``next_index``, ``select`` and ``concat`` take them, the other methods
-    and :func:`snap` expect vertices in every polygon: keep the pieces with ``counts >= 3`` first.
+    ``counts``, ``areas``, ``next_index``, ``select`` and ``concat`` take them, the other methods,
+    :func:`snap` and the cuts expect vertices in every polygon: keep the pieces with
+    ``counts >= 3`` first.
     """
 
     verts: np.ndarray  # (V, 2)
@@ -54,7 +55,14 @@ class Polygons:
 
     def next_index(self) -> np.ndarray:
         """Index (V,) of every vertex's successor in its polygon."""
-        return _next_index(self.offsets[:-1], self.offsets[1:], self.counts, len(self.verts))
+        nxt = np.arange(1, len(self.verts) + 1)
+        first, ends, counts = self.offsets[:-1], self.offsets[1:], self.counts
+        if np.count_nonzero(counts) == len(counts):
+            nxt[ends - 1] = first
+        else:  # an empty polygon has no last vertex
+            full = counts > 0
+            nxt[ends[full] - 1] = first[full]
+        return nxt
 
     def _sum(self, values: np.ndarray) -> np.ndarray:
         """Per-polygon sums of per-vertex values (empty polygons give 0)."""
@@ -93,24 +101,14 @@ class Polygons:
         )
 
 
-def _next_index(first: np.ndarray, ends: np.ndarray, counts: np.ndarray, n_v: int) -> np.ndarray:
-    """Successor (V,) of every vertex of polygons with vertices ``first[p]:ends[p]``."""
-    nxt = np.arange(1, n_v + 1)
-    if np.count_nonzero(counts) == len(counts):  # (faster than counts.all())
-        nxt[ends - 1] = first
-    else:  # an empty polygon has no last vertex
-        full = counts > 0
-        nxt[ends[full] - 1] = first[full]
-    return nxt
-
-
 def split(data: np.ndarray, labels: np.ndarray, counts: np.ndarray, s: np.ndarray, cut):
     """Cut polygons in two along the zero line of an affine function.
 
     data (V, D): per-vertex rows, affine on each polygon: the coordinates first, then possibly
         unit values. A new vertex where an edge crosses the line gets its row by linear
         interpolation, which is exact.
-    labels (V,), counts (P,): edge labels and vertex counts of the (counter-clockwise) polygons.
+    labels (V,), counts (P,): edge labels and vertex counts of the (counter-clockwise) polygons,
+        each with at least one vertex (drop empty pieces of an earlier cut first).
     s (V,): the function's values at the vertices, snapped (see :func:`snap`).
     cut: label of the new edges, an int or one per polygon (P,).
     Returns (data, labels, counts) of the 2P pieces: the sides ``s >= 0`` of all polygons in
@@ -120,7 +118,8 @@ def split(data: np.ndarray, labels: np.ndarray, counts: np.ndarray, s: np.ndarra
     n_v = len(s)
     ends = counts.cumsum()
     first = ends - counts
-    nxt = _next_index(first, ends, counts, n_v)
+    nxt = np.arange(1, n_v + 1)  # (inline: this runs once per cut, and without empty polygons)
+    nxt[ends - 1] = first
     sn = s[nxt]
     cross = s * sn < 0
     alpha = np.where(cross, s / np.where(cross, s - sn, 1.0), 0.0)
