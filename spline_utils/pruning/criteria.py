@@ -77,7 +77,8 @@ __all__ = [
     "unit_scores",
 ]
 
-#: names of :mod:`.merging`'s node-pruning rules, which no registered criterion may take
+#: the names of :mod:`.merging`'s node-pruning rules (its ``SPLINE_RULES``): no registered
+#: criterion may take them
 RESERVED_NAMES = ("spline-merge", "spline-delete")
 
 

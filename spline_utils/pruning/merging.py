@@ -51,7 +51,14 @@ from ..spline_view.model_walk import (
     module_tensor,
     prunable_layers,
 )
-from .criteria import CRITERIA, Criterion, Random, get_criterion, select_units
+from .criteria import (
+    CRITERIA,
+    RESERVED_NAMES,
+    Criterion,
+    Random,
+    get_criterion,
+    select_units,
+)
 from .masks import apply_mask, check_ratio, unit_mask
 from .physical import remove_units
 
@@ -113,8 +120,9 @@ def redundancy_bounds(model: nn.Module, name: str, radius: float, alive: np.ndar
     return delete, merge
 
 
-#: the node-pruning rules by the spline redundancy bounds (the module doc's table)
-SPLINE_RULES = ("spline-merge", "spline-delete")
+#: the node-pruning rules by the spline redundancy bounds (the module doc's table); the registry
+#: of criteria reserves these names
+SPLINE_RULES = RESERVED_NAMES
 
 
 def node_criteria(batch_norm: bool = True) -> tuple[str, ...]:
