@@ -182,7 +182,7 @@ def record(name: str) -> dict:
     path = WEIGHTS_DIR / f"{name}.json"
     if not path.exists():
         raise FileNotFoundError(
-            f"no record for network {name!r} at {path}; run python -m spline_utils.pretrained"
+            f"no record for network {name!r} at {path}; run python -m spline_utils.networks.pretrained"
         )
     return json.loads(path.read_text())
 

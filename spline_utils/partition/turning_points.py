@@ -2,7 +2,7 @@
 
 Inside a region of layers ``1..l-1`` a layer-``l`` spline is a straight segment, so it can only
 bend where it crosses an earlier spline; the same holds for the decision boundary (a spline of the
-output layer). These helpers find the bends of an :class:`~spline_utils.exact_partition.ExactPartition`
+output layer). These helpers find the bends of an :class:`~spline_utils.partition.exact.ExactPartition`
 and name the earlier spline under each, so that claim can be checked and pruning's effect on it
 counted.
 """
@@ -29,7 +29,7 @@ def _check_part(part) -> ExactPartition:
 
 
 def spline_segments(part: ExactPartition, layers=None) -> tuple[np.ndarray, np.ndarray]:
-    """Every spline edge once, with its label: :meth:`ExactPartition.labelled_segments`."""
+    """Every spline edge once, with its label: :meth:`~spline_utils.partition.exact.ExactPartition.labelled_segments`."""
     return _check_part(part).labelled_segments(layers)
 
 
@@ -105,7 +105,7 @@ def spline_turning_points(part: ExactPartition, layer: int) -> tuple[np.ndarray,
 
 def supplying_splines(part: ExactPartition, points: np.ndarray, before_layer: int | None = None):
     """For each point (T, 2) the nearest spline of code layers ``< before_layer`` (default: all):
-    returns ``(labels (T,), distances (T,))``; see :meth:`ExactPartition.edge_source`."""
+    returns ``(labels (T,), distances (T,))``; see :meth:`~spline_utils.partition.exact.ExactPartition.edge_source`."""
     n_layers = len(_check_part(part).codes)
     before_layer = (
         n_layers if before_layer is None else check_int("before_layer", before_layer, 0, n_layers)
