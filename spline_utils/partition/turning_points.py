@@ -29,7 +29,23 @@ def _check_part(part) -> ExactPartition:
 
 
 def spline_segments(part: ExactPartition, layers=None) -> tuple[np.ndarray, np.ndarray]:
-    """Every spline edge once, with its label: :meth:`~spline_utils.partition.exact.ExactPartition.labelled_segments`."""
+    """Every spline edge of the partition once, with its label (see
+    :meth:`~spline_utils.partition.exact.ExactPartition.labelled_segments`).
+
+    Args:
+        part: an exact partition.
+        layers: code-layer indices to keep (default: all).
+
+    Returns:
+        ``(segments, labels)``: segments (S, 2, 2) in slice coordinates, and int64 labels (S,)
+        ``layer << 32 | unit``.
+
+    Example:
+        >>> part = su.exact_partition(su.load_network("fcnet"), (-5, 5, -5, 5))
+        >>> segments, labels = su.spline_segments(part, [0])
+        >>> segments.shape[1:], sorted(set((labels >> 32).tolist()))
+        ((2, 2), [0])
+    """
     return _check_part(part).labelled_segments(layers)
 
 
@@ -88,15 +104,44 @@ def bends(segs: np.ndarray, groups: np.ndarray, tol: float = 1e-9, angle_tol: fl
 
 
 def decision_turning_points(part: ExactPartition) -> np.ndarray:
-    """Points (T, 2) where the exact decision boundary bends (for ``K >= 2`` classes: where the
-    boundary between one pair of classes bends; junctions of three classes are not bends)."""
+    """Where the exact decision boundary bends.
+
+    For ``K >= 2`` classes, a turning point is a point where the boundary between one pair of
+    classes is not straight: two of its segments meet there at an angle. A junction of three
+    classes is not a turning point of any pair's boundary.
+
+    Args:
+        part: an exact partition of a network's input slice.
+
+    Returns:
+        Points (T, 2) in slice coordinates.
+
+    Example:
+        >>> part = su.exact_partition(su.load_network("fcnet"), (-5, 5, -5, 5))
+        >>> su.decision_turning_points(part).shape
+        (35, 2)
+    """
     segs, pairs = _check_part(part).decision_segments(with_pairs=True)
     groups = pairs[:, 0] * 10_000 + pairs[:, 1]
     return bends(segs, groups)[0]
 
 
 def spline_turning_points(part: ExactPartition, layer: int) -> tuple[np.ndarray, np.ndarray]:
-    """Points where the splines of code layer ``layer`` bend: ``(points (T, 2), unit (T,))``."""
+    """Where the splines of code layer ``layer`` bend.
+
+    Args:
+        part: an exact partition.
+        layer: a code-layer index (0 = the first ReLU layer).
+
+    Returns:
+        ``(points (T, 2), unit (T,))``: each bend and the unit whose spline bends there.
+
+    Example:
+        >>> part = su.exact_partition(su.load_network("toy_mlp"), (-5, 5, -5, 5))
+        >>> points, units = su.spline_turning_points(part, 1)
+        >>> len(points) > 0, len(su.spline_turning_points(part, 0)[0])  # layer-1 lines never bend
+        (True, 0)
+    """
     layer = check_int("layer", layer, 0, len(_check_part(part).codes) - 1)
     segs, labels = spline_segments(part, [layer])
     points, group = bends(segs, labels)
@@ -104,8 +149,27 @@ def spline_turning_points(part: ExactPartition, layer: int) -> tuple[np.ndarray,
 
 
 def supplying_splines(part: ExactPartition, points: np.ndarray, before_layer: int | None = None):
-    """For each point (T, 2) the nearest spline of code layers ``< before_layer`` (default: all):
-    returns ``(labels (T,), distances (T,))``; see :meth:`~spline_utils.partition.exact.ExactPartition.edge_source`."""
+    """The spline that supplies each turning point: the nearest spline of the earlier layers.
+
+    Args:
+        part: an exact partition.
+        points: turning points (T, 2) in slice coordinates.
+        before_layer: look at code layers ``< before_layer`` only (default: all).
+
+    Returns:
+        ``(labels (T,), distances (T,))``: the nearest spline's label (``layer << 32 | unit``,
+        see :meth:`~spline_utils.partition.exact.ExactPartition.edge_source`) and the distance
+        to it (zero to rounding when the point lies on it).
+
+    Raises:
+        ValueError: the partition has no spline in those layers, or bad ``points``.
+
+    Example:
+        >>> part = su.exact_partition(su.load_network("fcnet"), (-5, 5, -5, 5))
+        >>> labels, distances = su.supplying_splines(part, su.decision_turning_points(part))
+        >>> bool(distances.max() < 1e-9), len(set(labels.tolist()))
+        (True, 18)
+    """
     n_layers = len(_check_part(part).codes)
     before_layer = (
         n_layers if before_layer is None else check_int("before_layer", before_layer, 0, n_layers)
@@ -126,7 +190,28 @@ def unit_preactivations(
     model: nn.Module, part: ExactPartition, points: np.ndarray, labels: np.ndarray
 ) -> np.ndarray:
     """The network's own value, at each point, of the pre-activation of the unit named by each
-    label (ReLU layers): (T,) float64. Zero (to rounding) where the point lies on that spline."""
+    label: zero (to rounding) where the point lies on that unit's spline.
+
+    Args:
+        model: the network that ``part`` partitions.
+        part: its exact partition.
+        points: points (T, 2) in slice coordinates.
+        labels: one edge label per point (``layer << 32 | unit``, a ReLU layer's unit).
+
+    Returns:
+        Pre-activations (T,), float64, computed in float64 by the network itself.
+
+    Raises:
+        ValueError: a label names no unit, or a max-pooling window.
+
+    Example:
+        >>> net = su.load_network("fcnet")
+        >>> part = su.exact_partition(net, (-5, 5, -5, 5))
+        >>> turns = su.decision_turning_points(part)
+        >>> labels, _ = su.supplying_splines(part, turns)
+        >>> bool(abs(su.unit_preactivations(net, part, turns, labels)).max() < 1e-8)
+        True
+    """
     from ..spline_view.codes import activation_codes
     from ..spline_view.model_walk import check_supported
 
