@@ -88,7 +88,7 @@ class Criterion(abc.ABC):
     A subclass sets ``name`` (its registry key), ``paper_name`` (its name in the literature,
     with a reference) and a docstring, and implements :meth:`layer_scores`; :meth:`scores`
     checks the arguments and calls it for every layer. ``needs_batchnorm``: it reads the
-    BatchNorm after each layer; ``needs_mask``: it scores a given :class:`PruningMask`.
+    BatchNorm after each layer; ``needs_mask``: it scores a given :class:`~.masks.PruningMask`.
     """
 
     name: str = ""
@@ -234,7 +234,7 @@ class FromMask(Criterion):
         return scores
 
 
-#: the registry: name -> criterion (see the table of the module doc)
+#: The registry of criteria, name -> criterion (the table of the module doc).
 CRITERIA: dict[str, Criterion] = {}
 
 
@@ -299,7 +299,7 @@ def unit_scores(
 ) -> dict[str, np.ndarray]:
     """Importance scores ``{layer: (units,) float64}`` by ``criterion``, a name of
     :data:`CRITERIA` (the module doc's table) or a :class:`Criterion`; ``layers`` default to
-    :func:`default_layers`. ``mask``: the :class:`~spline_utils.masks.PruningMask` of the
+    :func:`default_layers`. ``mask``: the :class:`~spline_utils.pruning.masks.PruningMask` of the
     ``"mask"`` criterion."""
     return get_criterion(criterion).scores(model, layers, seed=seed, mask=mask)
 

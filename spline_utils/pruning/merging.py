@@ -235,7 +235,7 @@ def prune_units(
 
 def remove_pruned_units(model: nn.Module, name: str) -> nn.Module:
     """Physically remove the pruned units (zero rows) of MLP layer ``name``: a thin wrapper of
-    :func:`~spline_utils.physical.remove_units`, the one removal path, for an MLP (its first
+    :func:`~spline_utils.pruning.physical.remove_units`, the one removal path, for an MLP (its first
     layer a Linear, so that it can build the example input). The copy's Linear (and
     BatchNorm1d) has fewer outputs and its next Linear fewer inputs; the outputs are unchanged,
     because a pruned unit contributes exactly zero."""

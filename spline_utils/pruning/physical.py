@@ -1,13 +1,13 @@
 """Physical removal of pruned units: a genuinely smaller model, equal to the masked one.
 
-Pruning with masks (:mod:`spline_utils.masks`) keeps the model's shapes, so it saves nothing at
+Pruning with masks (:mod:`spline_utils.pruning.masks`) keeps the model's shapes, so it saves nothing at
 run time. :func:`remove_units` builds a copy in which every pruned unit (output channel / row) of
 a Linear or Conv2d is gone, together with its BatchNorm entries and the matching input channels
 (or columns) of the layer that reads it. Supported, written out by hand:
 
 * plain ``nn.Sequential`` models: MLPs, the digits ConvNet, VGG (ReLU, pooling and BatchNorm
   between layers; a ``Flatten`` maps a channel to its block of columns);
-* :class:`~spline_utils.models.PreResNet`: the internal convolutions of each block (``conv1``, and
+* :class:`~spline_utils.networks.models.PreResNet`: the internal convolutions of each block (``conv1``, and
   ``conv2`` in bottlenecks); the residual stream keeps its full width, as in network slimming.
 
 Grouped and depthwise convolutions (``groups > 1``) are refused with a ``ValueError``, as
