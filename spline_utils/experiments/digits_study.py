@@ -6,7 +6,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import pandas as pd
-from tqdm.auto import tqdm
 
 from .._validate import check_choice, check_fraction, check_int, check_sequence
 from ..networks.models import digits_convnet
@@ -15,6 +14,7 @@ from ..pruning.criteria import CRITERIA, select_units, unit_scores
 from ..pruning.physical import remove_units
 from ..seeding import seed_everything
 from .data import digits_tensors
+from .progress import progress_bar
 from .training import accuracy, train_classifier
 
 
@@ -61,7 +61,7 @@ def digits_pruning_study(
     x_tr, y_tr, x_te, y_te = data
     shape = tuple(x_tr.shape[1:])
     rows = []
-    for seed in tqdm(list(seeds), desc="digits study", disable=not progress):
+    for seed in progress_bar(list(seeds), desc="digits study", disable=not progress):
         dense = train_digits_convnet(seed, channels, epochs, data)
         dense_acc = accuracy(dense, x_te, y_te)
         dense_params, dense_flops = count_parameters(dense), count_flops(dense, shape)

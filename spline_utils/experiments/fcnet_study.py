@@ -20,13 +20,13 @@ from collections.abc import Sequence
 
 import pandas as pd
 import torch
-from tqdm.auto import tqdm
 
 from .._validate import check_choice, check_fraction, check_int, check_sequence
 from ..networks.models import make_mlp
 from ..pruning.merging import node_criteria, prune_units, remove_pruned_units
 from ..seeding import seed_everything
 from .data import x_shaped_data
+from .progress import progress_bar
 from .training import accuracy, train_classifier
 
 #: the authors' FCNet training setting
@@ -112,7 +112,7 @@ def fcnet_pruning_study(
     finetune_epochs = check_int("finetune_epochs", finetune_epochs, 1)
     rows, models = [], {}
     jobs = [(w, s) for w in widths for s in seeds]
-    for width, seed in tqdm(jobs, desc="FCNet study", disable=not progress):
+    for width, seed in progress_bar(jobs, desc="FCNet study", disable=not progress):
         data = x_data_split(seed=seed)
         dense = train_fcnet(width, data[0], data[1], epochs=train_epochs, seed=seed)
         dense_acc = accuracy(dense, data[2], data[3])

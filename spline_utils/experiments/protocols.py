@@ -10,7 +10,7 @@ own results file ``<out>/<dataset>-<arch>-seed<k>/<run>.json`` with its provenan
   ``NN`` %, remove the pruned channels physically and fine-tune.
 * ``eb-<detector>-p<NN>`` (protocol 2) -- prune an early-bird ticket and retrain it.
 
-Methods: ``slimming`` (global |gamma| threshold), ``spline-layerwise`` and ``spline-global`` (the
+Methods: ``slimming`` (global ``|gamma|`` threshold), ``spline-layerwise`` and ``spline-global`` (the
 spline policy of Chapter 5), ``magnitude`` and ``random`` (layerwise). The spline ticket is pruned
 by the global spline policy, the mask ticket by its own mask (the slimming rule).
 
@@ -32,7 +32,6 @@ from pathlib import Path
 import numpy as np
 import torch
 from torch import nn
-from tqdm.auto import tqdm
 
 from .._validate import check_bool, check_fraction, check_int, check_real, check_sequence
 from ..early_bird.mask_detector import MaskEBDetector
@@ -51,6 +50,7 @@ from ..pruning.physical import remove_units
 from ..seeding import seed_everything
 from . import distributed as ddp
 from .image_data import DATASETS, ImageData, load_images
+from .progress import progress_bar
 from .provenance import RESULT_SCHEMA, provenance, read_json, write_json
 from .results_files import DETECTORS, METHODS
 from .resumable_training import Schedule, evaluate, train
@@ -469,7 +469,7 @@ def run_experiment(
         for d in exp.dense_result.callbacks
         if isinstance(d, (SplineEBDetector, MaskEBDetector))
     }
-    for protocol, run, name, ratio in tqdm(
+    for protocol, run, name, ratio in progress_bar(
         jobs, desc=f"{config.tag} runs", disable=not (progress and ddp.is_main())
     ):
         if protocol == "prune-finetune":
