@@ -5,6 +5,8 @@
 # make lint -- ruff: lint and format check of the package, tests, benchmarks and tools
 # make refresh CHAPTER=book/0N_....ipynb -- re-execute a chapter in quick mode, writing the
 #               outputs to commit into the notebook (CHAPTER unset: every chapter)
+# make fashion-mnist -- the real-data CPU protocol of Chapters 4-6 (about 2 hours on 2 cores;
+#               resumes where it stopped): writes results/cpu/fashion-mnist-vgg16-w0.125-seed<k>/
 # make bench -- run the benchmarks (print ratios measured in one run)
 # make bench-gpu -- the CIFAR-sized GPU benchmarks (epoch times, inference speed-ups); writes results/timing
 # make clean -- remove the build, caches and the virtual environment
@@ -15,7 +17,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 LINTED := spline_utils tests benchmarks tools
 
-.PHONY: book test lint refresh bench bench-gpu clean venv
+.PHONY: book test lint refresh fashion-mnist bench bench-gpu clean venv
 
 venv: $(STAMP)
 
@@ -43,6 +45,12 @@ refresh: $(STAMP)
 	$(BIN)/python tools/stamp_chapters.py
 	for chapter in $(or $(CHAPTER),book/0*.ipynb); do \
 		SPLINE_BOOK_MODE=quick SPLINE_BOOK_PROGRESS=text $(BIN)/jupyter execute --inplace $$chapter || exit 1; done
+
+fashion-mnist: $(STAMP)
+	for seed in 0 1 2; do \
+		$(BIN)/python -m spline_utils.experiments run --mode cpu --seed $$seed --no-progress || exit 1; done
+	for seed in 3 4; do \
+		$(BIN)/python -m spline_utils.experiments run --mode cpu --seed $$seed --dense-only --no-progress || exit 1; done
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_codes.py

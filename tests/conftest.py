@@ -1,3 +1,7 @@
+import gzip
+import struct
+
+import numpy as np
 import pytest
 import torch
 from torch import nn
@@ -63,3 +67,31 @@ def resnet():
 @pytest.fixture
 def convnet():
     return random_bn_(small_convnet())
+
+
+def _idx(array: np.ndarray) -> bytes:
+    """The IDX encoding of a uint8 array (magic 0x0803 for images, 0x0801 for labels)."""
+    header = struct.pack(">HBB", 0, 0x08, array.ndim) + struct.pack(f">{array.ndim}I", *array.shape)
+    return header + array.astype(np.uint8).tobytes()
+
+
+@pytest.fixture
+def write_fashion_mnist():
+    """A writer of tiny fake Fashion-MNIST files (the four IDX files, plain or gzip):
+    ``write(folder, gz=False, seed=0, n_train=30, n_test=10)`` returns ``{name: bytes}``."""
+
+    def write(folder, gz: bool = False, seed: int = 0, n_train: int = 30, n_test: int = 10):
+        rng = np.random.default_rng(seed)
+        files = {}
+        for split, n in (("train", n_train), ("t10k", n_test)):
+            files[f"{split}-images-idx3-ubyte"] = _idx(rng.integers(1, 256, (n, 28, 28)))
+            files[f"{split}-labels-idx1-ubyte"] = _idx(np.arange(n) % 10)
+        folder.mkdir(parents=True, exist_ok=True)
+        for name, data in files.items():
+            if gz:
+                (folder / f"{name}.gz").write_bytes(gzip.compress(data))
+            else:
+                (folder / name).write_bytes(data)
+        return files
+
+    return write

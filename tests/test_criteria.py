@@ -160,6 +160,8 @@ def test_registry_names_and_descriptions():
         "slimming",
         "spline",
         "mask",
+        "tp-group-l1",
+        "tp-taylor",
     ]
     for name, criterion in criteria.CRITERIA.items():
         assert isinstance(criterion, criteria.Criterion) and criterion.name == name
@@ -174,13 +176,15 @@ def test_registry_names_and_descriptions():
 
 def test_every_criterion_scores_float64_per_unit():
     net = bn_mlp()
+    batch = (torch.randn(16, 3, dtype=torch.float64), torch.randint(0, 2, (16,)))
     for name, criterion in criteria.CRITERIA.items():
         mask = su.full_mask(net) if criterion.needs_mask else None
-        scores = criterion.scores(net, ["0"], seed=1, mask=mask)
+        data = batch if criterion.needs_data else None
+        scores = criterion.scores(net, ["0"], seed=1, mask=mask, data=data)
         assert list(scores) == ["0"] and scores["0"].dtype == np.float64
         assert scores["0"].shape == (6,) and np.isfinite(scores["0"]).all()
         np.testing.assert_array_equal(
-            scores["0"], criteria.unit_scores(net, name, ["0"], 1, mask)["0"]
+            scores["0"], criteria.unit_scores(net, name, ["0"], 1, mask, data)["0"]
         )
 
 
@@ -287,3 +291,28 @@ def test_remove_pruned_units_is_remove_units():
     direct = su.physical.remove_units(masked, {"0": sorted(PINNED_MAGNITUDE[:10])}, x[:2])
     for (k, a), (_, b) in zip(small.state_dict().items(), direct.state_dict().items()):
         assert torch.equal(a, b), k
+
+
+def test_torch_pruning_criteria_score_every_channel_and_prune_like_the_others():
+    """Torch-Pruning's group L1 and Taylor importances, used through the registry: one finite
+    score per channel of every default layer; selection and removal as for any criterion."""
+    from spline_utils import costs, criteria, physical
+
+    torch.manual_seed(0)
+    net = su.vgg([8, "M", 16, "M", 16], num_classes=10, in_channels=1).eval()
+    x, y = torch.randn(32, 1, 32, 32), torch.randint(0, 10, (32,))
+    for name in ("tp-group-l1", "tp-taylor"):
+        scores = criteria.unit_scores(net, name, data=(x, y))
+        assert list(scores) == criteria.default_layers(net)
+        assert [len(s) for s in scores.values()] == [8, 16, 16]
+        assert all(np.isfinite(s).all() and (s >= 0).all() for s in scores.values())
+        small = physical.remove_units(net, criteria.select_units(scores, 0.5), x[:2])
+        assert costs.count_parameters(small) < costs.count_parameters(net)
+        with pytest.raises(ValueError, match="needs data"):
+            criteria.unit_scores(net, name)
+    # the group L1 score of a channel grows with its filter, BN and next-layer weights
+    louder = net.__class__(*[m for m in net])  # same modules
+    with torch.no_grad():
+        louder[0].weight[3] *= 10
+    boosted = criteria.unit_scores(louder, "tp-group-l1", data=(x, y))["0"]
+    assert int(np.argmax(boosted)) == 3

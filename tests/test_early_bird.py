@@ -166,3 +166,55 @@ def test_code_recorder_writes_what_the_detector_sees(tmp_path):
     assert not (tmp_path / "none").exists()
     with pytest.raises(ValueError, match="no recorded code sets"):
         load_code_sets(tmp_path / "none")
+
+
+def test_replay_reproduces_the_live_detectors():
+    """Recorded codes and BatchNorm scales replay both detectors exactly, for their settings."""
+    from spline_utils.early_bird import GammaRecorder, replay_mask_detector, replay_spline_detector
+    from spline_utils.early_bird.replay import earliest_possible_epoch
+
+    torch.manual_seed(0)
+    x, y = torch.rand(200, 1, 8, 8), torch.randint(0, 10, (200,))
+    net = su.digits_convnet()
+    probe = canvas([x[0], x[1]], n=10)
+    live_spline = SplineEBDetector(probe, window=2, threshold=0.3, keep_all=True)
+    live_mask = MaskEBDetector(ratios=(0.3, 0.5), fifo=3, threshold=0.2)
+    gammas = GammaRecorder()
+    gammas(net, 0)  # the untrained network
+    su.train_classifier(
+        net,
+        x,
+        y,
+        epochs=8,
+        lr=0.05,
+        batch_size=50,
+        progress=False,
+        callbacks=[live_spline, live_mask, gammas],
+    )
+    epochs = list(range(1, 9))
+    matrix = distance_matrix(live_spline.history)
+    assert replay_spline_detector(matrix, epochs, 2, 0.3) == live_spline.fired_epoch
+    assert gammas.epochs == list(range(9)) and len(gammas.values[0]) == 8 + 16
+    for p in (0.3, 0.5):
+        replayed = replay_mask_detector(gammas.values[1:], epochs, p, fifo=3, threshold=0.2)
+        assert replayed == live_mask.fired_epoch[p]
+    # no rule fires before its earliest possible epoch, with or without the untrained state
+    for threshold in (0.05, 0.2, 0.5, 0.99):
+        fired = replay_mask_detector(gammas.values, list(range(9)), 0.5, 3, threshold, True)
+        assert fired is None or fired >= earliest_possible_epoch(2, include_initial=True)
+        fired = replay_mask_detector(gammas.values[1:], epochs, 0.5, 3, threshold)
+        assert fired is None or fired >= earliest_possible_epoch(2)
+    assert replay_mask_detector(gammas.values[1:], epochs, 0.5, 3, 0.99) == 3
+
+
+def test_replay_input_checks():
+    from spline_utils.early_bird import replay_mask_detector, replay_spline_detector
+
+    with pytest.raises(ValueError, match=r"matrix must be \(3, 3\)"):
+        replay_spline_detector(np.zeros((2, 2)), [1, 2, 3])
+    with pytest.raises(ValueError, match="epochs must be increasing"):
+        replay_spline_detector(np.zeros((3, 3)), [1, 3, 2])
+    with pytest.raises(ValueError, match="include_initial needs the untrained state"):
+        replay_spline_detector(np.zeros((3, 3)), [1, 2, 3], include_initial=True)
+    with pytest.raises(ValueError, match="fifo must be"):
+        replay_mask_detector([np.ones(4)] * 3, [1, 2, 3], 0.5, fifo=1)

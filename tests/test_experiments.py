@@ -202,10 +202,18 @@ def test_results_files_follow_the_schema(tiny_run):
         assert 0.0 <= r["metrics"]["test_acc"] <= 1.0
     assert [h["epoch"] for h in dense["history"]] == [1, 2, 3, 4]
     codes = dense["code_distances"]  # Fig. 5's matrix from the codes recorded every epoch
-    matrix = np.array(codes["matrix"])
-    assert codes["epochs"] == [1, 2, 3, 4] and matrix.shape == (4, 4)
+    matrix = np.array(codes["matrix"])  # and from the untrained network's (epoch 0)
+    assert codes["epochs"] == [0, 1, 2, 3, 4] and matrix.shape == (5, 5)
     assert np.allclose(matrix, matrix.T) and np.all(np.diag(matrix) == 0)
     assert np.all((matrix >= 0) & (matrix <= 1)) and matrix.max() > 0
+    per_layer = np.array(codes["per_layer"])
+    assert per_layer.shape == (len(codes["layers"]), 5, 5)
+    relu = [i for i, kind in enumerate(codes["kinds"]) if kind == "relu"]
+    assert np.allclose(per_layer[relu].mean(0), matrix, atol=2e-6)  # the mean over ReLU layers
+    gammas = dense["bn_gammas"]
+    assert gammas["epochs"] == [0, 1, 2, 3, 4]
+    assert len(gammas["values"][0]) == sum(size for _, _, size in gammas["layers"])
+    assert dense["metrics"]["eb_earliest_possible"] == {"spline": 4, "mask": 5}
     assert [h["lr"] for h in dense["history"]] == pytest.approx([0.05, 0.05, 0.005, 0.0005])
     pruned = records["prune-magnitude-p50"]["metrics"]
     m = dense["metrics"]
@@ -218,10 +226,11 @@ def test_results_files_follow_the_schema(tiny_run):
     for eb in (r for r in records.values() if r["protocol"] == "early-bird"):
         e = eb["eb_epoch"]
         assert eb["metrics"]["searched_epochs"] == e and 1 <= e <= 4
-        assert (
-            eb["metrics"]["training_flops"]
-            < 4 * m["epoch_training_flops"] + m["epoch_training_flops"]
-        )
+        assert eb["run"] == f"eb-{eb['detector']}-{eb['method']}-p50"
+        spline = eb["detector"] == "spline"
+        detector = m["spline_detector_flops_per_epoch"] * e if spline else 0
+        assert eb["metrics"]["detector_flops"] == detector  # the detector's cost is counted
+        assert eb["metrics"]["training_flops"] > e * m["epoch_training_flops"] + detector
 
 
 def test_killed_run_resumes_to_identical_metrics(tiny_run, tmp_path):
@@ -457,4 +466,45 @@ def test_only_dense_stops_after_the_dense_run(tmp_path):
     records = ex.run_experiment(config, progress=False, only_dense=True)
     assert [r["run"] for r in records] == ["dense"]
     assert sorted(p.name for p in config.folder.glob("*.json")) == ["dense.json", "experiment.json"]
-    assert records[0]["code_distances"]["epochs"] == [1, 2]
+    assert records[0]["code_distances"]["epochs"] == [0, 1, 2]  # the untrained net too
+
+
+def test_cpu_protocol_runs_on_fashion_mnist_files(tmp_path, monkeypatch, write_fashion_mnist):
+    """`run --mode cpu --dataset fashion-mnist` on fake IDX files in the data folder: one
+    channel, a class-balanced training subset, a Torch-Pruning criterion, and early-bird runs
+    named by detector and rule; with no data anywhere it fails naming all three ways."""
+    from spline_utils.experiments import image_data
+
+    monkeypatch.setattr(image_data, "DEBIAN_FASHION_MNIST", tmp_path / "no-debian")
+    args = ["run", "--mode", "cpu", "--dataset", "fashion-mnist", "--no-download"]
+    args += ["--train-size", "20", "--epochs", "5", "--finetune-epochs", "1", "--width", "0.0625"]
+    args += ["--methods", "tp-taylor", "--ratios", "0.5", "--canvas", "4", "--record-codes", "4"]
+    args += ["--eb-runs", "mask:slimming", "mask:spline-global", "--no-progress", "--threads", "1"]
+    assert ex.main([*args, "--data", str(tmp_path / "empty"), "--out", str(tmp_path / "o")]) == 1
+    write_fashion_mnist(tmp_path / "data" / "FashionMNIST" / "raw", n_train=40, n_test=10)
+    out = tmp_path / "out"
+    assert ex.main([*args, "--data", str(tmp_path / "data"), "--out", str(out)]) == 0
+    records = _records(out / "fashion-mnist-vgg16-w0.0625-seed0")
+    dense = records["dense"]
+    assert dense["dataset"] == "fashion-mnist" and dense["config"]["train_size"] == 20
+    assert len(dense["bn_gammas"]["epochs"]) == 6 and dense["code_distances"]["epochs"][0] == 0
+    assert records["prune-tp-taylor-p50"]["metrics"]["params"] < dense["metrics"]["params"]
+    mask_epoch = dense["metrics"]["eb_epochs"]["mask-p50"]
+    for rule in ("slimming", "spline-global"):  # both rules at the same detection epoch
+        run = f"eb-mask-{rule}-p50"
+        if mask_epoch is None:
+            assert run not in records
+        else:
+            assert records[run]["eb_epoch"] == mask_epoch and records[run]["method"] == rule
+
+
+def test_cpu_protocol_fails_clearly_without_fashion_mnist(tmp_path, monkeypatch, capsys):
+    from spline_utils.experiments import image_data
+
+    monkeypatch.setattr(image_data, "DEBIAN_FASHION_MNIST", tmp_path / "no-debian")
+    code = ex.main(
+        ["run", "--mode", "cpu", "--no-download", "--data", str(tmp_path), "--out", str(tmp_path)]
+    )
+    err = capsys.readouterr().err
+    assert code == 1 and "dataset-fashion-mnist" in err and str(tmp_path) in err
+    assert "downloading is switched off" in err

@@ -1,8 +1,6 @@
 """Fashion-MNIST's loading path, on tiny fake data sets written in the IDX format (no download,
 no Debian package needed), and training-set subsets."""
 
-import gzip
-import struct
 import urllib.error
 
 import numpy as np
@@ -13,32 +11,6 @@ from spline_utils.experiments import image_data
 from spline_utils.experiments.image_data import load_images
 
 N_TRAIN, N_TEST = 30, 10
-
-
-def _idx(array: np.ndarray) -> bytes:
-    """The IDX encoding of a uint8 array (magic 0x0803 for images, 0x0801 for labels)."""
-    header = struct.pack(">HBB", 0, 0x08, array.ndim) + struct.pack(f">{array.ndim}I", *array.shape)
-    return header + array.astype(np.uint8).tobytes()
-
-
-def _fake_files(seed: int = 0) -> dict[str, bytes]:
-    rng = np.random.default_rng(seed)
-    files = {}
-    for split, n in (("train", N_TRAIN), ("t10k", N_TEST)):
-        files[f"{split}-images-idx3-ubyte"] = _idx(rng.integers(1, 256, (n, 28, 28)))
-        files[f"{split}-labels-idx1-ubyte"] = _idx(np.arange(n) % 10)
-    return files
-
-
-def _write(folder, gz: bool, seed: int = 0) -> dict[str, bytes]:
-    folder.mkdir(parents=True, exist_ok=True)
-    files = _fake_files(seed)
-    for name, data in files.items():
-        if gz:
-            (folder / f"{name}.gz").write_bytes(gzip.compress(data))
-        else:
-            (folder / name).write_bytes(data)
-    return files
 
 
 @pytest.fixture
@@ -57,39 +29,41 @@ def _check_loaded(data, files) -> None:
     assert data.mean.shape == (1,) and data.std.shape == (1,)
 
 
-def test_loads_decompressed_files_from_the_data_folder(tmp_path, no_debian):
-    files = _write(tmp_path / "FashionMNIST" / "raw", gz=False)
+def test_loads_decompressed_files_from_the_data_folder(tmp_path, no_debian, write_fashion_mnist):
+    files = write_fashion_mnist(tmp_path / "FashionMNIST" / "raw", gz=False)
     _check_loaded(load_images("fashion-mnist", root=tmp_path, download=False), files)
 
 
-def test_decompresses_gzip_only_files_in_the_data_folder(tmp_path, no_debian):
+def test_decompresses_gzip_only_files_in_the_data_folder(tmp_path, no_debian, write_fashion_mnist):
     raw = tmp_path / "FashionMNIST" / "raw"
-    files = _write(raw, gz=True)
+    files = write_fashion_mnist(raw, gz=True)
     _check_loaded(load_images("fashion-mnist", root=tmp_path, download=False), files)
     assert all((raw / name).is_file() for name in files)
     assert not list(raw.glob(".*partial"))
 
 
-def test_takes_debians_recompressed_files_into_the_data_folder(tmp_path, monkeypatch):
+def test_takes_debians_recompressed_files_into_the_data_folder(
+    tmp_path, monkeypatch, write_fashion_mnist
+):
     debian = tmp_path / "debian"
-    files = _write(debian, gz=True, seed=1)
+    files = write_fashion_mnist(debian, gz=True, seed=1)
     monkeypatch.setattr(image_data, "DEBIAN_FASHION_MNIST", debian)
     root = tmp_path / "data"
     _check_loaded(load_images("fashion-mnist", root=root, download=False), files)
     assert all((root / "FashionMNIST" / "raw" / name).is_file() for name in files)
 
 
-def test_data_folder_wins_over_debian(tmp_path, monkeypatch):
+def test_data_folder_wins_over_debian(tmp_path, monkeypatch, write_fashion_mnist):
     debian = tmp_path / "debian"
-    _write(debian, gz=True, seed=1)
+    write_fashion_mnist(debian, gz=True, seed=1)
     monkeypatch.setattr(image_data, "DEBIAN_FASHION_MNIST", debian)
-    files = _write(tmp_path / "data" / "FashionMNIST" / "raw", gz=False, seed=2)
+    files = write_fashion_mnist(tmp_path / "data" / "FashionMNIST" / "raw", gz=False, seed=2)
     _check_loaded(load_images("fashion-mnist", root=tmp_path / "data", download=False), files)
 
 
-def test_an_incomplete_folder_does_not_count(tmp_path, no_debian):
+def test_an_incomplete_folder_does_not_count(tmp_path, no_debian, write_fashion_mnist):
     raw = tmp_path / "FashionMNIST" / "raw"
-    _write(raw, gz=False)
+    write_fashion_mnist(raw, gz=False)
     (raw / "t10k-labels-idx1-ubyte").unlink()
     with pytest.raises(RuntimeError, match="no Fashion-MNIST files in the data folder"):
         load_images("fashion-mnist", root=tmp_path, download=False)
@@ -116,8 +90,8 @@ def test_a_failed_download_names_all_three_ways(tmp_path, no_debian, monkeypatch
     assert "dataset-fashion-mnist" in str(info.value) and "data folder" in str(info.value)
 
 
-def test_subset_is_balanced_seeded_and_checked(tmp_path, no_debian):
-    _write(tmp_path / "FashionMNIST" / "raw", gz=False)
+def test_subset_is_balanced_seeded_and_checked(tmp_path, no_debian, write_fashion_mnist):
+    write_fashion_mnist(tmp_path / "FashionMNIST" / "raw", gz=False)
     data = load_images("fashion-mnist", root=tmp_path, download=False)
     small = data.subset(20, seed=3)
     assert torch.bincount(small.y_train, minlength=10).tolist() == [2] * 10
@@ -130,8 +104,8 @@ def test_subset_is_balanced_seeded_and_checked(tmp_path, no_debian):
         data.subset(0)
 
 
-def test_normalise_and_augment_take_one_channel(tmp_path, no_debian):
-    _write(tmp_path / "FashionMNIST" / "raw", gz=False)
+def test_normalise_and_augment_take_one_channel(tmp_path, no_debian, write_fashion_mnist):
+    write_fashion_mnist(tmp_path / "FashionMNIST" / "raw", gz=False)
     data = load_images("fashion-mnist", root=tmp_path, download=False)
     batch = image_data.augment(data.x_train[:8], torch.Generator().manual_seed(0))
     assert batch.shape == (8, 1, 32, 32) and batch.dtype == torch.uint8

@@ -1,10 +1,18 @@
 """Early-bird tickets (Chapter 4): the spline detector and the mask-distance baseline.
 
 * :mod:`.spline_detector` -- codes of a probe "canvas" drawn every epoch, their distances;
-* :mod:`.mask_detector`   -- the BatchNorm channel masks of "Drawing Early-Bird Tickets".
+* :mod:`.mask_detector`   -- the BatchNorm channel masks of "Drawing Early-Bird Tickets";
+* :mod:`.replay`          -- both detectors replayed from one training's records, for any
+  window, threshold or variant.
 """
 
 from .mask_detector import MaskEBDetector, bn_channel_mask, mask_distance
+from .replay import (
+    GammaRecorder,
+    earliest_possible_epoch,
+    replay_mask_detector,
+    replay_spline_detector,
+)
 from .spline_detector import (
     CodeRecorder,
     SplineEBDetector,
@@ -16,6 +24,10 @@ from .spline_detector import (
 )
 
 __all__ = [
+    "GammaRecorder",
+    "earliest_possible_epoch",
+    "replay_mask_detector",
+    "replay_spline_detector",
     "bn_channel_mask",
     "canvas",
     "code_set_distance",

@@ -28,11 +28,18 @@ def _parser() -> argparse.ArgumentParser:
     )
     run.add_argument(
         "--mode",
-        choices=("quick", "full"),
+        choices=("quick", "cpu", "full"),
         default=None,
-        help="quick: digits smoke run on the CPU; full: CIFAR (default: SPLINE_BOOK_MODE / auto)",
+        help="quick: digits smoke run on the CPU; cpu: the real-data protocol a 2-core CPU "
+        "finishes (Fashion-MNIST); full: the EB paper's schedule, a GPU's work "
+        "(default: SPLINE_BOOK_MODE / auto)",
     )
-    run.add_argument("--dataset", choices=("cifar10", "cifar100"), default="cifar10")
+    run.add_argument(
+        "--dataset",
+        choices=("cifar10", "cifar100", "fashion-mnist"),
+        default=None,
+        help="default: cifar10 (full), fashion-mnist (cpu); quick mode uses the digits",
+    )
     run.add_argument("--arch", choices=ARCHS, default="vgg16")
     run.add_argument("--seed", type=int, default=0)
     run.add_argument(
@@ -43,6 +50,18 @@ def _parser() -> argparse.ArgumentParser:
     )
     run.add_argument(
         "--ratios", nargs="+", type=float, help="pruning ratios in (0, 1) (default 0.3 0.5 0.7)"
+    )
+    run.add_argument(
+        "--eb-runs",
+        nargs="*",
+        help="early-bird runs as detector:rule, e.g. spline:slimming mask:slimming "
+        "(default: both detectors with the slimming and spline-global rules, and spline:random)",
+    )
+    run.add_argument("--train-size", type=int, help="train on a class-balanced subset")
+    run.add_argument(
+        "--dense-only",
+        action="store_true",
+        help="train (and record) the dense network only: no pruning or early-bird runs",
     )
     run.add_argument("--epochs", type=int, help="dense training epochs (milestones scale along)")
     run.add_argument("--finetune-epochs", type=int, help="fine-tuning / retraining epochs")
@@ -90,6 +109,8 @@ def config_from_args(args: argparse.Namespace) -> ExperimentConfig:
             "device",
             "amp",
             "record_codes",
+            "eb_runs",
+            "train_size",
         )
         if getattr(args, k) is not None
     }
@@ -142,7 +163,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.threads:
         torch.set_num_threads(args.threads)
     try:
-        records = run_experiment(config, progress=args.progress)
+        records = run_experiment(config, progress=args.progress, only_dense=args.dense_only)
         main_process = ddp.is_main()
     except (RuntimeError, ValueError) as err:  # e.g. CIFAR missing while offline, a folder in use
         print(f"error: {err}", file=sys.stderr)

@@ -5,14 +5,28 @@ own results file ``<out>/<dataset>-<arch>-seed<k>/<run>.json`` with its provenan
 
 * ``dense`` -- train the dense network by the full schedule with network slimming's BatchNorm
   L1 term, with the spline early-bird detector and the mask-distance detector watching; their
-  tickets (the weights at the epoch each fired) are kept in the run's checkpoint.
+  tickets (the weights at the epoch each fired) are kept in the run's checkpoint. The probe
+  codes of every epoch (the untrained network's included) and every BatchNorm scale are
+  recorded, so that any detector setting can be replayed afterwards (:mod:`..early_bird.replay`).
 * ``prune-<method>-p<NN>`` (protocol 1) -- prune the final dense network by ``method`` at ratio
-  ``NN`` %, remove the pruned channels physically and fine-tune.
-* ``eb-<detector>-p<NN>`` (protocol 2) -- prune an early-bird ticket and retrain it.
+  ``NN`` %, remove the pruned channels physically and fine-tune for ``finetune_epochs``.
+* ``eb-<detector>-<rule>-p<NN>`` (protocol 2) -- prune the ticket that ``detector`` drew by
+  ``rule`` and fine-tune it for the same ``finetune_epochs``. ``eb_runs`` lists the
+  (detector, rule) pairs: both detectors with the same rule, and both rules at the same
+  detection epoch, separate *when* a ticket is drawn from *what* is kept; the random rule is
+  the control.
 
-Methods: ``slimming`` (global ``|gamma|`` threshold), ``spline-layerwise`` and ``spline-global`` (the
-spline policy of Chapter 5), ``magnitude`` and ``random`` (layerwise). The spline ticket is pruned
-by the global spline policy, the mask ticket by its own mask (the slimming rule).
+Methods: ``slimming`` (global ``|gamma|`` threshold), ``spline-layerwise`` and ``spline-global``
+(the spline policy of Chapter 5), ``magnitude`` (filter L1), ``tp-group-l1`` and ``tp-taylor``
+(Torch-Pruning's importances, :mod:`..pruning.library_criteria`) and ``random``; all but
+``slimming`` and ``spline-global`` select layerwise. Every method prunes the same dense network
+and gets the same fine-tuning.
+
+Costs: ``training_flops`` counts forward and backward passes of every training epoch (dense
+epochs searched or trained, then fine-tuning) plus, for a spline early-bird ticket, the
+detector's forward passes over its probe canvas in every searched epoch (the mask detector
+only sorts the BatchNorm scales: no forward pass). ``flops`` is the inference cost of one
+image.
 
 Every run checkpoints after each epoch and resumes automatically; a run whose results file
 exists is skipped. Command line (:mod:`spline_utils.experiments.cli`;
@@ -35,11 +49,11 @@ from torch import nn
 
 from .._validate import check_bool, check_fraction, check_int, check_real, check_sequence
 from ..early_bird.mask_detector import MaskEBDetector
+from ..early_bird.replay import GammaRecorder, earliest_possible_epoch
 from ..early_bird.spline_detector import (
     CodeRecorder,
     SplineEBDetector,
     canvas,
-    distance_matrix,
     load_code_sets,
 )
 from ..mode import run_mode
@@ -48,11 +62,12 @@ from ..pruning.costs import count_flops, count_parameters, throughput, training_
 from ..pruning.criteria import select_units, slimming_units, unit_scores
 from ..pruning.physical import remove_units
 from ..seeding import seed_everything
+from ..spline_view.codes import code_distance
 from . import distributed as ddp
 from .image_data import DATASETS, ImageData, load_images
 from .progress import progress_bar
 from .provenance import RESULT_SCHEMA, provenance, read_json, write_json
-from .results_files import DETECTORS, METHODS
+from .results_files import DETECTORS, EB_RULES, METHODS
 from .resumable_training import Schedule, evaluate, train
 
 ARCHS = ("vgg16", "preresnet20", "preresnet56", "preresnet101")
@@ -60,8 +75,18 @@ _SCORED = {
     "spline-layerwise": ("spline", "layerwise"),
     "spline-global": ("spline", "global"),
     "magnitude": ("magnitude", "layerwise"),
+    "tp-group-l1": ("tp-group-l1", "layerwise"),
+    "tp-taylor": ("tp-taylor", "layerwise"),
     "random": ("random", "layerwise"),
 }
+#: early-bird runs: (detector, rule) pairs; see the module doc
+EB_RUNS = (
+    "spline:slimming",
+    "mask:slimming",
+    "spline:spline-global",
+    "mask:spline-global",
+    "spline:random",
+)
 
 
 @dataclass
@@ -74,6 +99,10 @@ class ExperimentConfig:
     record_codes: side of a second, smaller canvas whose codes are saved every epoch, for the
     epoch-by-epoch code distance matrix stored in ``dense.json`` (0 = off; 10 = 100 images,
     about 4 MiB per epoch for VGG-16).
+    train_size: train on a class-balanced subset of this many training images (drawn with
+    seed 0, the same for every seed of an experiment; ``None``: all of them).
+    eb_runs: the early-bird runs, ``"<detector>:<rule>"`` (module doc); ``None``: those of
+        :data:`EB_RUNS` whose detector is in ``detectors``.
     smoke: True for quick-mode runs on the digits, which say nothing about CIFAR.
     """
 
@@ -86,6 +115,8 @@ class ExperimentConfig:
     methods: tuple[str, ...] = METHODS
     detectors: tuple[str, ...] = DETECTORS
     ratios: tuple[float, ...] = (0.3, 0.5, 0.7)
+    eb_runs: tuple[str, ...] | None = None
+    train_size: int | None = None
     canvas: int = 30
     record_codes: int = 10
     eb_window: int = 3
@@ -112,6 +143,20 @@ class ExperimentConfig:
                     f"{what} must be a sequence, got the string {getattr(self, what)!r}"
                 )
         self.methods, self.detectors = tuple(self.methods), tuple(self.detectors)
+        if self.eb_runs is None:
+            self.eb_runs = tuple(r for r in EB_RUNS if r.split(":")[0] in self.detectors)
+        if isinstance(self.eb_runs, (str, bytes)):
+            raise TypeError(f"eb_runs must be a sequence, got the string {self.eb_runs!r}")
+        self.eb_runs = tuple(self.eb_runs)
+        for pair in self.eb_runs:
+            detector, _, rule = str(pair).partition(":")
+            if detector not in self.detectors or rule not in EB_RULES:
+                raise ValueError(
+                    f"eb_runs entries must be '<detector>:<rule>' with a detector of "
+                    f"{self.detectors} and a rule of {EB_RULES}, got {pair!r}"
+                )
+        if self.train_size is not None:
+            check_int("train_size", self.train_size, 10)
         self.ratios = tuple(check_sequence("ratios", self.ratios, check_real, non_empty=False))
         for what, value, allowed in (
             ("dataset", [self.dataset], DATASETS),
@@ -161,15 +206,38 @@ class ExperimentConfig:
 
 
 def preset(
-    mode: str | None = None, dataset: str = "cifar10", arch: str = "vgg16", **overrides
+    mode: str | None = None, dataset: str | None = None, arch: str = "vgg16", **overrides
 ) -> ExperimentConfig:
-    """The configuration of a ``full`` run (CIFAR, the EB paper's schedule, fine-tuning as long
-    as training) or a ``quick`` smoke run (digits at 32x32, VGG-16 at 1/8 width or PreResNet-20,
-    10 + 3 epochs: about a minute per experiment on 2 CPU cores). ``mode`` defaults to
-    :func:`~spline_utils.mode.run_mode`; ``overrides`` replace any field."""
+    """The configuration of
+
+    * a ``full`` run (the EB paper's schedule on ``dataset``, fine-tuning as long as training;
+      a GPU's work),
+    * a ``cpu`` run: the real-data protocol a 2-core CPU can finish (Fashion-MNIST by default:
+      VGG-16 at 1/8 width on a class-balanced 20,000-image training subset, 15 epochs with
+      the BN L1 term, 5 epochs of fine-tuning for every pruned network; the detector's 30 x 30
+      canvas codes recorded every epoch), or
+    * a ``quick`` smoke run (digits at 32x32, VGG-16 at 1/8 width or PreResNet-20, 10 + 3
+      epochs: about a minute per experiment on 2 CPU cores).
+
+    ``mode`` defaults to :func:`~spline_utils.mode.run_mode`; ``dataset`` to CIFAR-10 (full),
+    Fashion-MNIST (cpu) and the digits (quick, which takes no other); ``overrides`` replace any
+    field."""
     mode = run_mode() if mode is None else mode
     if mode == "full":
-        config = dict(dataset=dataset, arch=arch)
+        config = dict(dataset=dataset or "cifar10", arch=arch)
+    elif mode == "cpu":
+        config = dict(
+            dataset=dataset or "fashion-mnist",
+            arch=arch,
+            width=0.125 if arch == "vgg16" else 1.0,
+            train_size=20_000,
+            finetune_epochs=5,
+            canvas=30,
+            record_codes=30,
+            schedule=Schedule(epochs=15, lr=0.05, milestones=(8, 12), batch_size=128, bn_l1=1e-4),
+            device="cpu",
+            out="results/cpu",
+        )
     elif mode == "quick":
         config = dict(
             dataset="digits32",
@@ -184,25 +252,33 @@ def preset(
             out="_runs",
         )
     else:
-        raise ValueError(f"mode must be 'quick' or 'full', got {mode!r}")
+        raise ValueError(f"mode must be 'quick', 'cpu' or 'full', got {mode!r}")
     config.update(overrides)
     return ExperimentConfig(**config)
 
 
-def build_model(config: ExperimentConfig, num_classes: int) -> nn.Module:
-    """A freshly initialised network of ``config.arch`` (seeded by ``config.seed``)."""
+def build_model(config: ExperimentConfig, num_classes: int, in_channels: int = 3) -> nn.Module:
+    """A freshly initialised network of ``config.arch`` (seeded by ``config.seed``) for images
+    of ``in_channels`` channels."""
     seed_everything(config.seed, deterministic=False)
     if config.arch == "vgg16":
         cfg = [c if c == "M" else max(4, int(round(c * config.width))) for c in VGG16_CFG]
-        return vgg(cfg, num_classes=num_classes)
-    return preresnet(int(config.arch.removeprefix("preresnet")), num_classes=num_classes)
+        return vgg(cfg, num_classes=num_classes, in_channels=in_channels)
+    depth = int(config.arch.removeprefix("preresnet"))
+    return preresnet(depth, num_classes=num_classes, in_channels=in_channels)
 
 
 def prune(
-    model: nn.Module, method: str, ratio: float, example: torch.Tensor, seed: int = 0
+    model: nn.Module,
+    method: str,
+    ratio: float,
+    example: torch.Tensor,
+    seed: int = 0,
+    data: tuple[torch.Tensor, torch.Tensor] | None = None,
 ) -> nn.Module:
     """A physically smaller copy of ``model`` without the channels ``method`` selects at
-    ``ratio`` (see the module doc)."""
+    ``ratio`` (see the module doc). ``data``: a training batch ``(x, y)``, which the
+    Torch-Pruning methods need."""
     if not isinstance(method, str) or method not in METHODS:
         raise ValueError(f"unknown method {method!r}: choose from {', '.join(METHODS)}")
     seed = check_int("seed", seed, 0)
@@ -210,7 +286,8 @@ def prune(
         pruned = slimming_units(model, ratio)
     elif method in _SCORED:
         criterion, scope = _SCORED[method]
-        pruned = select_units(unit_scores(model, criterion, seed=seed), ratio, scope)
+        batch = data if criterion.startswith("tp-") else None
+        pruned = select_units(unit_scores(model, criterion, seed=seed, data=batch), ratio, scope)
     else:
         raise ValueError(f"unknown method {method!r}: choose from {', '.join(METHODS)}")
     return remove_units(model, pruned, example)
@@ -227,9 +304,18 @@ class _Experiment:
         if self.device.type == "cuda":
             torch.backends.cudnn.benchmark = True  # fixed input shapes: let cuDNN pick kernels
         data = load_images(config.dataset, config.data_root, config.download)
+        if config.train_size is not None:
+            data = data.subset(config.train_size, seed=0)
         self.data: ImageData = data.to(self.device)
         self.shape = data.input_shape
         self.example = self.data.normalise(self.data.x_test[:2])
+        pick = torch.randperm(len(data.y_train), generator=torch.Generator().manual_seed(0))[:256]
+        pick = pick.to(self.device)
+        # the batch that criteria reading data (Torch-Pruning's) are given: 256 training images
+        self.criterion_batch = (
+            self.data.normalise(self.data.x_train[pick]),
+            self.data.y_train[pick],
+        )
         self.folder = config.folder
         self.dense: nn.Module | None = None
         self.dense_result = None
@@ -287,7 +373,7 @@ class _Experiment:
     # -- runs ----------------------------------------------------------------------------------
     def run_dense(self) -> dict:
         config = self.config
-        model = build_model(config, self.data.num_classes).to(self.device)
+        model = build_model(config, self.data.num_classes, self.shape[0]).to(self.device)
         anchors = _two_classes(self.data)
         detectors = []
         if "spline" in config.detectors:
@@ -298,13 +384,17 @@ class _Experiment:
             )
         if "mask" in config.detectors:
             detectors.append(MaskEBDetector(config.ratios, config.mask_fifo, config.mask_threshold))
-        callbacks = list(detectors)
+        recorders = [GammaRecorder()]
         if config.record_codes:
-            callbacks.append(
+            recorders.append(
                 CodeRecorder(
                     canvas(anchors, config.record_codes), self.codes_folder, write=ddp.is_main()
                 )
             )
+        if not self.checkpoint_path("dense").exists():  # a fresh start: record the untrained net
+            for recorder in recorders:
+                recorder(model, 0)
+        callbacks = [*detectors, *recorders]
         result = train(
             model,
             self.data,
@@ -331,18 +421,30 @@ class _Experiment:
             **measured,
             "epoch_training_flops": per_epoch,
             "training_flops": per_epoch * len(result.history),
+            "spline_detector_flops_per_epoch": self.spline_detector_flops(),
             "wall_seconds": result.seconds,
             "eb_epochs": eb,
+            "eb_earliest_possible": {
+                "spline": earliest_possible_epoch(config.eb_window),
+                "mask": earliest_possible_epoch(config.mask_fifo - 1),
+            },
         }
-        extra = {}
-        if config.record_codes and ddp.is_main():
-            epochs, sets = load_code_sets(self.codes_folder)
-            extra["code_distances"] = {
-                "canvas": config.record_codes,
-                "epochs": epochs,
-                "matrix": np.round(distance_matrix(sets), 6).tolist(),
+        gammas = next(cb for cb in result.callbacks if isinstance(cb, GammaRecorder))
+        extra = {
+            "bn_gammas": {
+                "layers": [list(layer) for layer in gammas.layers],
+                "epochs": gammas.epochs,
+                "values": [v.tolist() for v in gammas.values],
             }
+        }
+        if config.record_codes and ddp.is_main():
+            extra["code_distances"] = _code_distances(self.codes_folder, config.record_codes)
         return self.write("dense", "dense", metrics, result.history, **extra)
+
+    def spline_detector_flops(self) -> int:
+        """FLOPs of one spline-detector check: a forward pass of the dense network over its
+        ``canvas x canvas`` probe images (the packing and distances are negligible)."""
+        return count_flops(self.dense, self.shape) * self.config.canvas**2
 
     def run_pruned(
         self,
@@ -353,14 +455,16 @@ class _Experiment:
         ratio: float,
         searched_epochs: int,
         extra: dict,
+        detector_flops: int = 0,
     ) -> dict:
         """Prune ``start`` (a dense network after ``searched_epochs`` of training), retrain it
-        for ``finetune_epochs`` and write the results file."""
+        for ``finetune_epochs`` and write the results file. ``detector_flops``: what detecting
+        the ticket cost, counted into the run's training FLOPs."""
         config = self.config
         if self.result_path(run).exists():
             return read_json(self.result_path(run))
         seed_everything(config.seed, deterministic=False)
-        small = prune(start, method, ratio, self.example, config.seed)
+        small = prune(start, method, ratio, self.example, config.seed, self.criterion_batch)
         acc_pruned = evaluate(small, self.data, self.amp)
         schedule = config.schedule.scaled(config.finetune_epochs)
         schedule.bn_l1 = 0.0
@@ -388,8 +492,10 @@ class _Experiment:
             "throughput_dense": dense_throughput,
             "speedup": measured["throughput"] / dense_throughput,
             "searched_epochs": searched_epochs,
+            "detector_flops": detector_flops,
             "training_flops": dense_metrics["epoch_training_flops"] * searched_epochs
-            + small_epoch * len(result.history),
+            + small_epoch * len(result.history)
+            + detector_flops,
             "wall_seconds": search_seconds + result.seconds,
         }
         return self.write(
@@ -397,7 +503,7 @@ class _Experiment:
         )
 
     def ticket(self, state: dict) -> nn.Module:
-        model = build_model(self.config, self.data.num_classes).to(self.device)
+        model = build_model(self.config, self.data.num_classes, self.shape[0]).to(self.device)
         model.load_state_dict(state)
         return model.eval()
 
@@ -433,6 +539,26 @@ def _check_folder(config: ExperimentConfig) -> None:
         )
 
 
+def _code_distances(folder: Path, side: int) -> dict:
+    """The recorded code sets' distance matrices: per code layer, and their mean over the ReLU
+    layers (the spline detector's distance), between every two recorded epochs."""
+    epochs, sets = load_code_sets(folder)
+    relu = [i for i, kind in enumerate(sets[0].kinds) if kind == "relu"]
+    n = len(sets)
+    per_layer = np.zeros((len(sets[0].names), n, n))
+    for i in range(n):
+        for j in range(i + 1, n):
+            per_layer[:, i, j] = per_layer[:, j, i] = code_distance(sets[i], sets[j])
+    return {
+        "canvas": side,
+        "epochs": epochs,
+        "layers": sets[0].names,
+        "kinds": sets[0].kinds,
+        "matrix": np.round(per_layer[relu].mean(0), 6).tolist(),
+        "per_layer": np.round(per_layer, 6).tolist(),
+    }
+
+
 def _pct(ratio: float) -> str:
     return f"{int(round(ratio * 100)):02d}"
 
@@ -462,7 +588,9 @@ def run_experiment(
         for r in config.ratios
     ]
     jobs += [
-        ("early-bird", f"eb-{d}-p{_pct(r)}", d, r) for d in config.detectors for r in config.ratios
+        ("early-bird", f"eb-{pair.replace(':', '-')}-p{_pct(r)}", pair, r)
+        for pair in config.eb_runs
+        for r in config.ratios
     ]
     detectors = {
         ("spline" if isinstance(d, SplineEBDetector) else "mask"): d
@@ -475,25 +603,28 @@ def run_experiment(
         if protocol == "prune-finetune":
             records.append(exp.run_pruned(run, protocol, exp.dense, name, ratio, epochs, {}))
             continue
-        det = detectors[name]
-        fired = det.fired_epoch if name == "spline" else det.fired_epoch[ratio]
+        detector, _, rule = name.partition(":")
+        det = detectors[detector]
+        fired = det.fired_epoch if detector == "spline" else det.fired_epoch[ratio]
         if fired is None:
             if ddp.is_main():
                 print(
-                    f"{run}: the {name} detector did not fire in {epochs} epochs; no ticket to prune"
+                    f"{run}: the {detector} detector did not fire in {epochs} epochs; "
+                    "no ticket to prune"
                 )
             continue
-        state = det.ticket if name == "spline" else det.tickets[ratio]
-        method = "spline-global" if name == "spline" else "slimming"
+        state = det.ticket if detector == "spline" else det.tickets[ratio]
+        cost = exp.spline_detector_flops() * fired if detector == "spline" else 0
         records.append(
             exp.run_pruned(
                 run,
                 protocol,
                 exp.ticket(state),
-                method,
+                rule,
                 ratio,
                 fired,
-                {"detector": name, "eb_epoch": fired},
+                {"detector": detector, "eb_epoch": fired},
+                detector_flops=cost,
             )
         )
     ddp.barrier()

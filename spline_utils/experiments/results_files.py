@@ -8,8 +8,18 @@ from pathlib import Path
 from .provenance import RESULT_SCHEMA, read_json
 
 # the names runs carry in results files: protocol-1 pruning methods and early-bird detectors
-METHODS = ("slimming", "spline-layerwise", "spline-global", "magnitude", "random")
+METHODS = (
+    "slimming",
+    "spline-layerwise",
+    "spline-global",
+    "magnitude",
+    "tp-group-l1",
+    "tp-taylor",
+    "random",
+)
 DETECTORS = ("spline", "mask")
+#: the pruning rules an early-bird ticket may be pruned by
+EB_RULES = ("slimming", "spline-global", "random")
 
 
 def load_results(folder: str | Path):
@@ -31,6 +41,7 @@ def load_results(folder: str | Path):
                 "run": record["run"],
                 "protocol": record["protocol"],
                 "method": record.get("method", "dense"),
+                "detector": record.get("detector"),
                 "ratio": record.get("ratio", 0.0),
                 "smoke": record["smoke"],
                 **metrics,
@@ -58,10 +69,17 @@ def committed_results() -> Path:
     return folder
 
 
-def summary(frame, value: str = "test_acc"):
+def run_label(protocol: str, method: str, detector: str | None) -> str:
+    """How a run is named in tables: its method, or ``eb-<detector>/<rule>`` for an early-bird
+    ticket (the detector that drew it and the rule that pruned it)."""
+    return f"eb-{detector}/{method}" if protocol == "early-bird" else method
+
+
+def summary(frame, value: str = "test_acc", spread: bool = False):
     """A (method, ratio) table of ``value`` averaged over seeds, one column per ratio, from
-    :func:`load_results` rows of one data set and architecture (dense runs give the ratio-0 row
-    ``dense``; early-bird runs appear as ``eb-spline`` / ``eb-mask``)."""
+    :func:`load_results` rows of one data set and architecture. Early-bird runs appear as
+    ``eb-<detector>/<rule>`` (:func:`run_label`). ``spread=True``: the standard deviation over
+    seeds instead of the mean."""
     if not hasattr(frame, "columns") or not hasattr(frame, "empty"):
         raise TypeError(
             f"frame must be a pandas DataFrame from load_results, got {type(frame).__name__}"
@@ -74,14 +92,15 @@ def summary(frame, value: str = "test_acc"):
             f"frame must have the columns of load_results and value={value!r}; missing {missing}"
         )
     frame = frame.copy()
+    detectors = frame["detector"] if "detector" in frame.columns else [None] * len(frame)
     frame["method"] = [
-        ("eb-" + r.split("-")[1]) if p == "early-bird" else m
-        for r, p, m in zip(frame["run"], frame["protocol"], frame["method"])
+        run_label(p, m, d) for p, m, d in zip(frame["protocol"], frame["method"], detectors)
     ]
     table = frame[frame["protocol"] != "dense"].pivot_table(
-        index="method", columns="ratio", values=value
+        index="method", columns="ratio", values=value, aggfunc="std" if spread else "mean"
     )
-    order = [m for m in (*METHODS, *(f"eb-{d}" for d in DETECTORS)) if m in table.index]
+    eb = sorted(m for m in table.index if m.startswith("eb-"))
+    order = [m for m in (*METHODS, *eb) if m in table.index]
     return table.loc[order]
 
 

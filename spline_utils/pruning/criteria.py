@@ -95,6 +95,7 @@ class Criterion(abc.ABC):
     paper_name: str = ""
     needs_batchnorm: bool = False
     needs_mask: bool = False
+    needs_data: bool = False
 
     def scores(
         self,
@@ -103,9 +104,15 @@ class Criterion(abc.ABC):
         *,
         seed: int = 0,
         mask: PruningMask | None = None,
+        data: tuple[torch.Tensor, torch.Tensor] | None = None,
     ) -> dict[str, np.ndarray]:
         """``{layer: (units,) float64}`` for ``layers`` (default: :func:`default_layers`).
-        ``seed`` seeds random criteria; ``mask`` is given exactly when ``needs_mask``."""
+        ``seed`` seeds random criteria; ``mask`` is given exactly when ``needs_mask``;
+        ``data``, a batch ``(x, y)`` of training inputs and labels, when ``needs_data``."""
+        if self.needs_data and data is None:
+            raise ValueError(
+                f"criterion {self.name!r} needs data=(x, y): a batch of training inputs and labels"
+            )
         if self.needs_mask != (mask is not None):
             names = " or ".join(repr(n) for n, c in CRITERIA.items() if c.needs_mask)
             raise ValueError(
@@ -296,12 +303,14 @@ def unit_scores(
     layers: Sequence[str] | None = None,
     seed: int = 0,
     mask: PruningMask | None = None,
+    data: tuple[torch.Tensor, torch.Tensor] | None = None,
 ) -> dict[str, np.ndarray]:
     """Importance scores ``{layer: (units,) float64}`` by ``criterion``, a name of
     :data:`CRITERIA` (the module doc's table) or a :class:`Criterion`; ``layers`` default to
     :func:`default_layers`. ``mask``: the :class:`~spline_utils.pruning.masks.PruningMask` of the
-    ``"mask"`` criterion."""
-    return get_criterion(criterion).scores(model, layers, seed=seed, mask=mask)
+    ``"mask"`` criterion; ``data``: a batch ``(x, y)`` for criteria that read data (the
+    Torch-Pruning criteria of :mod:`.library_criteria`)."""
+    return get_criterion(criterion).scores(model, layers, seed=seed, mask=mask, data=data)
 
 
 def select_units(
@@ -386,3 +395,6 @@ def round_widths(
         back = sorted(idx, key=lambda i: (-s[i], i))[: keep - (len(s) - len(idx))]
         out[name] = sorted(set(int(i) for i in idx) - set(int(i) for i in back))
     return out
+
+
+from . import library_criteria  # noqa: E402, F401  (registers the Torch-Pruning criteria)

@@ -127,12 +127,12 @@ SPLINE_RULES = RESERVED_NAMES
 
 def node_criteria(batch_norm: bool = True) -> tuple[str, ...]:
     """The names :func:`prune_units` accepts: :data:`SPLINE_RULES` and every registry criterion
-    that needs no mask (``batch_norm=False``: and none that reads a BatchNorm, for MLPs
-    without one such as the FCNet)."""
+    that needs neither a mask nor a data batch (``batch_norm=False``: and none that reads a
+    BatchNorm, for MLPs without one such as the FCNet)."""
     return SPLINE_RULES + tuple(
         name
         for name, c in CRITERIA.items()
-        if not c.needs_mask and (batch_norm or not c.needs_batchnorm)
+        if not c.needs_mask and not c.needs_data and (batch_norm or not c.needs_batchnorm)
     )
 
 
