@@ -1325,9 +1325,9 @@ def test_bad_model_builder_arguments(call, error, message):
             "seeds must not be empty",
         ),
         (
-            lambda: su.digits_study.digits_pruning_study(criteria=("mask",)),
+            lambda: su.digits_study.digits_pruning_study(methods=("mask",)),
             ValueError,
-            r"criteria\[0\] must be one of",
+            r"methods\[0\] must be one of",
         ),
         (
             lambda: su.digits_study.digits_pruning_study(ratios=(NAN,)),

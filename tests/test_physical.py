@@ -129,7 +129,7 @@ def test_digits_study_rows():
     from spline_utils import digits_study
 
     table = digits_study.digits_pruning_study(
-        criteria=["spline", "random"],
+        methods=["spline-global", "slimming"],
         ratios=[0.5],
         seeds=[0],
         epochs=1,
@@ -137,7 +137,9 @@ def test_digits_study_rows():
         progress=False,
     )
     assert len(table) == 2 and (table.flops < 1).all() and (table.params < 1).all()
-    assert set(table.columns) >= {"acc_dense", "acc_pruned", "acc_finetuned"}
+    assert set(table.columns) >= {"acc_dense", "acc_pruned", "acc_finetuned", "method"}
+    ablation = digits_study.spline_reach_ablation(nears=(0.0, 0.1), seeds=[0], finetune_epochs=1)
+    assert list(ablation.near) == [0.0, 0.1] and ablation.acc_pruned.between(0, 1).all()
 
 
 def test_mask_criterion_reproduces_an_earlier_mask():

@@ -47,6 +47,13 @@ def x_data_split(n: int = 2000, seed: int = 0, train_fraction: float = 0.8):
     return x[order[:cut]], y[order[:cut]], x[order[cut:]], y[order[cut:]]
 
 
+def initial_fcnet(width: int, seed: int = 0) -> torch.nn.Module:
+    """The untrained ``2 -> width -> 2`` FCNet that :func:`train_fcnet` starts from (the same
+    seeded initialisation)."""
+    seed_everything(check_int("seed", seed, 0))
+    return make_mlp([2, check_int("width", width, 1), 2])
+
+
 def train_fcnet(width: int, x, y, epochs: int = 400, seed: int = 0) -> torch.nn.Module:
     """A ``2 -> width -> 2`` ReLU FCNet trained in the authors' setting (seeded init and order)."""
     width = check_int("width", width, 1)
@@ -97,7 +104,9 @@ def fcnet_pruning_study(
     """Run the study; returns ``(table, models)``.
 
     table: one row per (width, seed, criterion, ratio) with the dense accuracy and the outputs of
-    :func:`prune_and_finetune`; models: ``{(width, seed, criterion, ratio): fine-tuned net}``.
+    :func:`prune_and_finetune`; models: ``{(width, seed, criterion, ratio): fine-tuned net}``,
+    plus the trained dense net and its initialisation under ``(width, seed, "dense", 0.0)`` and
+    ``(width, seed, "initial", 0.0)`` (for :func:`reinitialised`).
     criteria: names of :func:`~spline_utils.pruning.merging.node_criteria` that need no
     BatchNorm (the FCNet has none): ``spline-merge``, ``spline-delete``, ``random``,
     ``magnitude``, ``magnitude-l2``.
@@ -114,7 +123,9 @@ def fcnet_pruning_study(
     jobs = [(w, s) for w in widths for s in seeds]
     for width, seed in progress_bar(jobs, desc="FCNet study", disable=not progress):
         data = x_data_split(seed=seed)
+        models[(width, seed, "initial", 0.0)] = initial_fcnet(width, seed)
         dense = train_fcnet(width, data[0], data[1], epochs=train_epochs, seed=seed)
+        models[(width, seed, "dense", 0.0)] = dense
         dense_acc = accuracy(dense, data[2], data[3])
         for criterion in criteria:
             for ratio in ratios:
@@ -147,4 +158,71 @@ def from_scratch(width: int, seeds: Sequence[int] = range(5), epochs: int = 500)
         x_tr, y_tr, x_te, y_te = x_data_split(seed=seed)
         net = train_fcnet(width, x_tr, y_tr, epochs=epochs, seed=seed)
         rows.append({"width": width, "seed": seed, "acc": accuracy(net, x_te, y_te)})
+    return pd.DataFrame(rows)
+
+
+#: the re-initialisations of the authors' FCNet lottery code (``FCNet/Lottery_Utilities.py``):
+#: "rewind" = the survivors' own initial weights (the lottery ticket), "xavier" = N(0, 1/fan_in)
+#: weights and zero biases, "gaussian" = N(0, 0.1^2) weights and biases
+REINITIALISATIONS = ("rewind", "xavier", "gaussian")
+
+
+def reinitialised(
+    dense: torch.nn.Module,
+    initial: torch.nn.Module,
+    ratio: float,
+    init: str,
+    data,
+    epochs: int = 500,
+    seed: int = 0,
+) -> dict:
+    """The lottery-ticket side of the "yin and yang": keep the hidden units of a trained FCNet
+    that magnitude pruning (``magnitude-l2``, the authors' lottery code) keeps at ``ratio``,
+    re-initialise them by ``init`` (:data:`REINITIALISATIONS`) and train the small network from
+    there for ``epochs``. Returns ``{"width", "acc"}`` (test accuracy)."""
+    init = check_choice("init", init, REINITIALISATIONS)
+    epochs = check_int("epochs", epochs, 1)
+    x_tr, y_tr, x_te, y_te = data
+    pruned = prune_units(dense, "0", ratio, criterion="magnitude-l2", x=x_tr, seed=seed).pruned
+    keep = [k for k in range(dense[0].out_features) if k not in set(pruned)]
+    seed_everything(seed)
+    small = make_mlp([2, len(keep), 2])
+    generator = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        if init == "rewind":
+            small[0].weight.copy_(initial[0].weight[keep])
+            small[0].bias.copy_(initial[0].bias[keep])
+            small[2].weight.copy_(initial[2].weight[:, keep])
+            small[2].bias.copy_(initial[2].bias)
+        else:
+            for layer in (small[0], small[2]):
+                std = layer.in_features**-0.5 if init == "xavier" else 0.1
+                layer.weight.normal_(0.0, std, generator=generator)
+                if init == "xavier":
+                    layer.bias.zero_()
+                else:
+                    layer.bias.normal_(0.0, 0.1, generator=generator)
+    train_classifier(small, x_tr, y_tr, epochs=epochs, seed=seed, progress=False, **FCNET_SGD)
+    return {"width": len(keep), "acc": accuracy(small, x_te, y_te)}
+
+
+def epoch_seconds(widths: Sequence[int], epochs: int = 20, warmup: int = 3, repeats: int = 3):
+    """Measured seconds per training epoch of ``2 -> width -> 2`` FCNets on the X-shaped data
+    (1,600 points, the authors' SGD setting), after ``warmup`` epochs, the best of ``repeats``
+    runs of ``epochs``: one row per width."""
+    widths = check_sequence("widths", widths, lambda n, v: check_int(n, v, 1))
+    epochs, warmup = check_int("epochs", epochs, 1), check_int("warmup", warmup, 0)
+    repeats = check_int("repeats", repeats, 1)
+    x_tr, y_tr, _, _ = x_data_split(seed=0)
+    rows = []
+    for width in widths:
+        net = initial_fcnet(width, 0)
+        if warmup:
+            train_classifier(net, x_tr, y_tr, epochs=warmup, progress=False, **FCNET_SGD)
+        best = float("inf")
+        for _ in range(repeats):
+            start = time.perf_counter()
+            train_classifier(net, x_tr, y_tr, epochs=epochs, progress=False, **FCNET_SGD)
+            best = min(best, (time.perf_counter() - start) / epochs)
+        rows.append({"width": width, "ms_per_epoch": 1000 * best})
     return pd.DataFrame(rows)

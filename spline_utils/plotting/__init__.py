@@ -11,6 +11,7 @@ from .figures import (
     FIG3_LAYER_COLORS,
     NEW_COLOR,
     OKABE_ITO,
+    class_legend,
     draw_decision_boundary,
     draw_layer_splines,
     plot_code_distances,
@@ -26,6 +27,7 @@ from .figures import (
 
 __all__ = [
     "CLASS_COLORS",
+    "class_legend",
     "DECISION_COLOR",
     "draw_decision_boundary",
     "draw_layer_splines",

@@ -132,6 +132,7 @@ def _finish_axes(ax, part, extent, heading: str, show_anchors: bool) -> None:
         )
     ax.set_xlim(extent[0], extent[1])
     ax.set_ylim(extent[2], extent[3])
+    ax.set_aspect("equal", adjustable="box")  # angles between splines are drawn true
     coord = ("$u$", "$v$") if part.slice is not None else ("$x_1$", "$x_2$")
     ax.set_xlabel(coord[0])
     ax.set_ylabel(coord[1])
@@ -222,19 +223,22 @@ def plot_decision(
         for layer in range(part.n_layers):
             draw_layer_splines(ax, part, layer, EARLIER_COLOR, 0.6)
     draw_decision_boundary(ax, part)
-    present = np.unique(classes)
-    if class_names is not None or len(present) > 2 or part.outputs.shape[-1] > 2:
-        names = class_names if class_names is not None else [str(c) for c in range(n_classes)]
-        handles = [plt.Rectangle((0, 0), 1, 1, color=colors[c], alpha=0.5) for c in present]
-        ax.legend(
-            handles,
-            [f"class {names[c]}" for c in present],
-            fontsize=7,
-            loc="upper left",
-            framealpha=0.8,
-        )
+    if class_names is not None or part.outputs.shape[-1] > 2:
+        class_legend(ax, np.unique(classes), class_names)
     _finish_axes(ax, part, part.extent, title or "decision boundary (vermillion)", show_anchors)
     return ax
+
+
+def class_legend(ax, classes, class_names=None, loc: str = "upper left") -> None:
+    """A legend of the predicted classes present (``classes``: class indices), in the colours
+    that :func:`plot_decision` and ``plot_exact(color_by="class")`` tint them with."""
+    classes = [int(c) for c in np.unique(np.asarray(classes))]
+    handles = [
+        plt.Rectangle((0, 0), 1, 1, color=CLASS_COLORS[c % len(CLASS_COLORS)], alpha=0.6)
+        for c in classes
+    ]
+    names = [str(c) if class_names is None else str(class_names[c]) for c in classes]
+    ax.legend(handles, [f"class {n}" for n in names], fontsize=7, loc=loc, framealpha=0.8)
 
 
 def plot_layer_by_layer(part, panel_size: float = 3.2, suptitle: str | None = None):
@@ -300,6 +304,7 @@ def plot_exact(
     show_decision: bool = True,
     title: str | None = None,
     show_anchors: bool = True,
+    class_names=None,
 ):
     """Draw an exact partition: regions as one PolyCollection coloured by ``color_by`` (see
     :func:`region_values`; ``"region"`` tints the partition of layers ``[0, upto)``), the splines
@@ -318,6 +323,8 @@ def plot_exact(
         title: the heading; default ``"<n> regions"``. The method ("exact polygons") is
             always added below it.
         show_anchors: mark a slice's anchor points with stars.
+        class_names: names of the classes in the legend that ``color_by="class"`` adds
+            (default: their indices).
 
     Returns:
         The axes.
@@ -398,6 +405,8 @@ def plot_exact(
         ax.add_collection(
             LineCollection(part.decision_segments(), colors=DECISION_COLOR, linewidths=2.0)
         )
+    if color_by == "class":
+        class_legend(ax, values, class_names)
     lo, hi = part.domain.min(0), part.domain.max(0)
     heading = title if title is not None else f"{part.n_regions} regions"
     _finish_axes(ax, part, (lo[0], hi[0], lo[1], hi[1]), heading, show_anchors)

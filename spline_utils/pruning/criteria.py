@@ -220,8 +220,11 @@ class SplinePolicy(Criterion):
     paper_name = "the spline pruning policy of this book's Chapter 5, after You et al., 2022"
     needs_batchnorm = True
 
+    def __init__(self, near: float = 0.1):
+        self.near = float(near)  # the redundancy discount's reach (:func:`spline_scores`)
+
     def layer_scores(self, model, name, layer, *, rng, mask):
-        return spline_scores(model, name)
+        return spline_scores(model, name, self.near)
 
 
 class FromMask(Criterion):

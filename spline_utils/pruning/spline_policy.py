@@ -19,7 +19,7 @@ import torch
 from scipy.special import ndtr  # the standard normal CDF (scipy.stats takes a second to import)
 from torch import nn
 
-from .._validate import check_finite
+from .._validate import check_finite, check_real
 from ..spline_view.hyperplanes import normalised_hyperplanes, unit_hyperplanes
 from ..spline_view.model_walk import following_batchnorm, layer_by_name, prunable_layers
 from .physical import consumer_name
@@ -39,9 +39,12 @@ def outgoing_norms(model: nn.Module, name: str) -> np.ndarray:
     return weight.transpose(0, 1).reshape(units, -1).norm(dim=1).cpu().numpy()
 
 
-def spline_scores(model: nn.Module, name: str) -> np.ndarray:
+def spline_scores(model: nn.Module, name: str, near: float = 0.1) -> np.ndarray:
     """The spline policy's scores (units,) for one layer followed by BatchNorm (module doc):
-    ``||v_k|| * |gamma_k| * (t_k Phi(t_k) + phi(t_k)) * redundancy_k`` with ``t_k = beta_k / |gamma_k|``."""
+    ``||v_k|| * |gamma_k| * (t_k Phi(t_k) + phi(t_k)) * redundancy_k`` with ``t_k = beta_k / |gamma_k|``.
+    ``near``: the redundancy discount's reach, as a fraction of the layer's median
+    nearest-neighbour distance between normalised hyperplanes (0 switches the discount off)."""
+    near = check_real("near", near, 0.0)
     bn = following_batchnorm(model).get(name)
     if bn is None or bn.weight is None:
         raise ValueError(f"the spline policy needs an affine BatchNorm after layer {name!r}")
@@ -57,7 +60,8 @@ def spline_scores(model: nn.Module, name: str) -> np.ndarray:
             np.maximum(beta, 0.0),
         )
     depth = np.nan_to_num(depth, nan=0.0)
-    return outgoing_norms(model, name) * depth * _redundancy(model, name, depth)
+    redundancy = _redundancy(model, name, depth, near) if near > 0 else np.ones(len(depth))
+    return outgoing_norms(model, name) * depth * redundancy
 
 
 def _redundancy(
