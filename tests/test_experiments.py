@@ -508,3 +508,38 @@ def test_cpu_protocol_fails_clearly_without_fashion_mnist(tmp_path, monkeypatch,
     err = capsys.readouterr().err
     assert code == 1 and "dataset-fashion-mnist" in err and str(tmp_path) in err
     assert "downloading is switched off" in err
+
+
+def test_detection_analysis_replays_the_recorded_detectors(tiny_run):
+    """The detection table, replayed from the dense run's records at the run's own settings,
+    gives the epochs at which the live detectors fired (or did not)."""
+    from spline_utils.early_bird import consecutive_distances, detection_epochs, normalised_matrix
+    from spline_utils.experiments.results_files import load_records
+
+    (dense,) = load_records(tiny_run.parent, run="dense")
+    config = dense["config"]
+    table = detection_epochs(
+        [dense],
+        windows=[config["eb_window"]],
+        spline_thresholds=[config["eb_threshold"]],
+        mask_thresholds=[],
+        ratios=[],
+    )
+    fired = dense["metrics"]["eb_epochs"]["spline"]
+    replayed = table.epoch.iloc[0]
+    assert (fired is None and np.isnan(replayed)) or replayed == fired
+    masks = detection_epochs(
+        [dense],
+        windows=[config["mask_fifo"] - 1],
+        spline_thresholds=[],
+        mask_thresholds=[config["mask_threshold"]],
+        ratios=config["ratios"],
+    )
+    for _, row in masks.iterrows():
+        live = dense["metrics"]["eb_epochs"][f"mask-p{round(100 * row.ratio):02d}"]
+        assert (live is None and np.isnan(row.epoch)) or row.epoch == live
+    steps = consecutive_distances(dense)
+    assert list(steps.index) == dense["code_distances"]["epochs"][1:]
+    authors = normalised_matrix(dense, first_layers=1)
+    assert authors.min() == 0.0 and authors.max() == 1.0
+    assert np.allclose(normalised_matrix(dense), dense["code_distances"]["matrix"])

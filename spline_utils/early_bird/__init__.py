@@ -3,9 +3,12 @@
 * :mod:`.spline_detector` -- codes of a probe "canvas" drawn every epoch, their distances;
 * :mod:`.mask_detector`   -- the BatchNorm channel masks of "Drawing Early-Bird Tickets";
 * :mod:`.replay`          -- both detectors replayed from one training's records, for any
-  window, threshold or variant.
+  window, threshold or variant;
+* :mod:`.analysis`        -- detection as a controlled experiment over seeds, windows and
+  thresholds, from the records of dense runs.
 """
 
+from .analysis import consecutive_distances, detection_epochs, normalised_matrix
 from .mask_detector import MaskEBDetector, bn_channel_mask, mask_distance
 from .replay import (
     GammaRecorder,
@@ -24,6 +27,9 @@ from .spline_detector import (
 )
 
 __all__ = [
+    "consecutive_distances",
+    "detection_epochs",
+    "normalised_matrix",
     "GammaRecorder",
     "earliest_possible_epoch",
     "replay_mask_detector",

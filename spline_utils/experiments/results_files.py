@@ -69,6 +69,22 @@ def committed_results() -> Path:
     return folder
 
 
+def load_records(folder: str | Path, run: str | None = None) -> list[dict]:
+    """The results files under ``folder`` as records (dicts), sorted by data set, architecture
+    and seed; ``run`` keeps one run name (e.g. ``"dense"``). Raises ``FileNotFoundError`` for a
+    missing folder."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise FileNotFoundError(f"no results folder {folder}")
+    records = [read_json(p) for p in sorted(folder.rglob("*.json"))]
+    records = [
+        r
+        for r in records
+        if r.get("schema") == RESULT_SCHEMA and (run is None or r.get("run") == run)
+    ]
+    return sorted(records, key=lambda r: (r["dataset"], r["arch"], r["seed"], r["run"]))
+
+
 def run_label(protocol: str, method: str, detector: str | None) -> str:
     """How a run is named in tables: its method, or ``eb-<detector>/<rule>`` for an early-bird
     ticket (the detector that drew it and the rule that pruned it)."""
