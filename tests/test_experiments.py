@@ -543,3 +543,29 @@ def test_detection_analysis_replays_the_recorded_detectors(tiny_run):
     authors = normalised_matrix(dense, first_layers=1)
     assert authors.min() == 0.0 and authors.max() == 1.0
     assert np.allclose(normalised_matrix(dense), dense["code_distances"]["matrix"])
+
+
+def test_code_trajectory_of_a_recorded_run(tiny_run, tmp_path):
+    """`trajectory` turns the recorded codes into a small results file: region indices of every
+    canvas point at every epoch, numbered in order of appearance."""
+    import shutil
+
+    from spline_utils.experiments.provenance import read_json
+
+    folder = tmp_path / "copy"
+    shutil.copytree(tiny_run, folder)
+    assert ex.main(["trajectory", str(folder)]) == 0
+    record = read_json(folder / "code-trajectory.json")
+    side, epochs = record["side"], record["epochs"]
+    assert epochs == read_json(folder / "dense.json")["code_distances"]["epochs"]
+    for name in ("first_layer", "all_layers"):
+        assert len(record[name]) == len(epochs)
+        for ids in record[name]:
+            ids = np.array(ids)
+            assert ids.shape == (side * side,) and ids[0] == 0
+            assert set(ids) == set(range(ids.max() + 1))  # regions numbered 0, 1, ... in order
+    # the whole network's regions refine the first layer's
+    for first, full in zip(record["first_layer"], record["all_layers"]):
+        pairs = set(zip(full, first))
+        assert len({f for f, _ in pairs}) == len(pairs)
+    assert ex.main(["trajectory", str(tmp_path / "nothing")]) == 1

@@ -5,7 +5,8 @@
 * :mod:`.replay`          -- both detectors replayed from one training's records, for any
   window, threshold or variant;
 * :mod:`.analysis`        -- detection as a controlled experiment over seeds, windows and
-  thresholds, from the records of dense runs.
+  thresholds, from the records of dense runs;
+* :mod:`.trajectory`      -- the canvas regions of every epoch (the paper's Fig. 4).
 """
 
 from .analysis import consecutive_distances, detection_epochs, normalised_matrix

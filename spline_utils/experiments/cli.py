@@ -1,4 +1,5 @@
-"""The command line of the experiments: ``python -m spline_utils.experiments {run,table} ...``
+"""The command line of the experiments:
+``python -m spline_utils.experiments {run,table,trajectory} ...``
 (see :mod:`spline_utils.experiments.protocols` for what a run does)."""
 
 from __future__ import annotations
@@ -88,6 +89,12 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--no-progress", dest="progress", action="store_false")
     table = sub.add_parser("table", help="summarise the results files under a folder")
     table.add_argument("folder")
+    trajectory = sub.add_parser(
+        "trajectory",
+        help="write code-trajectory.json (the canvas regions of every epoch) for dense runs "
+        "that recorded their codes",
+    )
+    trajectory.add_argument("folders", nargs="+", help="experiment folders")
     return parser
 
 
@@ -135,6 +142,16 @@ def config_from_args(args: argparse.Namespace) -> ExperimentConfig:
 def main(argv: list[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
+    if args.command == "trajectory":
+        from ..early_bird.trajectory import write_code_trajectory
+
+        for folder in args.folders:
+            try:
+                print(f"wrote {write_code_trajectory(folder)}")
+            except (OSError, ValueError) as err:
+                print(f"error: {folder}: {err}", file=sys.stderr)
+                return 1
+        return 0
     if args.command == "table":
         if not Path(args.folder).is_dir():
             parser.error(f"no results folder {args.folder!r}")
