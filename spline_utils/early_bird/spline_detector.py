@@ -139,16 +139,26 @@ def distance_matrix(
     return out
 
 
-def probe_codes(model: nn.Module, probe: torch.Tensor, batch_size: int = 256) -> PackedCodes:
-    """Packed codes of ``probe`` computed in eval mode on the model's device; the model's
-    train / eval mode is restored afterwards."""
+def probe_codes(
+    model: nn.Module,
+    probe: torch.Tensor,
+    batch_size: int = 256,
+    autocast: torch.dtype | None = None,
+    kinds: tuple[str, ...] = ("relu", "maxpool"),
+    check_model: bool = True,
+) -> PackedCodes:
+    """Packed codes of ``probe`` computed in eval mode on the model's device (under
+    ``torch.autocast`` in ``autocast``, if given; see
+    :func:`~spline_utils.spline_view.codes.packed_codes` for ``kinds`` and ``check_model``); the
+    model's train / eval mode is restored afterwards."""
     check_module("model", model)
     if not isinstance(probe, torch.Tensor):
         raise TypeError(f"probe must be a torch.Tensor, got {type(probe).__name__}")
     was_training = model.training
     model.eval()
     try:
-        return packed_codes(model, probe.to(model_dtype_device(model)[1]), batch_size)
+        probe = probe.to(model_dtype_device(model)[1])
+        return packed_codes(model, probe, batch_size, autocast, kinds, check_model)
     finally:
         model.train(was_training)
 
@@ -166,7 +176,9 @@ class SplineEBDetector:
             :func:`canvas`).
         window: how many previous epochs the newest code set is compared with (>= 1).
         threshold: the distance below which the detector fires, in (0, 1).
-        batch_size: probe inputs per forward pass.
+        batch_size: probe inputs per forward pass (default: 256 on a CPU, 1024 on a GPU).
+        amp: draw the codes under autocast (float16 on a GPU, bfloat16 on a CPU), as
+            mixed-precision training computes the network (``None``: on a GPU only).
         keep_all: store every epoch's code set in ``history`` (for :func:`distance_matrix`);
             otherwise only the ``window`` most recent ones are kept.
 
@@ -198,13 +210,16 @@ class SplineEBDetector:
         probe: torch.Tensor,
         window: int = 3,
         threshold: float = 0.16,
-        batch_size: int = 256,
+        batch_size: int | None = None,
         keep_all: bool = False,
+        amp: bool | None = None,
     ):
         probe = _check_probe(probe)
         window = check_int("window", window, 1)
         threshold = check_fraction("threshold", threshold, low_open=True, high_open=True)
-        batch_size = check_int("batch_size", batch_size, 1)
+        if batch_size is not None:
+            batch_size = check_int("batch_size", batch_size, 1)
+        self.amp = None if amp is None else check_bool("amp", amp)
         keep_all = check_bool("keep_all", keep_all)
         self.probe, self.window, self.threshold, self.batch_size = (
             probe,
@@ -223,7 +238,16 @@ class SplineEBDetector:
         self.ticket: dict | None = None  # the model's state_dict at the epoch it fired
 
     def __call__(self, model: nn.Module, epoch: int) -> bool:
-        fired = self.update_codes(probe_codes(model, self.probe, self.batch_size), epoch)
+        cuda = model_dtype_device(check_module("model", model))[1].type == "cuda"
+        batch_size = self.batch_size or (1024 if cuda else 256)
+        amp = cuda if getattr(self, "amp", None) is None else self.amp
+        autocast = (torch.float16 if cuda else torch.bfloat16) if amp else None
+        # the detector measures ReLU codes only, so only those are drawn; the model is checked
+        # at the first call (its layers do not change during training)
+        first = not getattr(self, "checked", False)
+        codes = probe_codes(model, self.probe, batch_size, autocast, ("relu",), first)
+        self.checked = True
+        fired = self.update_codes(codes, epoch)
         if fired:
             self.ticket = copy.deepcopy(model.state_dict())
         return fired

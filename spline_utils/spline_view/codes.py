@@ -15,6 +15,7 @@ takes ``ceil(B / 8)`` bytes per input instead of ``B`` bytes for the bool form.
 
 from __future__ import annotations
 
+import contextlib
 import math
 from collections import Counter
 from dataclasses import dataclass, field
@@ -264,10 +265,17 @@ class _PackedLayer:
 class _CodeRecorder:
     """Forward pre-hooks on every code-defining module; collects one LayerCode per call."""
 
-    def __init__(self, model: nn.Module, keep_preactivations: bool = False, pack: bool = False):
+    def __init__(
+        self,
+        model: nn.Module,
+        keep_preactivations: bool = False,
+        pack: bool = False,
+        kinds: tuple[str, ...] = ("relu", "maxpool"),
+    ):
         self.model = model
         self.keep_preactivations = keep_preactivations
         self.pack = pack  # store each code packed right away (values: uint8 (N, bytes))
+        self.kinds = kinds  # which code layers to record
         self.records: list[LayerCode] = []
         self._calls: Counter[str] = Counter()
         self._handles = []
@@ -276,8 +284,9 @@ class _CodeRecorder:
         for name, module in code_modules(self.model):
             label = name or type(module).__name__
             if isinstance(module, nn.MaxPool2d):  # needs the output: after the module runs
-                self._handles.append(module.register_forward_hook(self._pool_hook(label)))
-            else:  # needs the input before an in-place ReLU overwrites it
+                if "maxpool" in self.kinds:
+                    self._handles.append(module.register_forward_hook(self._pool_hook(label)))
+            elif "relu" in self.kinds:  # needs the input before an in-place ReLU overwrites it
                 self._handles.append(module.register_forward_pre_hook(self._relu_hook(label)))
         return self
 
@@ -393,12 +402,21 @@ def activation_codes(
     return record_codes(model, prepare_input(model, x), keep_preactivations)
 
 
-def packed_codes(model: nn.Module, x: torch.Tensor, batch_size: int = 256) -> PackedCodes:
+def packed_codes(
+    model: nn.Module,
+    x: torch.Tensor,
+    batch_size: int = 256,
+    autocast: torch.dtype | None = None,
+    kinds: tuple[str, ...] = ("relu", "maxpool"),
+    check_model: bool = True,
+) -> PackedCodes:
     """Bit-packed codes of ``x`` (shape ``(N, *input_shape)``), computed batch by batch.
 
     Each layer's code is packed as soon as the layer has run (the bool form of one layer of
-    one batch is the most that is ever held) and written into preallocated arrays: suited to
-    large probe sets (a 100 x 100 canvas of images through VGG-16). Eval mode, no gradients.
+    one batch is the most that is ever held), and the packed codes stay on the model's device
+    until the last batch, when they are copied to the CPU at once (one transfer per layer, not
+    one per batch): suited to large probe sets (a 100 x 100 canvas of images through VGG-16).
+    Eval mode, no gradients.
 
     Args:
         model: a supported network (see
@@ -406,6 +424,13 @@ def packed_codes(model: nn.Module, x: torch.Tensor, batch_size: int = 256) -> Pa
         x: the inputs, a tensor (or an array of numbers) of shape ``(N, *input_shape)``, N >= 1,
             finite; each batch is moved to the model's device and dtype.
         batch_size: inputs per forward pass (>= 1).
+        autocast: run the forward passes under ``torch.autocast`` in this dtype (e.g.
+            ``torch.float16`` on a GPU, as mixed-precision training does); ``None``: the model's
+            own dtype. A pre-activation within rounding of zero may then get the other sign.
+        kinds: the kinds of code layers to record, ``"relu"`` and / or ``"maxpool"``.
+        check_model: check the model (:func:`~spline_utils.spline_view.model_walk.check_supported`:
+            its layers, and that no parameter is NaN); ``False`` for a caller that checked it
+            already (an early-bird detector calls this every epoch).
 
     Returns:
         A :class:`PackedCodes` on the CPU holding, per code layer, uint8 of shape
@@ -427,7 +452,10 @@ def packed_codes(model: nn.Module, x: torch.Tensor, batch_size: int = 256) -> Pa
         ([(500, 64), (500, 32), (500, 32), (500, 16)], 72000)
     """
     batch_size = check_int("batch_size", batch_size, 1)
-    check_supported(model)
+    if isinstance(kinds, str) or not set(kinds) <= {"relu", "maxpool"} or not kinds:
+        raise ValueError(f"kinds must name 'relu' and / or 'maxpool' layers, got {kinds!r}")
+    if check_model:
+        check_supported(model)
     try:
         x = torch.as_tensor(x)
     except (TypeError, ValueError, RuntimeError):
@@ -441,25 +469,33 @@ def packed_codes(model: nn.Module, x: torch.Tensor, batch_size: int = 256) -> Pa
         )
     check_finite("x", x)
     n = x.shape[0]
-    result: PackedCodes | None = None
-    with torch.no_grad(), evaluation_mode(model):
+    device = model_dtype_device(model)[1]
+    precision = (
+        torch.autocast(device.type, dtype=autocast)
+        if autocast is not None
+        else contextlib.nullcontext()
+    )
+    parts: list[list[torch.Tensor]] = []
+    records = None
+    with torch.no_grad(), evaluation_mode(model), precision:
         for start in range(0, n, batch_size):
             xb = prepare_input(model, x[start : start + batch_size], finite=False)  # checked above
-            with _CodeRecorder(model, pack=True) as recorder:
+            with _CodeRecorder(model, pack=True, kinds=tuple(kinds)) as recorder:
                 run_model(model, xb)
-            if result is None:
-                result = PackedCodes(
-                    names=[layer.name for layer in recorder.records],
-                    kinds=[layer.kind for layer in recorder.records],
-                    n_bits=[layer.n_bits for layer in recorder.records],
-                    data=[
-                        np.empty((n, layer.values.shape[1]), dtype=np.uint8)
-                        for layer in recorder.records
-                    ],
-                )
-            for out, layer in zip(result.data, recorder.records):
-                out[start : start + xb.shape[0]] = layer.values.cpu().numpy()
-    return result
+            records = recorder.records
+            for i, layer in enumerate(records):
+                if i == len(parts):
+                    parts.append([])
+                parts[i].append(layer.values)
+    return PackedCodes(
+        names=[layer.name for layer in records],
+        kinds=[layer.kind for layer in records],
+        n_bits=[layer.n_bits for layer in records],
+        data=[
+            (layer_parts[0] if len(layer_parts) == 1 else torch.cat(layer_parts)).cpu().numpy()
+            for layer_parts in parts
+        ],
+    )
 
 
 def code_distance(a: PackedCodes, b: PackedCodes) -> np.ndarray:
