@@ -51,6 +51,7 @@ fashion-mnist: $(STAMP)
 		$(BIN)/python -m spline_utils.experiments run --mode cpu --seed $$seed --no-progress || exit 1; done
 	for seed in 3 4; do \
 		$(BIN)/python -m spline_utils.experiments run --mode cpu --seed $$seed --dense-only --no-progress || exit 1; done
+	$(BIN)/python -m spline_utils.experiments trajectory results/cpu/fashion-mnist-*-seed*
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_codes.py
