@@ -218,3 +218,35 @@ def test_replay_input_checks():
         replay_spline_detector(np.zeros((3, 3)), [1, 2, 3], include_initial=True)
     with pytest.raises(ValueError, match="fifo must be"):
         replay_mask_detector([np.ones(4)] * 3, [1, 2, 3], 0.5, fifo=1)
+
+
+def test_training_record_feeds_the_detection_table():
+    """A run watched in-process (detector with keep_all, GammaRecorder) gives a record whose
+    replayed firing epochs are those of the live detectors."""
+    from spline_utils.early_bird import GammaRecorder, detection_epochs, training_record
+
+    torch.manual_seed(1)
+    x, y = torch.rand(200, 1, 8, 8), torch.randint(0, 10, (200,))
+    net = su.digits_convnet()
+    spline = SplineEBDetector(canvas([x[0], x[1]], n=8), window=2, threshold=0.3, keep_all=True)
+    masks, gammas = MaskEBDetector(ratios=(0.5,), fifo=3, threshold=0.2), GammaRecorder()
+    su.train_classifier(
+        net,
+        x,
+        y,
+        epochs=6,
+        lr=0.05,
+        batch_size=50,
+        progress=False,
+        callbacks=[spline, masks, gammas],
+    )
+    record = training_record(3, spline.history, spline.epochs, gammas)
+    table = detection_epochs(
+        [record], windows=[2], spline_thresholds=[0.3], mask_thresholds=[0.2], ratios=[0.5]
+    )
+    got = dict(zip(table.detector, table.epoch))
+    for name, live in (("spline", spline.fired_epoch), ("mask", masks.fired_epoch[0.5])):
+        assert (live is None and np.isnan(got[name])) or got[name] == live
+    assert set(table.seed) == {3}
+    with pytest.raises(ValueError, match="equal length"):
+        training_record(0, spline.history, [1], gammas)

@@ -9,7 +9,12 @@
 * :mod:`.trajectory`      -- the canvas regions of every epoch (the paper's Fig. 4).
 """
 
-from .analysis import consecutive_distances, detection_epochs, normalised_matrix
+from .analysis import (
+    consecutive_distances,
+    detection_epochs,
+    normalised_matrix,
+    training_record,
+)
 from .mask_detector import MaskEBDetector, bn_channel_mask, mask_distance
 from .replay import (
     GammaRecorder,
@@ -31,6 +36,7 @@ __all__ = [
     "consecutive_distances",
     "detection_epochs",
     "normalised_matrix",
+    "training_record",
     "GammaRecorder",
     "earliest_possible_epoch",
     "replay_mask_detector",

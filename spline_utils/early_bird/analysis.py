@@ -24,7 +24,7 @@ import pandas as pd
 from .._validate import check_int, check_sequence
 from .replay import earliest_possible_epoch, replay_mask_detector, replay_spline_detector
 
-__all__ = ["consecutive_distances", "detection_epochs", "normalised_matrix"]
+__all__ = ["consecutive_distances", "detection_epochs", "normalised_matrix", "training_record"]
 
 
 def _check_record(record) -> dict:
@@ -123,3 +123,24 @@ def normalised_matrix(record: dict, first_layers: int | None = None) -> np.ndarr
     matrix = per_layer[relu].mean(0)
     low, high = matrix.min(), matrix.max()
     return (matrix - low) / (high - low) if high > low else np.zeros_like(matrix)
+
+
+def training_record(seed: int, code_sets, code_epochs, gammas) -> dict:
+    """A record in the form :func:`detection_epochs` reads, from a training run watched in this
+    process: the code sets of a probe (e.g. a
+    :class:`~spline_utils.early_bird.spline_detector.SplineEBDetector` with ``keep_all=True``)
+    at ``code_epochs``, and a :class:`~spline_utils.early_bird.replay.GammaRecorder`."""
+    from .spline_detector import distance_matrix
+
+    code_epochs = list(code_epochs)
+    if len(code_sets) != len(code_epochs) or not code_sets:
+        raise ValueError("code_sets and code_epochs must be non-empty and of equal length")
+    return {
+        "seed": int(seed),
+        "code_distances": {"epochs": code_epochs, "matrix": distance_matrix(code_sets).tolist()},
+        "bn_gammas": {
+            "layers": [list(layer) for layer in gammas.layers],
+            "epochs": list(gammas.epochs),
+            "values": [v.tolist() for v in gammas.values],
+        },
+    }
