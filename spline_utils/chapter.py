@@ -9,6 +9,7 @@ computed.
 from __future__ import annotations
 
 import numbers
+import os
 import textwrap
 
 import torch
@@ -17,12 +18,15 @@ from .mode import describe_run
 from .seeding import seed_everything
 
 
-def setup(seed: int = 0, threads: int = 2, quiet: bool = False) -> int:
+def setup(seed: int = 0, threads: int | None = None, quiet: bool = False) -> int:
     """Prepare a chapter's kernel: ``torch`` threads, every seed, and one line naming the run.
 
     Args:
         seed: the seed for Python, NumPy and torch (:func:`~spline_utils.seeding.seed_everything`).
-        threads: CPU threads for torch (2 suits the book's CI machines and a Colab CPU).
+        threads: CPU threads for torch; default: the environment variable
+            ``SPLINE_BOOK_THREADS``, else 2 (the book's CI machines and a Colab CPU). Use 1 when
+            other programs share the cores: threads that wait for each other on an oversubscribed
+            CPU can make training many times slower.
         quiet: ``True`` skips the printed line.
 
     Returns:
@@ -35,6 +39,9 @@ def setup(seed: int = 0, threads: int = 2, quiet: bool = False) -> int:
         >>> setup(seed=0, quiet=True)
         0
     """
+    if threads is None:
+        threads = os.environ.get("SPLINE_BOOK_THREADS", "2")
+        threads = int(threads) if threads.strip().isdigit() else threads
     if isinstance(threads, bool) or not isinstance(threads, numbers.Integral) or threads < 1:
         raise ValueError(f"threads must be a positive integer, got {threads!r}")
     torch.set_num_threads(int(threads))
