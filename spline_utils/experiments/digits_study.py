@@ -117,7 +117,8 @@ def spline_reach_ablation(
 ) -> pd.DataFrame:
     """The spline policy with its redundancy discount's reach ``near`` varied (0 = no discount;
     the policy's default is 0.1, a tenth of the layer's median nearest-neighbour distance):
-    layerwise selection at ``ratio`` on the digits ConvNet, one row per (seed, near)."""
+    layerwise selection at ``ratio`` on the digits ConvNet, one row per (seed, near), with the
+    number of channels the discount swaps against the policy without it (``changed``)."""
     nears = check_sequence("nears", nears, lambda n, v: check_real(n, v, 0.0))
     ratio = check_fraction("ratio", ratio)
     seeds = check_sequence("seeds", seeds, lambda n, v: check_int(n, v, 0))
@@ -126,13 +127,16 @@ def spline_reach_ablation(
     rows = []
     for seed in seeds:
         dense = train_digits_convnet(seed, data=data, bn_l1=bn_l1)
+        without = select_units(unit_scores(dense, SplinePolicy(0.0)), ratio)
         for near in nears:
-            scores = unit_scores(dense, SplinePolicy(near))
-            small = remove_units(dense, select_units(scores, ratio), x_tr[:2])
+            pruned = select_units(unit_scores(dense, SplinePolicy(near)), ratio)
+            small = remove_units(dense, pruned, x_tr[:2])
             rows.append(
                 {
                     "seed": seed,
                     "near": near,
+                    # channels selected differently from the policy without the discount
+                    "changed": sum(len(set(pruned[n]) ^ set(without[n])) for n in pruned) // 2,
                     "acc_pruned": accuracy(small, x_te, y_te),
                     "acc_finetuned": _finetuned(small, data, finetune_epochs, seed),
                 }
