@@ -32,8 +32,9 @@ __version__ = "0.1.0"
 _NAMES: dict[str, str] = {}
 for _module, _names in {
     "spline_view.affine_maps": "mlp_region_affine_map region_affine_map region_consistency_error",
-    "spline_view.codes": "ActivationCodes LayerCode PackedCodes activation_codes code_distance pack_bits "
-    "packed_codes unpack_bits",
+    "spline_view.bit_packing": "pack_bits unpack_bits",
+    "spline_view.code_recording": "LayerCode",
+    "spline_view.codes": "ActivationCodes PackedCodes activation_codes code_distance packed_codes",
     "spline_view.folding": "fold_batchnorm",
     "spline_view.hyperplanes": "bn_spline_distance data_spline_distance normalised_hyperplanes "
     "spline_distances unit_hyperplanes",
@@ -53,7 +54,9 @@ for _module, _names in {
     "networks.pretrained": "load_network train_network",
     "experiments.data": "digits_tensors x_shaped_data",
     "experiments.training": "accuracy train_classifier",
-    "plotting.figures": "plot_decision plot_exact plot_layer_by_layer plot_partition plot_slice",
+    "plotting.exact_figures": "plot_exact",
+    "plotting.figures": "plot_layer_by_layer plot_slice",
+    "plotting.grid_figures": "plot_decision plot_partition",
     "mode": "data_dir default_device describe_run is_full_mode results_out_dir run_mode",
     "seeding": "seed_everything",
 }.items():

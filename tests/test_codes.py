@@ -4,7 +4,7 @@ import torch
 from torch import nn
 
 import spline_utils as su
-from spline_utils.spline_view.codes import _pack_bits_torch
+from spline_utils.spline_view.bit_packing import _pack_bits_torch
 
 
 def test_pack_bits_matches_numpy_and_round_trips():

@@ -15,7 +15,8 @@ import torch
 from torch import nn
 
 from .._validate import check_bool, check_domain, check_int, is_int
-from ..spline_view.codes import PackedCodes, prepare_input, record_codes
+from ..spline_view.code_recording import prepare_input
+from ..spline_view.codes import PackedCodes, record_codes
 from ..spline_view.model_walk import check_supported
 from .slices import PlaneSlice, check_slice
 

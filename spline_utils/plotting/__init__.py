@@ -1,10 +1,19 @@
 """Figures (imports matplotlib): partitions, decision boundaries, results; the interactive explorer.
 
-* :mod:`.figures`  -- Fig. 1a-style partitions, exact polygons, pruning results, code distances;
-* :mod:`.explorer` -- the widget that redraws a partition for any width and depth.
+* :mod:`.style`           -- palettes (Okabe-Ito, class and layer colours), region colours, legend;
+* :mod:`.grid_figures`    -- grid partitions: Fig. 1a-style splines, regions, decision boundaries;
+* :mod:`.exact_figures`   -- exact partitions: regions as polygons coloured by region, class, slope;
+* :mod:`.figures`         -- layer-by-layer panels and one-call slices, for either kind of partition
+  (and every name of the modules above);
+* :mod:`.results_figures` -- pruning results (accuracy vs ratio and cost), code distances (Fig. 5);
+* :mod:`.explorer`        -- the widget that redraws a partition for any width and depth.
 """
 
-from .figures import (
+from .exact_figures import plot_exact, region_values
+from .figures import plot_layer_by_layer, plot_slice
+from .grid_figures import draw_decision_boundary, draw_layer_splines, plot_decision, plot_partition
+from .results_figures import plot_code_distances, plot_pruning_results
+from .style import (
     CLASS_COLORS,
     DECISION_COLOR,
     EARLIER_COLOR,
@@ -12,17 +21,7 @@ from .figures import (
     NEW_COLOR,
     OKABE_ITO,
     class_legend,
-    draw_decision_boundary,
-    draw_layer_splines,
-    plot_code_distances,
-    plot_decision,
-    plot_exact,
-    plot_layer_by_layer,
-    plot_partition,
-    plot_pruning_results,
-    plot_slice,
     region_colormap,
-    region_values,
 )
 
 __all__ = [

@@ -308,23 +308,82 @@ def unit_scores(
     mask: PruningMask | None = None,
     data: tuple[torch.Tensor, torch.Tensor] | None = None,
 ) -> dict[str, np.ndarray]:
-    """Importance scores ``{layer: (units,) float64}`` by ``criterion``, a name of
-    :data:`CRITERIA` (the module doc's table) or a :class:`Criterion`; ``layers`` default to
-    :func:`default_layers`. ``mask``: the :class:`~spline_utils.pruning.masks.PruningMask` of the
-    ``"mask"`` criterion; ``data``: a batch ``(x, y)`` for criteria that read data (the
-    Torch-Pruning criteria of :mod:`.library_criteria`)."""
+    """Importance scores of the units of ``layers`` by one criterion (higher = kept longer).
+
+    A unit is an output feature of a Linear or an output channel of a Conv2d. The model is not
+    changed (the criteria that read data work on a copy).
+
+    Args:
+        model: the network; its parameters and BatchNorm statistics must be finite.
+        criterion: a name of :data:`CRITERIA` (the module doc's table) or a :class:`Criterion`.
+        layers: qualified names of prunable layers (Linear / Conv2d) to score; default:
+            :func:`default_layers` (each layer with a BatchNorm after it in its block, or, in a
+            model without BatchNorm, every Linear / Conv2d but the last).
+        seed: seeds the random criteria (``"random"``), an integer >= 0; the others ignore it.
+        mask: the :class:`~spline_utils.pruning.masks.PruningMask` the ``"mask"`` criterion
+            scores; given exactly when the criterion needs one.
+        data: a batch ``(x, y)`` of training inputs, shape ``(N, *input_shape)``, and class
+            labels, shape ``(N,)``, for the criteria that read data (the Torch-Pruning
+            criteria of :mod:`.library_criteria`); the others ignore it.
+
+    Returns:
+        ``{layer name: scores}`` in the order of ``layers``, each a float64 array of shape
+        ``(units,)``. Scores are unitless and on each criterion's own scale (an L1 norm of
+        weights, a ``|gamma|``, a 0 / 1 flag, ...): compare them within one criterion only.
+
+    Raises:
+        ValueError: an unknown criterion or layer, no layers, ``mask`` given to a criterion
+            that takes none (or missing for ``"mask"``), ``data`` missing for a criterion that
+            needs it, no BatchNorm after a layer for a criterion that reads one, or parameters
+            that are not finite.
+        TypeError: ``layers`` is a single string, or ``mask`` is not a ``PruningMask``.
+
+    Example:
+        >>> _ = torch.manual_seed(0)
+        >>> net = su.make_mlp([2, 6, 6, 1])
+        >>> scores = unit_scores(net, "magnitude")  # layers "0" and "2": all Linears but the last
+        >>> {name: (s.shape, s.dtype) for name, s in scores.items()}
+        {'0': ((6,), dtype('float64')), '2': ((6,), dtype('float64'))}
+        >>> np.allclose(scores["0"], net[0].weight.detach().abs().sum(1).numpy())  # L1 of rows
+        True
+    """
     return get_criterion(criterion).scores(model, layers, seed=seed, mask=mask, data=data)
 
 
 def select_units(
     scores: Mapping[str, np.ndarray], ratio: float, scope: str = "layerwise"
 ) -> dict[str, list[int]]:
-    """Units to prune: the lowest-scored ``round(ratio * units)`` of each layer (``layerwise``),
-    or those below one threshold over all layers' scores each divided by its layer's largest
-    (``global``). Every layer keeps at least one unit (its best).
+    """The units to prune, given scores: the lowest-scored, layer by layer or over all layers.
 
-    scores: ``{layer: (units,)}`` finite real numbers (non-negative for ``global``: they are
-    divided by their layer's largest)."""
+    ``layerwise``: the lowest-scored ``round(ratio * units)`` units of each layer (the same
+    ratio everywhere). ``global``: the ``round(ratio * total units)`` lowest of all layers'
+    scores, each divided by its layer's largest, with ties at the threshold pruned too (so the
+    ratio varies between layers). Either way every layer keeps at least one unit (its best).
+    Among equal scores, ``layerwise`` prunes the lower index first.
+
+    Args:
+        scores: ``{layer name: scores}``, each a non-empty 1-D array of shape ``(units,)`` of
+            finite real numbers (higher = kept longer), e.g. from :func:`unit_scores`;
+            non-negative for ``global``, where they are divided by their layer's largest.
+        ratio: the fraction of units to prune, in [0, 1).
+        scope: ``"layerwise"`` or ``"global"``.
+
+    Returns:
+        ``{layer name: unit indices to prune}`` for every layer of ``scores``, each a sorted
+        list of Python ints in ``[0, units)`` (empty when a layer loses nothing).
+
+    Raises:
+        ValueError: ``ratio`` outside [0, 1), an unknown ``scope``, an empty ``scores``, or
+            scores that are empty, not 1-D, not finite, or negative (``global``).
+        TypeError: ``scores`` is not a mapping.
+
+    Example:
+        >>> scores = {"0": np.array([0.3, 0.1, 0.5, 0.2]), "2": np.array([4.0, 3.9])}
+        >>> select_units(scores, 0.5)  # half of each layer (layer "2": one of two)
+        {'0': [1, 3], '2': [1]}
+        >>> select_units(scores, 0.5, scope="global")  # half of all units, by score / layer max
+        {'0': [0, 1, 3], '2': []}
+    """
     ratio = check_ratio(ratio)
     if scope not in ("layerwise", "global"):
         raise ValueError(f"scope must be 'layerwise' or 'global', got {scope!r}")

@@ -74,7 +74,32 @@ def full_mask(model: nn.Module) -> PruningMask:
 
 def unit_mask(model: nn.Module, units: Mapping[str, Sequence[int]]) -> PruningMask:
     """Node / channel pruning: zero the rows of ``Q_W`` and the entries of ``q_b`` of the listed
-    units, e.g. ``unit_mask(net, {"0": [2, 5]})`` prunes units 2 and 5 of layer ``"0"``."""
+    units, e.g. ``unit_mask(net, {"0": [2, 5]})`` prunes units 2 and 5 of layer ``"0"``.
+
+    Only the mask is built; :func:`apply_mask` applies it to a copy of the model. A Conv2d
+    unit is a whole output filter: its row of ``Q_W`` is every entry ``[k, :, :, :]``.
+
+    Args:
+        model: the network whose prunable layers (Linear / Conv2d) the mask covers.
+        units: ``{layer name: unit indices}``: qualified names of prunable layers, each with a
+            sequence of integer indices in ``[0, units)`` (output features / channels;
+            repeats are harmless). Unlisted layers are kept whole.
+
+    Returns:
+        A :class:`PruningMask` with an entry for every prunable layer, ``weight[name]`` bool of
+        the weight's shape ((out, in) or (out, in, kh, kw)) and ``bias[name]`` bool (out,) or
+        ``None`` for a layer without bias; ``False`` marks a pruned entry.
+
+    Raises:
+        ValueError: an unknown layer, or an index outside ``[0, units)``.
+        TypeError: ``units`` is not a mapping, or holds indices that are not integers.
+
+    Example:
+        >>> net = su.make_mlp([2, 6, 6, 1])
+        >>> mask = unit_mask(net, {"0": [2, 5]})
+        >>> mask.pruned_units("0"), mask.pruned_units("2"), tuple(mask.weight["0"].shape)
+        ([2, 5], [], (6, 2))
+    """
     check_mapping("units", units)
     mask = full_mask(model)
     for name, idx in units.items():
@@ -151,7 +176,34 @@ def _checked(q, like: torch.Tensor, what: str) -> torch.Tensor:
 
 def apply_mask(model: nn.Module, mask: PruningMask) -> nn.Module:
     """A copy of ``model`` with ``W * Q_W`` and ``b * q_b`` in every masked layer; a fully pruned
-    unit also gets ``gamma = beta = 0`` in the BatchNorm that follows it (it then outputs 0)."""
+    unit also gets ``gamma = beta = 0`` in the BatchNorm that follows it (it then outputs 0).
+
+    The shapes stay (nothing is removed: :func:`~spline_utils.pruning.physical.remove_units`
+    builds the smaller network) and ``model`` itself is not modified (:func:`enforce_mask_`
+    masks in place).
+
+    Args:
+        model: the network the mask was built for.
+        mask: a :class:`PruningMask` that fits ``model`` (known layers, bool masks of the
+            weights' and biases' shapes), e.g. from :func:`unit_mask`.
+
+    Returns:
+        The masked copy, a deep copy of ``model`` (same class, train / eval mode, device and
+        dtype).
+
+    Raises:
+        TypeError: ``mask`` is not a :class:`PruningMask`, or a weight mask is not bool.
+        ValueError: the mask names layers the model does not have, a weight mask has the
+            wrong shape, or a bias mask is not a bool tensor of the bias's shape.
+
+    Example:
+        >>> net = su.make_mlp([2, 6, 6, 1])
+        >>> pruned = apply_mask(net, unit_mask(net, {"0": [2, 5]}))
+        >>> pruned[0].weight[[2, 5]].abs().sum().item(), pruned[0].bias[[2, 5]].abs().sum().item()
+        (0.0, 0.0)
+        >>> bool(net[0].weight[[2, 5]].any())  # the dense model is unchanged
+        True
+    """
     check_mask(model, mask)
     return _enforce(copy.deepcopy(model), mask)
 

@@ -78,7 +78,7 @@ class UnitPruning:
 @torch.no_grad()
 def input_radius(model: nn.Module, name: str, x: torch.Tensor) -> float:
     """Largest Euclidean norm of layer ``name``'s input over the data ``x`` (eval mode)."""
-    from ..spline_view.codes import prepare_input
+    from ..spline_view.code_recording import prepare_input
 
     layer = layer_by_name(model, name)
     z = module_tensor(model, layer, prepare_input(model, x), output=False).to(torch.float64)
@@ -224,6 +224,38 @@ def prune_units(
     Before issue 14 this function's ``"spline"`` was ``"spline-merge"`` and its ``"magnitude"``
     (L2 norms of incoming rows) is ``"magnitude-l2"``; ``"magnitude"`` is now the L1 norm of
     the registry, and ``"spline"`` the spline policy (it needs a BatchNorm after the layer).
+
+    Args:
+        model: an MLP in which layer ``name`` is followed by ``[BatchNorm1d ->] ReLU (or
+            LeakyReLU) -> Linear``; it is not modified.
+        name: the qualified name of that Linear layer (e.g. ``"0"``).
+        ratio: the fraction of the layer's units to prune, in [0, 1): ``round(ratio * units)``
+            units go, and at least one unit stays.
+        criterion: a name of :func:`node_criteria` (the module doc's table).
+        x: the data, shape ``(N, *input_shape)`` (N >= 1, finite), for the spline rules: the
+            largest norm of the layer's input over ``x`` sets the radius ``R`` of the ball the
+            bounds hold on.
+        seed: seeds ``"random"`` (``torch.randperm``), an integer >= 0.
+
+    Returns:
+        A :class:`UnitPruning` holding the pruned copy (same shapes, pruned units masked to
+        zero), ``name``, the pruned unit indices in pruning order, and for each the kept unit it
+        was merged into (``-1`` for deleted; only ``"spline-merge"`` merges).
+
+    Raises:
+        ValueError: ``ratio`` outside [0, 1), a name that is not one of
+            :func:`node_criteria`, a layer that is not a Linear followed by an activation and
+            another Linear, ``x`` missing for a spline rule, or a criterion that reads a
+            BatchNorm on a layer without one.
+
+    Example:
+        >>> _ = torch.manual_seed(0)
+        >>> net = su.make_mlp([2, 8, 8, 1])
+        >>> result = prune_units(net, "0", 0.5, "spline-merge", x=torch.randn(200, 2))
+        >>> result.layer, len(result.pruned), len(result.merged_into), result.model is net
+        ('0', 4, 4, False)
+        >>> prune_units(net, "0", 0.25, "magnitude-l2").merged_into  # deleted, not merged
+        [-1, -1]
     """
     ratio = check_ratio(ratio)
     check_choice("criterion", criterion, node_criteria())
@@ -318,6 +350,37 @@ def merge_units(model: nn.Module, name: str, keep: int, drop: int) -> nn.Module:
     Linear. Exact when the two splines coincide with the same orientation, because
     ``c * relu(<w_keep, z> + b_keep) = relu(<w_drop, z> + b_drop)`` then (ReLU is positively
     homogeneous); otherwise the change is bounded by :func:`merge_bound`.
+
+    Args:
+        model: an MLP in which layer ``name`` is followed by ``[BatchNorm1d ->] ReLU (or
+            LeakyReLU) -> Linear``; it is not modified.
+        name: the qualified name of that Linear layer (e.g. ``"0"``).
+        keep: the unit that takes over, an integer index in ``[0, units)`` of a unit that is not
+            pruned (nonzero BN-folded weights).
+        drop: the unit merged into ``keep`` and pruned, an index in ``[0, units)`` other than
+            ``keep``.
+
+    Returns:
+        The merged copy, with the same shapes, in which ``drop``'s row and bias of layer
+        ``name`` (and its BatchNorm ``gamma`` and ``beta``) are zero, and so is its column of
+        the next Linear.
+
+    Raises:
+        ValueError: a layer that is not a Linear followed by an activation and another Linear,
+            an index outside ``[0, units)``, ``keep == drop``, or a ``keep`` that is pruned.
+        TypeError: ``keep`` or ``drop`` is not an integer.
+
+    Example:
+        >>> _ = torch.manual_seed(0)
+        >>> net = su.make_mlp([2, 6, 6, 1])
+        >>> with torch.no_grad():  # unit 3's spline: unit 0's, with twice the slope
+        ...     net[0].weight[3], net[0].bias[3] = 2 * net[0].weight[0], 2 * net[0].bias[0]
+        >>> merged = merge_units(net, "0", keep=0, drop=3)
+        >>> merged[0].weight[3].abs().sum().item(), merged[2].weight[:, 3].abs().sum().item()
+        (0.0, 0.0)
+        >>> x = torch.randn(100, 2)
+        >>> torch.allclose(merged(x), net(x), atol=1e-6)  # exact: the two splines coincide
+        True
     """
     layer, next_name = _mlp_block(model, name)
     keep, drop = _check_pair(layer.weight.shape[0], keep, drop)

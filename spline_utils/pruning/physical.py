@@ -52,6 +52,41 @@ def remove_units(
     The copy computes what the masked model (``apply_mask(model, unit_mask(model, pruned))``)
     computes. ``example``: one input batch (its shape locates ``Flatten`` boundaries).
     Raises ``ValueError`` for an architecture or a layer this function does not handle.
+
+    Each pruned output feature / channel of a Linear / Conv2d is removed with its BatchNorm
+    entries (weight, bias, running mean and variance) and the matching input features /
+    channels of the layer that reads it (a block of ``H * W`` columns after a ``Flatten``).
+    ``model`` itself is not modified.
+
+    Args:
+        model: a plain ``nn.Sequential`` (MLP, digits ConvNet, VGG) or a
+            :class:`~spline_utils.networks.models.PreResNet` (see the module doc).
+        pruned: ``{layer name: unit indices}``: qualified names of prunable layers, each with
+            integer indices in ``[0, units)``; every layer keeps at least one unit.
+        example: an input batch of shape ``(N, *input_shape)``, N >= 1 (zeros will do), on the
+            model's device; only its shape matters.
+
+    Returns:
+        The smaller copy, of the same class, train / eval mode, device and dtype; a layer with
+        ``k`` pruned units has ``k`` fewer outputs, the layer after it ``k`` fewer inputs.
+
+    Raises:
+        ValueError: an unknown layer, an index outside ``[0, units)``, a layer that would lose
+            all its units, a grouped convolution (``groups > 1``), an unsupported architecture,
+            or an ``example`` that is not a finite, non-empty batch.
+        TypeError: ``pruned`` is not a mapping, holds indices that are not integers, or
+            ``example`` is not a tensor of real numbers.
+
+    Example:
+        >>> _ = torch.manual_seed(0)
+        >>> net = su.make_mlp([2, 6, 6, 1])
+        >>> small = remove_units(net, {"0": [1, 4]}, torch.zeros(1, 2))
+        >>> small[0], small[2]
+        (Linear(in_features=2, out_features=4, bias=True), Linear(in_features=4, out_features=6, bias=True))
+        >>> x = torch.randn(50, 2)
+        >>> masked = su.apply_mask(net, su.unit_mask(net, {"0": [1, 4]}))
+        >>> torch.allclose(small(x), masked(x), atol=1e-6)
+        True
     """
     layers = dict(prunable_layers(model))
     check_mapping("pruned", pruned)

@@ -1,24 +1,23 @@
 """The max-affine spline view of a network (Chapter 1).
 
-* :mod:`.model_walk`  -- which models are compositions of max-affine spline operators; layers by name;
-* :mod:`.maso`        -- layers written explicitly as MASOs (slopes ``A``, offsets ``B``);
-* :mod:`.folding`     -- eval-mode BatchNorm folded into the affine layer before it;
-* :mod:`.codes`       -- activation (region) codes: the vector-quantisation view, bit packing;
-* :mod:`.affine_maps` -- per-region affine maps ``(A_omega, b_omega)``, two independent ways;
-* :mod:`.hyperplanes` -- each unit's spline as a hyperplane, distances between splines and to the data.
+* :mod:`.model_walk`        -- which models are compositions of max-affine spline operators;
+  layers by name;
+* :mod:`.supported_modules` -- the module types the spline view covers, checked one by one;
+* :mod:`.affine_operations` -- which operations between modules in ``forward`` are affine (traced);
+* :mod:`.maso`              -- layers written explicitly as MASOs (slopes ``A``, offsets ``B``);
+* :mod:`.folding`           -- eval-mode BatchNorm folded into the affine layer before it;
+* :mod:`.codes`             -- activation (region) codes: the vector-quantisation view, code sets;
+* :mod:`.code_recording`    -- the forward hooks that record each code layer's code;
+* :mod:`.bit_packing`       -- codes packed into bytes (``numpy.packbits`` order), on any device;
+* :mod:`.affine_maps`       -- per-region affine maps ``(A_omega, b_omega)``, two independent ways;
+* :mod:`.hyperplanes`       -- each unit's spline as a hyperplane, distances between splines and
+  to the data.
 """
 
 from .affine_maps import mlp_region_affine_map, region_affine_map, region_consistency_error
-from .codes import (
-    ActivationCodes,
-    LayerCode,
-    PackedCodes,
-    activation_codes,
-    code_distance,
-    pack_bits,
-    packed_codes,
-    unpack_bits,
-)
+from .bit_packing import pack_bits, unpack_bits
+from .code_recording import LayerCode
+from .codes import ActivationCodes, PackedCodes, activation_codes, code_distance, packed_codes
 from .folding import fold_batchnorm
 from .hyperplanes import (
     bn_spline_distance,

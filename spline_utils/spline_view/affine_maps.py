@@ -19,7 +19,8 @@ import torch
 from torch import nn
 
 from .._validate import check_int
-from .codes import activation_codes, prepare_input, run_model
+from .code_recording import prepare_input, run_model
+from .codes import activation_codes
 from .model_walk import check_supported, evaluation_mode
 
 _MLP_LAYERS = (

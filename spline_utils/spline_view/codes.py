@@ -9,126 +9,40 @@ Every input ``x`` gets, for each code-defining layer ``l`` (each *call* of an ``
 
 Two inputs lie in the same region of the input-space partition exactly when all their codes
 agree, so the concatenated code is a region identifier. Codes are stored compactly by packing
-bits into ``uint8`` (:func:`pack_bits`, ``numpy.packbits`` order): a packed layer of ``B`` bits
-takes ``ceil(B / 8)`` bytes per input instead of ``B`` bytes for the bool form.
+bits into ``uint8`` (:func:`~spline_utils.spline_view.bit_packing.pack_bits`, ``numpy.packbits``
+order): a packed layer of ``B`` bits takes ``ceil(B / 8)`` bytes per input instead of ``B`` bytes
+for the bool form.
+
+This module holds the code sets (:class:`ActivationCodes`, :class:`PackedCodes`), the entry
+points that compute them (:func:`activation_codes`, :func:`packed_codes`) and the distance
+between two code sets (:func:`code_distance`). The forward hooks that record each layer's code
+(with :class:`~spline_utils.spline_view.code_recording.LayerCode`) are in
+:mod:`~spline_utils.spline_view.code_recording`, bit packing in
+:mod:`~spline_utils.spline_view.bit_packing`; their public names are importable from here too.
 """
 
 from __future__ import annotations
 
 import contextlib
-import math
-from collections import Counter
 from dataclasses import dataclass, field
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from torch import nn
-from torch.nn.modules.utils import _pair
 
 from .._validate import check_bool, check_finite, check_int, check_tensor
-from .model_walk import check_supported, code_modules, evaluation_mode, model_dtype_device
-
-_BIT_WEIGHTS = (128, 64, 32, 16, 8, 4, 2, 1)
-
-
-# --------------------------------------------------------------------------- bit packing
-def pack_bits(bits: torch.Tensor) -> torch.Tensor:
-    """Pack a bool tensor of shape (N, B) into uint8 of shape (N, ceil(B/8)).
-
-    Bit order matches ``numpy.packbits`` (first bit is the most significant); the last byte
-    is zero-padded. Works on any device. ``bits`` must be bool (or integers that are all 0 or 1).
-    """
-    if not isinstance(bits, torch.Tensor):
-        raise TypeError(f"bits must be a torch.Tensor, got {type(bits).__name__}")
-    if bits.dim() != 2:
-        raise ValueError(f"bits must have shape (N, B), got shape {tuple(bits.shape)}")
-    if bits.dtype != torch.bool:
-        if bits.dtype.is_floating_point or bits.dtype.is_complex:
-            raise TypeError(
-                f"bits must be a bool tensor (or integers 0 / 1), got dtype {bits.dtype}"
-            )
-        if bits.numel() and not bool(((bits == 0) | (bits == 1)).all()):
-            raise ValueError("bits must hold only 0 and 1")
-    if bits.device.type == "cpu":  # numpy's C implementation is several times faster here
-        return torch.from_numpy(np.packbits(bits.bool().numpy(), axis=1))
-    return _pack_bits_torch(bits)
+from .bit_packing import pack_bits, unpack_bits  # noqa: F401  (re-exported)
+from .code_recording import (
+    LayerCode,
+    _CodeRecorder,
+    prepare_input,
+    run_model,
+    window_dtype,  # noqa: F401  (re-exported)
+)
+from .model_walk import check_supported, evaluation_mode, model_dtype_device
 
 
-def _pack_bits_torch(bits: torch.Tensor) -> torch.Tensor:
-    """:func:`pack_bits` in torch operations, for tensors on an accelerator."""
-    n, b = bits.shape
-    pad = (-b) % 8
-    as_bytes = bits.to(torch.uint8)
-    if pad:
-        as_bytes = F.pad(as_bytes, (0, pad))
-    weights = torch.tensor(_BIT_WEIGHTS, dtype=torch.uint8, device=bits.device)
-    return (as_bytes.view(n, -1, 8) * weights).sum(-1, dtype=torch.uint8)
-
-
-def unpack_bits(packed: torch.Tensor | np.ndarray, n_bits: int) -> torch.Tensor:
-    """Inverse of :func:`pack_bits`: uint8 (N, ceil(B/8)) -> bool (N, B) with ``B = n_bits``."""
-    packed = torch.as_tensor(packed)
-    if packed.dtype != torch.uint8 or packed.dim() != 2:
-        raise ValueError(
-            f"packed must be a uint8 tensor of shape (N, bytes), got {packed.dtype} {tuple(packed.shape)}"
-        )
-    n_bits = check_int("n_bits", n_bits, 0)
-    if not 0 <= n_bits <= 8 * packed.shape[1]:
-        raise ValueError(f"n_bits={n_bits} does not fit in {packed.shape[1]} bytes")
-    weights = torch.tensor(_BIT_WEIGHTS, dtype=torch.uint8, device=packed.device)
-    bits = (packed.unsqueeze(-1) & weights) != 0
-    return bits.reshape(packed.shape[0], -1)[:, :n_bits]
-
-
-# --------------------------------------------------------------------------- layer codes
-@dataclass
-class LayerCode:
-    """Code of one layer for a batch.
-
-    Attributes:
-        name: module name (``'features.2'``; a module called twice gets ``'relu#2'``).
-        kind: ``'relu'`` (values: bool, shape ``(N, *unit_shape)``) or ``'maxpool'`` (values:
-            window positions in ``[0, window)``, shape (N, C, H_out, W_out); uint8 for windows of
-            at most 256 positions, a wider integer type for larger ones).
-        values: the code, as described under ``kind``.
-        window: number of values a unit's code can take (2 for ReLU, ``kh*kw`` for max-pooling).
-        preactivation: the ReLU layer's input (same shape as values, float), when it was asked
-            for.
-    """
-
-    name: str
-    kind: str
-    values: torch.Tensor
-    window: int = 2
-    preactivation: torch.Tensor | None = field(default=None, repr=False)
-
-    @property
-    def bits_per_unit(self) -> int:
-        return 1 if self.kind == "relu" else max(1, math.ceil(math.log2(self.window)))
-
-    @property
-    def n_units(self) -> int:
-        return int(np.prod(self.values.shape[1:]))
-
-    @property
-    def n_bits(self) -> int:
-        return self.n_units * self.bits_per_unit
-
-    def bits(self) -> torch.Tensor:
-        """Binary form, bool of shape (N, n_bits) (max-pool positions in big-endian binary)."""
-        flat = self.values.reshape(self.values.shape[0], -1)
-        if self.kind == "relu":
-            return flat.bool()
-        b = self.bits_per_unit
-        shifts = torch.arange(b - 1, -1, -1, device=flat.device, dtype=flat.dtype)
-        return ((flat.unsqueeze(-1) >> shifts) & 1).bool().reshape(flat.shape[0], -1)
-
-    def packed(self) -> torch.Tensor:
-        """uint8 of shape (N, ceil(n_bits / 8))."""
-        return pack_bits(self.bits())
-
-
+# --------------------------------------------------------------------------- code sets
 @dataclass
 class ActivationCodes:
     """Codes of every code-defining layer, in forward-call order, plus the network outputs.
@@ -136,7 +50,7 @@ class ActivationCodes:
     Indexing and ``len`` go through ``layers`` (``codes[0]`` is the first layer's code).
 
     Attributes:
-        layers: list of :class:`LayerCode`.
+        layers: list of :class:`~spline_utils.spline_view.code_recording.LayerCode`.
         outputs: network outputs for the batch, shape ``(N, *out_shape)`` (detached).
     """
 
@@ -215,136 +129,7 @@ class PackedCodes:
         return inverse.reshape(-1).astype(np.int64)
 
 
-# --------------------------------------------------------------------------- recording
-def window_dtype(positions: int) -> torch.dtype:
-    """The integer type that holds max-pooling window positions ``[0, positions)``: uint8 up to
-    256 positions, int16 / int32 beyond (a 17 x 17 window has 289)."""
-    positions = check_int("positions", positions, 1)
-    return torch.uint8 if positions <= 256 else torch.int16 if positions <= 1 << 15 else torch.int32
-
-
-def _maxpool_window_position(
-    pool: nn.MaxPool2d, z: torch.Tensor, out: torch.Tensor
-) -> torch.Tensor:
-    """Position (row-major, in ``[0, kh*kw)``) of each window's maximum, (N, C, H_out, W_out), of
-    type :func:`window_dtype` (uint8 up to 256 positions).
-
-    ``z`` is the pool's input and ``out`` its output. Each window offset is compared, as one
-    strided view of the input, with the output; the first offset that attains the maximum wins.
-    This costs a few passes over output-sized tensors and no second pooling.
-    """
-    kh, kw = _pair(pool.kernel_size)
-    sh, sw = _pair(pool.stride if pool.stride is not None else pool.kernel_size)
-    ph, pw = _pair(pool.padding)
-    dh, dw = _pair(pool.dilation)
-    if ph or pw:
-        z = F.pad(z, (pw, pw, ph, ph), value=float("-inf"))
-    h_out, w_out = out.shape[-2:]
-    position = torch.full(out.shape, kh * kw - 1, dtype=window_dtype(kh * kw), device=out.device)
-    for offset in range(kh * kw - 2, -1, -1):
-        a, b = divmod(offset, kw)
-        view = z[
-            ...,
-            a * dh : a * dh + sh * (h_out - 1) + 1 : sh,
-            b * dw : b * dw + sw * (w_out - 1) + 1 : sw,
-        ]
-        position.masked_fill_(view == out, offset)
-    return position
-
-
-@dataclass
-class _PackedLayer:
-    """One layer's packed code for one batch: values uint8 (N, ceil(n_bits / 8))."""
-
-    name: str
-    kind: str
-    values: torch.Tensor
-    n_bits: int
-
-
-class _CodeRecorder:
-    """Forward pre-hooks on every code-defining module; collects one LayerCode per call."""
-
-    def __init__(
-        self,
-        model: nn.Module,
-        keep_preactivations: bool = False,
-        pack: bool = False,
-        kinds: tuple[str, ...] = ("relu", "maxpool"),
-    ):
-        self.model = model
-        self.keep_preactivations = keep_preactivations
-        self.pack = pack  # store each code packed right away (values: uint8 (N, bytes))
-        self.kinds = kinds  # which code layers to record
-        self.records: list[LayerCode] = []
-        self._calls: Counter[str] = Counter()
-        self._handles = []
-
-    def __enter__(self) -> _CodeRecorder:
-        for name, module in code_modules(self.model):
-            label = name or type(module).__name__
-            if isinstance(module, nn.MaxPool2d):  # needs the output: after the module runs
-                if "maxpool" in self.kinds:
-                    self._handles.append(module.register_forward_hook(self._pool_hook(label)))
-            elif "relu" in self.kinds:  # needs the input before an in-place ReLU overwrites it
-                self._handles.append(module.register_forward_pre_hook(self._relu_hook(label)))
-        return self
-
-    def __exit__(self, *exc) -> None:
-        for handle in self._handles:
-            handle.remove()
-
-    def _label(self, name: str) -> str:
-        self._calls[name] += 1
-        return name if self._calls[name] == 1 else f"{name}#{self._calls[name]}"
-
-    def _store(self, code: LayerCode) -> None:
-        if self.pack:  # keep the metadata, replace the values by their packed bits
-            code = _PackedLayer(code.name, code.kind, code.packed(), code.n_bits)
-        self.records.append(code)
-
-    def _relu_hook(self, name: str):
-        def hook(module: nn.Module, inputs: tuple[torch.Tensor, ...]) -> None:
-            z = inputs[0]
-            kept = z.detach().clone() if self.keep_preactivations else None
-            self._store(LayerCode(self._label(name), "relu", z > 0, 2, kept))
-
-        return hook
-
-    def _pool_hook(self, name: str):
-        def hook(module: nn.Module, inputs: tuple[torch.Tensor, ...], output: torch.Tensor) -> None:
-            kh, kw = _pair(module.kernel_size)
-            position = _maxpool_window_position(module, inputs[0], output)
-            self._store(LayerCode(self._label(name), "maxpool", position, kh * kw))
-
-        return hook
-
-
-def prepare_input(
-    model: nn.Module, x: torch.Tensor, name: str = "x", finite: bool = True
-) -> torch.Tensor:
-    """``x`` checked (a real tensor batch (N, ...), N >= 1, finite unless ``finite=False``, i.e.
-    already checked) and moved to the model's device and dtype."""
-    check_tensor(name, x, finite=False)
-    if x.dim() < 2:
-        raise ValueError(f"{name} must be a batch of shape (N, ...), got shape {tuple(x.shape)}")
-    if x.shape[0] == 0:
-        raise ValueError(f"{name} is an empty batch (N = 0)")
-    if finite:
-        check_finite(name, x)
-    dtype, device = model_dtype_device(model)
-    return x.to(device=device, dtype=dtype)
-
-
-def run_model(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
-    try:
-        return model(x)
-    except RuntimeError as exc:
-        raise ValueError(
-            f"the model could not be evaluated on an input of shape {tuple(x.shape)}: {exc}"
-        ) from exc
-
-
+# --------------------------------------------------------------------------- computing codes
 def record_codes(
     model: nn.Module, x: torch.Tensor, keep_preactivations: bool = False
 ) -> ActivationCodes:
@@ -373,10 +158,11 @@ def activation_codes(
         x: a batch of inputs, shape ``(N, *input_shape)``, N >= 1, finite; moved to the model's
             device and dtype.
         keep_preactivations: also keep each ReLU-type layer's input in
-            :attr:`LayerCode.preactivation`.
+            :attr:`~spline_utils.spline_view.code_recording.LayerCode.preactivation`.
 
     Returns:
-        An :class:`ActivationCodes` holding one :class:`LayerCode` per call of a code-defining
+        An :class:`ActivationCodes` holding one
+        :class:`~spline_utils.spline_view.code_recording.LayerCode` per call of a code-defining
         module, in forward-call order (ReLU codes bool of shape ``(N, *unit_shape)``), and the
         outputs.
 

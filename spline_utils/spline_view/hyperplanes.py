@@ -100,7 +100,7 @@ def data_spline_distance(model: nn.Module, name: str, x: torch.Tensor) -> np.nda
     """Measured on data ``x`` (shape ``(N, *input_shape)``): how many standard deviations (unbiased, over the
     data and, for conv layers, every position) the spline of each unit lies from the mean of its
     BN-folded pre-activation, ``|mean(h_k)| / std(h_k)`` (units,). Eval mode."""
-    from .codes import prepare_input
+    from .code_recording import prepare_input
 
     layer = layer_by_name(model, name)
     bn = following_batchnorm(model).get(name)

@@ -275,7 +275,7 @@ def split_maxpool(
         best0, near0 = _window_winners(z0, du, dv, idx, centres - centre, radii)
         code_dtype = (
             np.uint8 if r <= 256 else np.int16 if r <= 1 << 15 else np.int32
-        )  # as codes.window_dtype
+        )  # as code_recording.window_dtype
         code = np.ascontiguousarray(best0.T, dtype=code_dtype)  # (P0, windows)
         for w in near0.any(1).nonzero()[0]:
             cols = idx[w]

@@ -28,7 +28,8 @@ import torch.autograd.forward_ad as fwAD
 import torch.nn.functional as F
 from torch import nn
 
-from ...spline_view.model_walk import AFFINE_MODULES, CODE_MODULES, code_modules, pool_geometry
+from ...spline_view.model_walk import code_modules, pool_geometry
+from ...spline_view.supported_modules import AFFINE_MODULES, CODE_MODULES
 from ..slices import PlaneSlice
 
 
