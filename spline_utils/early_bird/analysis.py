@@ -52,9 +52,9 @@ def detection_epochs(
     the released early-bird code).
 
     Returns:
-        One row per (seed, detector, ratio, window, threshold): ``epoch`` (NaN if it never
-        fires within the run) and ``earliest``, the first epoch the window allows. The spline
-        detector does not depend on the ratio (``ratio`` NaN).
+        pandas.DataFrame: one row per seed, detector, ratio, window and threshold, with
+        ``epoch`` (NaN if it never fires within the run) and ``earliest``, the first epoch the
+        window allows. The spline detector does not depend on the ratio (``ratio`` NaN).
     """
     windows = check_sequence("windows", windows, lambda n, v: check_int(n, v, 1))
     rows = []

@@ -7,7 +7,7 @@ own results file ``<out>/<dataset>-<arch>-seed<k>/<run>.json`` with its provenan
   L1 term, with the spline early-bird detector and the mask-distance detector watching; their
   tickets (the weights at the epoch each fired) are kept in the run's checkpoint. The probe
   codes of every epoch (the untrained network's included) and every BatchNorm scale are
-  recorded, so that any detector setting can be replayed afterwards (:mod:`..early_bird.replay`).
+  recorded, so that any detector setting can be replayed afterwards (:mod:`spline_utils.early_bird.replay`).
 * ``prune-<method>-p<NN>`` (protocol 1) -- prune the final dense network by ``method`` at ratio
   ``NN`` %, remove the pruned channels physically and fine-tune for ``finetune_epochs``.
 * ``eb-<detector>-<rule>-p<NN>`` (protocol 2) -- prune the ticket that ``detector`` drew by
@@ -18,7 +18,7 @@ own results file ``<out>/<dataset>-<arch>-seed<k>/<run>.json`` with its provenan
 
 Methods: ``slimming`` (global ``|gamma|`` threshold), ``spline-layerwise`` and ``spline-global``
 (the spline policy of Chapter 5), ``magnitude`` (filter L1), ``tp-group-l1`` and ``tp-taylor``
-(Torch-Pruning's importances, :mod:`..pruning.library_criteria`) and ``random``; all but
+(Torch-Pruning's importances, :mod:`spline_utils.pruning.library_criteria`) and ``random``; all but
 ``slimming`` and ``spline-global`` select layerwise. Every method prunes the same dense network
 and gets the same fine-tuning.
 
@@ -79,7 +79,7 @@ _SCORED = {
     "tp-taylor": ("tp-taylor", "layerwise"),
     "random": ("random", "layerwise"),
 }
-#: early-bird runs: (detector, rule) pairs; see the module doc
+#: The early-bird runs, as (detector, rule) pairs; see the module doc.
 EB_RUNS = (
     "spline:slimming",
     "mask:slimming",
@@ -102,7 +102,7 @@ class ExperimentConfig:
     train_size: train on a class-balanced subset of this many training images (drawn with
     seed 0, the same for every seed of an experiment; ``None``: all of them).
     eb_runs: the early-bird runs, ``"<detector>:<rule>"`` (module doc); ``None``: those of
-        :data:`EB_RUNS` whose detector is in ``detectors``.
+    :data:`EB_RUNS` whose detector is in ``detectors``.
     smoke: True for quick-mode runs on the digits, which say nothing about CIFAR.
     """
 
