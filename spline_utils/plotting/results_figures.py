@@ -9,48 +9,101 @@ import numpy as np
 
 from .style import OKABE_ITO
 
+#: what the right panel of :func:`plot_pruning_results` puts on its x axis
+COST_AXES = {
+    "training_flops": ("total training FLOPs (forward + backward)", "accuracy vs training cost"),
+    "flops_fraction": (
+        "inference FLOPs per image (fraction of the dense network)",
+        "accuracy vs inference cost",
+    ),
+}
 
-def plot_pruning_results(frame, suptitle: str | None = None):
+
+def plot_pruning_results(frame, suptitle: str | None = None, cost: str = "training_flops"):
     """Two panels from :func:`~spline_utils.experiments.results_files.load_results` rows of one
     data set and architecture: test accuracy against pruning ratio (one line per method, the
-    dense network as a dashed line) and against total training FLOPs (one marker per run).
-    Returns the figure."""
+    dense network as a dotted line) and against a cost (one marker per method and ratio).
 
+    With several seeds, markers are the means over seeds and the bars their standard
+    deviations (the dense network's as a grey band). Early-bird runs are dashed.
+
+    Args:
+        frame: the rows (runs); their ``protocol``, ``method``, ``ratio``, ``seed``,
+            ``test_acc`` and ``cost`` columns are used.
+        suptitle: the figure's title.
+        cost: the right panel's x axis, ``"training_flops"`` (total training FLOPs of the run,
+            log scale) or ``"flops_fraction"`` (inference FLOPs per image over the dense
+            network's).
+
+    Returns:
+        The figure.
+    """
     from ..experiments.results_files import summary
 
-    acc = summary(frame)
-    flops = summary(frame, "training_flops")
-    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4), constrained_layout=True)
+    if cost not in COST_AXES:
+        raise ValueError(f"cost must be one of {', '.join(COST_AXES)}; got {cost!r}")
+    if cost not in frame.columns:
+        raise ValueError(f"frame has no {cost!r} column: pass rows of load_results")
+    acc, spent = summary(frame), summary(frame, cost)
+    # one seed: no spread (pandas leaves those rows out of the std table)
+    acc_std = summary(frame, spread=True).reindex_like(acc).fillna(0.0)
+    spent_std = summary(frame, cost, spread=True).reindex_like(spent).fillna(0.0)
+    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4.4), constrained_layout=True)
     palette = list(OKABE_ITO.values())
-    markers = "osD^v<>P"
+    markers = "osD^v<>P*X"
     dense = frame[frame["protocol"] == "dense"]
     for i, method in enumerate(acc.index):
         style = dict(
-            color=palette[i % len(palette)], marker=markers[i % len(markers)], label=method
+            color=palette[i % len(palette)], marker=markers[i % len(markers)], label=method, ms=5
         )
-        style["linestyle"] = "--" if method.startswith("eb-") else "-"
-        left.plot(acc.columns * 100, acc.loc[method].values, **style)
-        right.plot(
-            flops.loc[method].values,
-            acc.loc[method].values,
-            linestyle="none",
-            **{k: v for k, v in style.items() if k != "linestyle"},
+        bars = dict(capsize=2, elinewidth=0.8)
+        ratios = np.asarray(acc.columns, dtype=float) * 100
+        y, dy = acc.loc[method].values, acc_std.loc[method].fillna(0).values
+        left.errorbar(
+            ratios, y, yerr=dy, ls="--" if method.startswith("eb-") else "-", **style, **bars
+        )
+        right.errorbar(
+            spent.loc[method].values,
+            y,
+            xerr=spent_std.loc[method].fillna(0).values,
+            yerr=dy,
+            ls="none",
+            **style,
+            **bars,
         )
     if not dense.empty:
-        left.axhline(dense["test_acc"].mean(), color="black", linestyle=":", label="dense")
-        right.plot(dense["training_flops"], dense["test_acc"], "k*", markersize=12, label="dense")
+        mean, std = dense["test_acc"].mean(), dense["test_acc"].std()
+        left.axhline(mean, color="black", linestyle=":", label="dense")
+        if len(dense) > 1:
+            left.axhspan(mean - std, mean + std, color="grey", alpha=0.2, lw=0)
+        dense_cost = dense[cost].mean() if cost in dense.columns else np.nan
+        if cost == "flops_fraction":
+            dense_cost = 1.0
+        right.errorbar(
+            dense_cost,
+            mean,
+            yerr=std if len(dense) > 1 else 0,
+            fmt="k*",
+            ms=11,
+            capsize=2,
+            label="dense",
+        )
+    xlabel, title = COST_AXES[cost]
     left.set(
         xlabel="pruning ratio (% of channels)",
         ylabel="test accuracy",
         title="accuracy vs pruning ratio",
     )
-    right.set(
-        xscale="log",
-        xlabel="total training FLOPs (forward + backward)",
-        ylabel="test accuracy",
-        title="accuracy vs training cost",
+    right.set(xscale="log", xlabel=xlabel, ylabel="test accuracy", title=title)
+    handles, labels = left.get_legend_handles_labels()
+    fig.legend(
+        handles,
+        labels,
+        loc="outside lower center",
+        ncol=min(len(labels), 5),
+        fontsize=8,
+        frameon=False,
     )
-    left.legend(fontsize=8, ncol=2)
     if suptitle:
         fig.suptitle(suptitle)
     return fig
