@@ -546,10 +546,11 @@ def test_detection_analysis_replays_the_recorded_detectors(tiny_run):
 
 
 def test_code_trajectory_of_a_recorded_run(tiny_run, tmp_path):
-    """`trajectory` turns the recorded codes into a small results file: region indices of every
-    canvas point at every epoch, numbered in order of appearance."""
+    """`trajectory` turns the recorded codes into a small results file: the on/off masks of
+    first-layer neurons whose splines cross the canvas, and the region counts, every epoch."""
     import shutil
 
+    from spline_utils.early_bird import load_code_sets, unit_masks
     from spline_utils.experiments.provenance import read_json
 
     folder = tmp_path / "copy"
@@ -558,14 +559,18 @@ def test_code_trajectory_of_a_recorded_run(tiny_run, tmp_path):
     record = read_json(folder / "code-trajectory.json")
     side, epochs = record["side"], record["epochs"]
     assert epochs == read_json(folder / "dense.json")["code_distances"]["epochs"]
-    for name in ("first_layer", "all_layers"):
-        assert len(record[name]) == len(epochs)
-        for ids in record[name]:
-            ids = np.array(ids)
-            assert ids.shape == (side * side,) and ids[0] == 0
-            assert set(ids) == set(range(ids.max() + 1))  # regions numbered 0, 1, ... in order
-    # the whole network's regions refine the first layer's
-    for first, full in zip(record["first_layer"], record["all_layers"]):
-        pairs = set(zip(full, first))
-        assert len({f for f, _ in pairs}) == len(pairs)
+    masks = unit_masks(record)
+    units = record["units"]
+    assert masks.shape == (len(epochs), len(units), side, side) and 0 < len(units) <= 12
+    # the masks are the recorded codes of those neurons, and each spline crosses the canvas
+    # at the last epoch
+    _, sets = load_code_sets(folder / "checkpoints" / "codes")
+    first = sets[0].names.index(record["layer"])
+    for e, codes in enumerate(sets):
+        bits = codes.unpack(first)[:, units].T.reshape(len(units), side, side)
+        assert (masks[e] == bits).all()
+    assert all(m.any() and not m.all() for m in masks[-1])
+    # region counts: at most one per grid point, and the whole network refines the first layer
+    for f, a in zip(record["regions_first_layer"], record["regions_all_layers"]):
+        assert 1 <= f <= a <= side * side
     assert ex.main(["trajectory", str(tmp_path / "nothing")]) == 1

@@ -6,7 +6,8 @@
   window, threshold or variant;
 * :mod:`.analysis`        -- detection as a controlled experiment over seeds, windows and
   thresholds, from the records of dense runs;
-* :mod:`.trajectory`      -- the canvas regions of every epoch (the paper's Fig. 4).
+* :mod:`.trajectory`      -- first-layer splines and region counts on the canvas, epoch by
+  epoch (the paper's Fig. 4).
 """
 
 from .analysis import (
@@ -31,6 +32,7 @@ from .spline_detector import (
     load_code_sets,
     probe_codes,
 )
+from .trajectory import code_trajectory, unit_masks
 
 __all__ = [
     "consecutive_distances",
@@ -51,4 +53,6 @@ __all__ = [
     "MaskEBDetector",
     "probe_codes",
     "SplineEBDetector",
+    "code_trajectory",
+    "unit_masks",
 ]

@@ -5,13 +5,15 @@
 * :mod:`.resumable_training` -- the long training loop: schedule, AMP, checkpoints, exact resume;
 * :mod:`.distributed`        -- torchrun data parallelism;
 * :mod:`.provenance`, :mod:`.results_files` -- results files written with provenance, read back;
-* :mod:`.protocols`, :mod:`.cli` -- Chapter 6's protocols, and ``python -m spline_utils.experiments``;
+* :mod:`.config`, :mod:`.protocols`, :mod:`.cli` -- Chapter 6's experiment settings and presets, its
+  protocols, and ``python -m spline_utils.experiments``;
 * :mod:`.fcnet_study`, :mod:`.digits_study` -- the small pruning studies of Chapters 3 and 5.
 """
 
 from . import distributed, provenance, results_files, resumable_training
 from .cli import config_from_args, main
-from .protocols import ARCHS, ExperimentConfig, build_model, preset, prune, run_experiment
+from .config import ARCHS, ExperimentConfig, preset
+from .protocols import build_model, prune, run_experiment
 from .results_files import DETECTORS, METHODS
 
 __all__ = [

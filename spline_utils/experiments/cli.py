@@ -13,7 +13,8 @@ import torch
 
 from ..mode import run_mode
 from . import distributed as ddp
-from .protocols import ARCHS, ExperimentConfig, preset, run_experiment
+from .config import ARCHS, ExperimentConfig, preset
+from .protocols import run_experiment
 from .results_files import DETECTORS, METHODS, load_results
 from .resumable_training import Schedule
 
@@ -99,7 +100,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def config_from_args(args: argparse.Namespace) -> ExperimentConfig:
-    """The :class:`~spline_utils.experiments.protocols.ExperimentConfig` a ``run`` command line
+    """The :class:`~spline_utils.experiments.config.ExperimentConfig` a ``run`` command line
     asks for (``ValueError`` if invalid)."""
     mode = args.mode or run_mode()
     overrides = {

@@ -14,6 +14,7 @@ a GPU is never starved by a 2-core Colab CPU.
 from __future__ import annotations
 
 import gzip
+import os
 import shutil
 import urllib.error
 from dataclasses import dataclass
@@ -211,7 +212,8 @@ def _decompressed(source: Path, raw: Path) -> bool:
         target = raw / stem
         if target.is_file() and (path == target or target.stat().st_size > 0):
             continue
-        partial = raw / f".{stem}.partial"
+        # a name of its own per process: two runs started together must not share a half-written file
+        partial = raw / f".{stem}.{os.getpid()}.partial"
         opener = gzip.open if path.suffix == ".gz" else open
         with opener(path, "rb") as src, open(partial, "wb") as dst:
             shutil.copyfileobj(src, dst)

@@ -28,6 +28,9 @@ detector's forward passes over its probe canvas in every searched epoch (the mas
 only sorts the BatchNorm scales: no forward pass). ``flops`` is the inference cost of one
 image.
 
+What defines an experiment -- :class:`~spline_utils.experiments.config.ExperimentConfig` and the
+presets -- lives in :mod:`spline_utils.experiments.config`.
+
 Every run checkpoints after each epoch and resumes automatically; a run whose results file
 exists is skipped. Command line (:mod:`spline_utils.experiments.cli`;
 ``python -m spline_utils.experiments --help``)::
@@ -39,15 +42,14 @@ exists is skipped. Command line (:mod:`spline_utils.experiments.cli`;
 
 from __future__ import annotations
 
-import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
 import torch
 from torch import nn
 
-from .._validate import check_bool, check_fraction, check_int, check_real, check_sequence
+from .._validate import check_int
 from ..early_bird.mask_detector import MaskEBDetector
 from ..early_bird.replay import GammaRecorder, earliest_possible_epoch
 from ..early_bird.spline_detector import (
@@ -56,7 +58,6 @@ from ..early_bird.spline_detector import (
     canvas,
     load_code_sets,
 )
-from ..mode import run_mode
 from ..networks.models import VGG16_CFG, preresnet, vgg
 from ..pruning.costs import count_flops, count_parameters, throughput, training_flops
 from ..pruning.criteria import select_units, slimming_units, unit_scores
@@ -64,13 +65,17 @@ from ..pruning.physical import remove_units
 from ..seeding import seed_everything
 from ..spline_view.codes import code_distance
 from . import distributed as ddp
-from .image_data import DATASETS, ImageData, load_images
+from .config import (
+    ExperimentConfig,
+    check_experiment_folder,
+    experiment_settings,
+)
+from .image_data import ImageData, load_images
 from .progress import progress_bar
 from .provenance import RESULT_SCHEMA, provenance, read_json, write_json
-from .results_files import DETECTORS, EB_RULES, METHODS
-from .resumable_training import Schedule, evaluate, train
+from .results_files import METHODS
+from .resumable_training import evaluate, train
 
-ARCHS = ("vgg16", "preresnet20", "preresnet56", "preresnet101")
 _SCORED = {
     "spline-layerwise": ("spline", "layerwise"),
     "spline-global": ("spline", "global"),
@@ -79,186 +84,6 @@ _SCORED = {
     "tp-taylor": ("tp-taylor", "layerwise"),
     "random": ("random", "layerwise"),
 }
-#: The early-bird runs, as (detector, rule) pairs; see the module doc.
-EB_RUNS = (
-    "spline:slimming",
-    "mask:slimming",
-    "spline:spline-global",
-    "mask:spline-global",
-    "spline:random",
-)
-
-
-@dataclass
-class ExperimentConfig:
-    """Everything that defines an experiment; recorded in full in every results file.
-
-    width: channel multiplier of VGG-16 (1 = the real network; quick mode uses 1/8).
-    canvas: the spline EB probe is a ``canvas x canvas`` grid of images spanned by two test
-    images (the authors use 100; 30 keeps the detector's cost to a few % of an epoch).
-    record_codes: side of a second, smaller canvas whose codes are saved every epoch, for the
-    epoch-by-epoch code distance matrix stored in ``dense.json`` (0 = off; 10 = 100 images,
-    about 4 MiB per epoch for VGG-16).
-    train_size: train on a class-balanced subset of this many training images (drawn with
-    seed 0, the same for every seed of an experiment; ``None``: all of them).
-    eb_runs: the early-bird runs, ``"<detector>:<rule>"`` (module doc); ``None``: those of
-    :data:`EB_RUNS` whose detector is in ``detectors``.
-    smoke: True for quick-mode runs on the digits, which say nothing about CIFAR.
-    """
-
-    dataset: str = "cifar10"
-    arch: str = "vgg16"
-    seed: int = 0
-    width: float = 1.0
-    schedule: Schedule = field(default_factory=lambda: Schedule(bn_l1=1e-4))
-    finetune_epochs: int = 160
-    methods: tuple[str, ...] = METHODS
-    detectors: tuple[str, ...] = DETECTORS
-    ratios: tuple[float, ...] = (0.3, 0.5, 0.7)
-    eb_runs: tuple[str, ...] | None = None
-    train_size: int | None = None
-    canvas: int = 30
-    record_codes: int = 10
-    eb_window: int = 3
-    eb_threshold: float = 0.16
-    mask_fifo: int = 5
-    mask_threshold: float = 0.1
-    out: str = "results"
-    data_root: str | None = None
-    download: bool = True
-    device: str | None = None
-    amp: bool | None = None
-    smoke: bool = False
-
-    def __post_init__(self):
-        if isinstance(self.schedule, dict):
-            self.schedule = Schedule(**self.schedule)
-        if not isinstance(self.schedule, Schedule):
-            raise TypeError(
-                f"schedule must be a Schedule (or a dict of its fields), got {type(self.schedule).__name__}"
-            )
-        for what in ("methods", "detectors", "ratios"):
-            if isinstance(getattr(self, what), (str, bytes)):
-                raise TypeError(
-                    f"{what} must be a sequence, got the string {getattr(self, what)!r}"
-                )
-        self.methods, self.detectors = tuple(self.methods), tuple(self.detectors)
-        if self.eb_runs is None:
-            self.eb_runs = tuple(r for r in EB_RUNS if r.split(":")[0] in self.detectors)
-        if isinstance(self.eb_runs, (str, bytes)):
-            raise TypeError(f"eb_runs must be a sequence, got the string {self.eb_runs!r}")
-        self.eb_runs = tuple(self.eb_runs)
-        for pair in self.eb_runs:
-            detector, _, rule = str(pair).partition(":")
-            if detector not in self.detectors or rule not in EB_RULES:
-                raise ValueError(
-                    f"eb_runs entries must be '<detector>:<rule>' with a detector of "
-                    f"{self.detectors} and a rule of {EB_RULES}, got {pair!r}"
-                )
-        if self.train_size is not None:
-            check_int("train_size", self.train_size, 10)
-        self.ratios = tuple(check_sequence("ratios", self.ratios, check_real, non_empty=False))
-        for what, value, allowed in (
-            ("dataset", [self.dataset], DATASETS),
-            ("arch", [self.arch], ARCHS),
-            ("method", self.methods, METHODS),
-            ("detector", self.detectors, DETECTORS),
-        ):
-            bad = [v for v in value if v not in allowed]
-            if bad:
-                raise ValueError(f"unknown {what} {bad[0]!r}: choose from {', '.join(allowed)}")
-        check_int("seed", self.seed, 0)
-        check_real("width", self.width, 0.0, low_open=True)
-        check_int("finetune_epochs", self.finetune_epochs, 1)
-        check_int("canvas", self.canvas, 2)
-        check_int("record_codes", self.record_codes, 0)
-        check_int("eb_window", self.eb_window, 1)
-        check_fraction("eb_threshold", self.eb_threshold, low_open=True, high_open=True)
-        check_int("mask_fifo", self.mask_fifo, 2)
-        check_fraction("mask_threshold", self.mask_threshold)
-        check_bool("download", self.download)
-        check_bool("smoke", self.smoke)
-        if self.amp is not None:
-            check_bool("amp", self.amp)
-        if self.device is not None and not (
-            isinstance(self.device, str) and self.device.split(":")[0] in ("cpu", "cuda")
-        ):
-            raise ValueError(f"device must be 'cpu', 'cuda' or None, got {self.device!r}")
-        if not isinstance(self.out, (str, Path)):
-            raise TypeError(f"out must be a folder path, got {type(self.out).__name__}")
-        if not self.ratios or any(not 0.0 < r < 1.0 for r in self.ratios):
-            raise ValueError(
-                f"ratios must be fractions in (0, 1), e.g. 0.3 0.5 0.7; got {list(self.ratios)}"
-            )
-        if self.record_codes == 1:
-            raise ValueError(
-                f"record_codes must be 0 (off) or a canvas side >= 2, got {self.record_codes}"
-            )
-
-    @property
-    def tag(self) -> str:
-        width = "" if self.width == 1 else f"-w{self.width:g}"
-        return f"{self.dataset}-{self.arch}{width}-seed{self.seed}"
-
-    @property
-    def folder(self) -> Path:
-        return Path(self.out) / self.tag
-
-
-def preset(
-    mode: str | None = None, dataset: str | None = None, arch: str = "vgg16", **overrides
-) -> ExperimentConfig:
-    """The configuration of
-
-    * a ``full`` run (the EB paper's schedule on ``dataset``, fine-tuning as long as training;
-      a GPU's work),
-    * a ``cpu`` run: the real-data protocol a 2-core CPU can finish (Fashion-MNIST by default:
-      VGG-16 at 1/8 width on a class-balanced 20,000-image training subset, 15 epochs with
-      the BN L1 term -- weight 2.5e-3, which over this schedule pulls on the BatchNorm scales as
-      much as 1e-4 does over the early-bird paper's 160 CIFAR epochs -- and 5 epochs of
-      fine-tuning for every pruned network; the detector's 30 x 30 canvas codes recorded every
-      epoch), or
-    * a ``quick`` smoke run (digits at 32x32, VGG-16 at 1/8 width or PreResNet-20, 10 + 3
-      epochs: about a minute per experiment on 2 CPU cores).
-
-    ``mode`` defaults to :func:`~spline_utils.mode.run_mode`; ``dataset`` to CIFAR-10 (full),
-    Fashion-MNIST (cpu) and the digits (quick, which takes no other); ``overrides`` replace any
-    field."""
-    mode = run_mode() if mode is None else mode
-    if mode == "full":
-        config = dict(dataset=dataset or "cifar10", arch=arch)
-    elif mode == "cpu":
-        config = dict(
-            dataset=dataset or "fashion-mnist",
-            arch=arch,
-            width=0.125 if arch == "vgg16" else 1.0,
-            train_size=20_000,
-            finetune_epochs=5,
-            canvas=30,
-            record_codes=30,
-            # BN L1 2.5e-3: the same total pull on gamma (s times the sum of the learning
-            # rates over all steps) as 1e-4 over the EB paper's 160-epoch CIFAR schedule
-            schedule=Schedule(epochs=15, lr=0.05, milestones=(8, 12), batch_size=128, bn_l1=2.5e-3),
-            device="cpu",
-            out="results/cpu",
-        )
-    elif mode == "quick":
-        config = dict(
-            dataset="digits32",
-            arch="vgg16" if arch == "vgg16" else "preresnet20",
-            width=0.125 if arch == "vgg16" else 1.0,
-            smoke=True,
-            finetune_epochs=3,
-            canvas=10,
-            record_codes=6,
-            schedule=Schedule(epochs=10, lr=0.05, milestones=(5, 8), batch_size=64, bn_l1=1e-4),
-            device="cpu",
-            out="_runs",
-        )
-    else:
-        raise ValueError(f"mode must be 'quick', 'cpu' or 'full', got {mode!r}")
-    config.update(overrides)
-    return ExperimentConfig(**config)
 
 
 def build_model(config: ExperimentConfig, num_classes: int, in_channels: int = 3) -> nn.Module:
@@ -302,7 +127,7 @@ class _Experiment:
 
     def __init__(self, config: ExperimentConfig, progress: bool):
         self.config, self.progress = config, progress
-        _check_folder(config)
+        check_experiment_folder(config)
         self.device = ddp.setup(config.device)
         self.amp = self.device.type == "cuda" if config.amp is None else config.amp
         if self.device.type == "cuda":
@@ -327,7 +152,7 @@ class _Experiment:
         if (
             not settings.exists() and ddp.is_main()
         ):  # after the data loaded: no folder for a failed start
-            write_json(settings, _settings(config))
+            write_json(settings, experiment_settings(config))
 
     # -- helpers -------------------------------------------------------------------------------
     def result_path(self, run: str) -> Path:
@@ -510,37 +335,6 @@ class _Experiment:
         model = build_model(self.config, self.data.num_classes, self.shape[0]).to(self.device)
         model.load_state_dict(state)
         return model.eval()
-
-
-# Fields that may differ between invocations sharing one experiment folder: where things are,
-# how to run, and which protocol-1 methods to add. Anything else changes what the runs compute.
-_FREE_FIELDS = ("out", "data_root", "download", "device", "amp", "methods")
-
-
-def _settings(config: ExperimentConfig) -> dict:
-    """The settings that define what an experiment folder's runs compute (JSON types)."""
-    return {
-        k: v for k, v in json.loads(json.dumps(asdict(config))).items() if k not in _FREE_FIELDS
-    }
-
-
-def _check_folder(config: ExperimentConfig) -> None:
-    """Refuse to resume or reuse an experiment folder made with different settings (recorded
-    in its ``experiment.json``): its checkpoints and results files would silently stand for
-    another experiment."""
-    path = config.folder / "experiment.json"
-    if not path.exists():
-        return
-    mine, theirs = (
-        _settings(config),
-        {k: v for k, v in read_json(path).items() if k not in _FREE_FIELDS},
-    )
-    changed = sorted(k for k in set(mine) | set(theirs) if mine.get(k) != theirs.get(k))
-    if changed:
-        raise ValueError(
-            f"{config.folder} holds an experiment with other settings ({', '.join(changed)} "
-            f"differ): pass another --out folder, or delete {config.folder} to start afresh"
-        )
 
 
 def _code_distances(folder: Path, side: int) -> dict:
