@@ -153,11 +153,14 @@ def main() -> None:
                     "speedup_fp16": None if tp16 is None else tp16 / row["throughput_dense_fp16"],
                 }
             )
-        # the default sweep: 160 dense epochs, then 5 methods x 3 ratios fine-tuned and 2 detectors x
-        # 3 ratios retrained for 160 epochs each, at the pruned epoch time of the same ratio
+        # the default sweep: 160 dense epochs, then, at every ratio, each protocol-1 method and
+        # each early-bird run fine-tunes a pruned network for 160 epochs, at the mean pruned
+        # epoch time
         per_ratio = sum(p["epoch_seconds"] for p in row["pruned"]) / len(row["pruned"])
+        default = ExperimentConfig()
+        trainings = len(default.methods) + len(default.eb_runs)
         row["projected_sweep_hours"] = (
-            160 * t_dense + 7 * 160 * per_ratio * len(args.ratios)
+            160 * t_dense + trainings * 160 * per_ratio * len(args.ratios)
         ) / 3600
         rows.append(row)
         write(

@@ -247,6 +247,7 @@ def test_node_pruning_names():
     assert merging.node_criteria(batch_norm=False) == (
         "spline-merge",
         "spline-delete",
+        "spline-merge-picks",
         "random",
         "magnitude",
         "magnitude-l2",

@@ -32,6 +32,24 @@ def test_spline_merging_removes_duplicate_and_dead_units_first_without_changing_
     assert (deleted.model(x) - net(x)).abs().max() > 1e-3
 
 
+def test_merge_picks_deletes_the_units_merging_picks_without_compensating():
+    """`spline-merge-picks` isolates merging: the units of `spline-merge`, every one deleted,
+    the next layer untouched -- so the duplicate's contribution is lost, not moved."""
+    net = _net_with_redundancy()
+    x = torch.rand(400, 2, dtype=torch.float64) * 2 - 1
+    merged = su.prune_units(net, "0", 2 / 6, criterion="spline-merge", x=x)
+    picks = su.prune_units(net, "0", 2 / 6, criterion="spline-merge-picks", x=x)
+    assert picks.pruned == merged.pruned and picks.merged_into == [-1, -1]
+    assert any(j >= 0 for j in merged.merged_into)  # merging happened in the merged network
+    torch.testing.assert_close(picks.model[2].weight, net[2].weight, rtol=0, atol=0)
+    kept = [k for k in range(6) if k not in picks.pruned]
+    torch.testing.assert_close(picks.model[0].weight[kept], net[0].weight[kept], rtol=0, atol=0)
+    assert (picks.model[0].weight[picks.pruned] == 0).all()
+    assert (picks.model(x) - net(x)).abs().max() > 1e-3  # the duplicate's share is lost
+    with pytest.raises(ValueError, match="need the data x"):
+        su.prune_units(net, "0", 0.5, criterion="spline-merge-picks")
+
+
 def test_magnitude_and_random_criteria():
     net = su.make_mlp([2, 10, 2])
     norms = net[0].weight.detach().norm(dim=1)

@@ -92,7 +92,8 @@ def _parser() -> argparse.ArgumentParser:
     table.add_argument("folder")
     trajectory = sub.add_parser(
         "trajectory",
-        help="write code-trajectory.json (the canvas regions of every epoch) for dense runs "
+        help="write code-trajectory.json (first-layer splines and region counts on the canvas, "
+        "every epoch) for dense runs "
         "that recorded their codes",
     )
     trajectory.add_argument("folders", nargs="+", help="experiment folders")

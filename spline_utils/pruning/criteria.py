@@ -79,7 +79,7 @@ __all__ = [
 
 #: the names of :mod:`.merging`'s node-pruning rules (its ``SPLINE_RULES``): no registered
 #: criterion may take them
-RESERVED_NAMES = ("spline-merge", "spline-delete")
+RESERVED_NAMES = ("spline-merge", "spline-delete", "spline-merge-picks")
 
 
 class Criterion(abc.ABC):

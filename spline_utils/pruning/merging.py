@@ -10,28 +10,31 @@ Two ways to take a unit ``k`` out of a layer (``Linear [-> BN] -> ReLU -> Linear
 
 Node-pruning rules (:func:`prune_units` dispatches on these names):
 
-=================  =================================================  ======================  =======
-name               what it does                                       in the literature       chapter
-=================  =================================================  ======================  =======
-``spline-merge``   greedily deletes *or merges*, whichever bound of   spline merging: this    3, 5
-                   :func:`redundancy_bounds` is smaller, recomputing  book's Chapter 3 rule,
-                   the bounds after each step                         after You et al., 2022
-``spline-delete``  the same greedy rule with the deletion bound only  spline deletion (the    3
-                   (``merge=False``): nothing is merged               ablation of merging)
-any registry       deletes the lowest-scored units of the layer       see the table of        3
-criterion          (:func:`delete_units`): ``magnitude-l2`` and       :mod:`.criteria`
-                   ``random`` are the FCNet study's baselines
-=================  =================================================  ======================  =======
+======================  =================================================  ======================  =======
+name                    what it does                                       in the literature       chapter
+======================  =================================================  ======================  =======
+``spline-merge``        greedily deletes *or merges*, whichever bound of   spline merging: this    3, 5
+                        :func:`redundancy_bounds` is smaller, recomputing  book's Chapter 3 rule,
+                        the bounds after each step                         after You et al., 2022
+``spline-delete``       the same greedy rule with the deletion bound only  spline deletion         3
+                        (``merge=False``): nothing is merged
+``spline-merge-picks``  the units ``spline-merge`` picks, all deleted:     the ablation of         3
+                        the same units, without merging's compensation     merging
+any registry            deletes the lowest-scored units of the layer       see the table of        3
+criterion               (:func:`delete_units`): ``magnitude-l2`` and       :mod:`.criteria`
+                        ``random`` are the FCNet study's baselines
+======================  =================================================  ======================  =======
 
 The bounds of ``spline-merge``: over the ball ``||z|| <= R`` that holds the layer's input data,
 deleting unit ``k`` changes the next layer's pre-activation by at most
 ``||v_k|| ||w_k|| max(0, R + b^_k)`` (zero when the spline misses the ball with the unit off),
 and merging it into unit ``j`` by at most ``||v_k|| ||w_k|| (R ||w^_j - w^_k|| + |b^_j - b^_k|)``.
-Units whose splines miss the data or duplicate another unit's spline go first.
+Units that are off on the whole ball, or whose splines duplicate another unit's spline with the
+same orientation, go first.
 
 In *channel selection* (:mod:`.criteria`, Chapters 5-6) ``spline`` names the spline pruning
 policy, a score read off the BatchNorm; in node pruning the greedy rule of Chapter 3 is always
-``spline-merge`` (or ``spline-delete``), never plain ``spline``.
+``spline-merge`` (or ``spline-delete``, ``spline-merge-picks``), never plain ``spline``.
 """
 
 from __future__ import annotations
@@ -219,7 +222,9 @@ def prune_units(
     """Node pruning of the Linear layer ``name`` of a copy of ``model`` by one of
     :func:`node_criteria` (the FCNet study's entry point): ``"spline-merge"`` and
     ``"spline-delete"`` go to :func:`spline_merge_pruning` (they need the data ``x``; ``seed``
-    is unused), any other name to :func:`delete_units` (``x`` is unused). ``ratio`` in [0, 1).
+    is unused); ``"spline-merge-picks"`` deletes, without merging, exactly the units
+    ``"spline-merge"`` prunes (so that merging is the only difference); any other name goes to
+    :func:`delete_units` (``x`` is unused). ``ratio`` in [0, 1).
 
     Before issue 14 this function's ``"spline"`` was ``"spline-merge"`` and its ``"magnitude"``
     (L2 norms of incoming rows) is ``"magnitude-l2"``; ``"magnitude"`` is now the L1 norm of
@@ -260,6 +265,10 @@ def prune_units(
     ratio = check_ratio(ratio)
     check_choice("criterion", criterion, node_criteria())
     seed = check_int("seed", seed, 0)
+    if criterion == "spline-merge-picks":  # merging's units, deleted: merging ablated
+        picks = spline_merge_pruning(model, name, ratio, x, merge=True).pruned
+        deleted = apply_mask(copy.deepcopy(model), unit_mask(model, {name: picks}))
+        return UnitPruning(deleted, name, picks, [-1] * len(picks))
     if criterion in SPLINE_RULES:
         return spline_merge_pruning(model, name, ratio, x, merge=criterion == "spline-merge")
     return delete_units(model, name, ratio, criterion, seed)
