@@ -5,7 +5,7 @@
 # make lint -- ruff: lint and format check of the package, tests, benchmarks and tools
 # make refresh CHAPTER=book/0N_....ipynb -- re-execute a chapter in quick mode, writing the
 #               outputs to commit into the notebook (CHAPTER unset: every chapter)
-# make fashion-mnist -- the real-data CPU protocol of Chapters 4-6 (about 2 hours on 2 cores;
+# make fashion-mnist -- the real-data CPU protocol of Chapters 4-6 (1-2 hours on 2 cores;
 #               resumes where it stopped): writes results/cpu/fashion-mnist-vgg16-w0.125-seed<k>/
 # make bench -- run the benchmarks (print ratios measured in one run)
 # make bench-gpu -- the CIFAR-sized GPU benchmarks (epoch times, inference speed-ups); writes results/timing
