@@ -2,7 +2,9 @@
 
 * :mod:`.masks`    -- the masks ``Q_W``, ``q_b`` of unit and weight pruning, applied to model copies;
 * :mod:`.criteria` -- the pruning criteria: score objects in one registry (its module doc
-  tabulates every name), layerwise / global selection;
+  tabulates every name), and network slimming's global selection;
+* :mod:`.selection` -- from scores to pruned units, layerwise or global; widths rounded to a
+  multiple;
 * :mod:`.spline_policy` -- the score of the spline policy (Chapter 5), the ``spline`` criterion;
 * :mod:`.merging`  -- node pruning of one MLP layer: ``spline-merge`` / ``spline-delete`` by the
   spline redundancy bounds (Chapter 3), or deletion by any registry criterion;
