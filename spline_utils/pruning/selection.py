@@ -33,8 +33,9 @@ def select_units(
 
     Args:
         scores: ``{layer name: scores}``, each a non-empty 1-D array of shape ``(units,)`` of
-            finite real numbers (higher = kept longer), e.g. from :func:`unit_scores`;
-            non-negative for ``global``, where they are divided by their layer's largest.
+            finite real numbers (higher = kept longer), e.g. from
+            :func:`~spline_utils.pruning.criteria.unit_scores`; non-negative for ``global``,
+            where they are divided by their layer's largest.
         ratio: the fraction of units to prune, in [0, 1).
         scope: ``"layerwise"`` or ``"global"``.
 
