@@ -51,13 +51,6 @@ def setup(seed: int = 0, threads: int | None = None, quiet: bool = False) -> int
     return seed
 
 
-class _Text(str):
-    """A string that shows as its own text (its repr has no quotes): what ``glue`` stores."""
-
-    def __repr__(self) -> str:
-        return str.__str__(self)
-
-
 def glue(name: str, value) -> None:
     """Hand ``value`` to the book under ``name`` (MyST-NB's ``glue``, not displayed), so that the
     prose can quote it with ``{glue:text}`name```.
@@ -68,8 +61,8 @@ def glue(name: str, value) -> None:
     Args:
         name: the key the prose uses, an identifier-like string.
         value: the value; a NumPy or torch scalar is stored as a Python number (so the text
-            reads 97, not ``np.int64(97)``), and a string as its text (``1.9-2.0``, not
-            ``'1.9-2.0'``).
+            reads 97, not ``np.int64(97)``). A string is stored with its quotes, which
+            MyST-NB's ``glue:text`` removes (it reads the stored text as a Python literal).
 
     Returns:
         ``None``; nothing is displayed.
@@ -84,8 +77,6 @@ def glue(name: str, value) -> None:
         raise ValueError(f"name must be an identifier-like string, got {name!r}")
     if hasattr(value, "item") and getattr(value, "ndim", 1) == 0:  # a NumPy / torch scalar
         value = value.item()  # so the text reads 97, not np.int64(97)
-    if isinstance(value, str):
-        value = _Text(value)  # so the text reads 1.9-2.0, not '1.9-2.0'
     try:
         from myst_nb import glue as _myst_glue
     except ImportError:

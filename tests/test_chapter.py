@@ -1,5 +1,7 @@
 """`spline_utils.chapter.glue`: what the prose quotes is the value's text."""
 
+import ast
+
 import numpy as np
 import torch
 
@@ -15,9 +17,10 @@ def _glued(monkeypatch, value):
     return seen["key"]
 
 
-def test_glue_stores_strings_and_scalars_as_their_text(monkeypatch):
-    assert repr(_glued(monkeypatch, "1.9-2.0")) == "1.9-2.0"  # no quotes in the prose
-    assert _glued(monkeypatch, "1.9-2.0") == "1.9-2.0"
+def test_glue_stores_scalars_as_numbers_and_strings_that_read_back_as_themselves(monkeypatch):
     assert repr(_glued(monkeypatch, np.int64(97))) == "97"
     assert repr(_glued(monkeypatch, torch.tensor(0.5))) == "0.5"
-    assert repr(_glued(monkeypatch, 3)) == "3"
+    # MyST-NB's glue:text reads the stored text/plain back with ast.literal_eval: a string must
+    # come back unchanged, commas and signs included (a bare "10, 12" would read as a tuple)
+    for text in ("10, 12, 13", "+2.8, +6.7, -3.8", "1.50", "near = 1"):
+        assert ast.literal_eval(repr(_glued(monkeypatch, text))) == text
