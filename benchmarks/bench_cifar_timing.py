@@ -28,7 +28,7 @@ import torch
 
 from spline_utils import costs, criteria, physical
 from spline_utils.early_bird import MaskEBDetector, SplineEBDetector, canvas
-from spline_utils.experiments import ExperimentConfig, build_model
+from spline_utils.experiments import ExperimentConfig, build_model, projected_sweep_hours
 from spline_utils.experiments.image_data import ImageData
 from spline_utils.experiments.provenance import write_device_record
 from spline_utils.experiments.resumable_training import Schedule, train
@@ -153,15 +153,11 @@ def main() -> None:
                     "speedup_fp16": None if tp16 is None else tp16 / row["throughput_dense_fp16"],
                 }
             )
-        # the default sweep: 160 dense epochs, then, at every ratio, each protocol-1 method and
-        # each early-bird run fine-tunes a pruned network for 160 epochs, at the mean pruned
-        # epoch time
-        per_ratio = sum(p["epoch_seconds"] for p in row["pruned"]) / len(row["pruned"])
-        default = ExperimentConfig()
-        trainings = len(default.methods) + len(default.eb_runs)
-        row["projected_sweep_hours"] = (
-            160 * t_dense + trainings * 160 * per_ratio * len(args.ratios)
-        ) / 3600
+        row["projected_sweep_hours"] = projected_sweep_hours(
+            t_dense,
+            [p["epoch_seconds"] for p in row["pruned"]],
+            ExperimentConfig(ratios=args.ratios),
+        )
         rows.append(row)
         write(
             args, device, batch, n_train, rows

@@ -574,3 +574,17 @@ def test_code_trajectory_of_a_recorded_run(tiny_run, tmp_path):
     for f, a in zip(record["regions_first_layer"], record["regions_all_layers"]):
         assert 1 <= f <= a <= side * side
     assert ex.main(["trajectory", str(tmp_path / "nothing")]) == 1
+
+
+def test_projected_sweep_hours_counts_every_training_of_the_sweep():
+    """One dense training, then one fine-tuning per (method or early-bird run, ratio)."""
+    from spline_utils.experiments import ExperimentConfig, projected_sweep_hours
+
+    config = ExperimentConfig(methods=("slimming",), eb_runs=("spline:slimming",), ratios=(0.5,))
+    assert projected_sweep_hours(3600.0, [1800.0], config, epochs=1) == 1.0 + 2 * 0.5
+    full = projected_sweep_hours(10.0, [5.0, 5.0, 5.0])  # 7 methods + 5 early-bird runs
+    assert full == (160 * 10.0 + 12 * 160 * 15.0) / 3600
+    with pytest.raises(ValueError, match="one epoch time per ratio"):
+        projected_sweep_hours(10.0, [5.0, 5.0])
+    with pytest.raises(ValueError, match="dense_epoch_seconds"):
+        projected_sweep_hours(0.0, [5.0, 5.0, 5.0])

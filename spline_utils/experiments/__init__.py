@@ -12,7 +12,7 @@
 
 from . import distributed, provenance, results_files, resumable_training
 from .cli import config_from_args, main
-from .config import ARCHS, ExperimentConfig, preset
+from .config import ARCHS, ExperimentConfig, preset, projected_sweep_hours
 from .protocols import build_model, prune, run_experiment
 from .results_files import DETECTORS, METHODS
 
@@ -26,6 +26,7 @@ __all__ = [
     "main",
     "METHODS",
     "preset",
+    "projected_sweep_hours",
     "provenance",
     "prune",
     "results_files",

@@ -20,6 +20,7 @@ __all__ = [
     "EB_RUNS",
     "ExperimentConfig",
     "preset",
+    "projected_sweep_hours",
     "experiment_settings",
     "check_experiment_folder",
 ]
@@ -237,3 +238,41 @@ def check_experiment_folder(config: ExperimentConfig) -> None:
             f"{config.folder} holds an experiment with other settings ({', '.join(changed)} "
             f"differ): pass another --out folder, or delete {config.folder} to start afresh"
         )
+
+
+def projected_sweep_hours(
+    dense_epoch_seconds: float,
+    pruned_epoch_seconds,
+    config: ExperimentConfig | None = None,
+    epochs: int = 160,
+) -> float:
+    """Wall time, in hours, of one experiment's full sweep, from measured epoch times: ``epochs``
+    dense epochs, then at every ratio each protocol-1 method and each early-bird run fine-tunes a
+    pruned network for ``epochs`` epochs (the ``full`` preset's lengths).
+
+    Args:
+        dense_epoch_seconds: seconds per dense training epoch (> 0).
+        pruned_epoch_seconds: seconds per epoch of the pruned network, one per ratio of ``config``
+            (a sequence of numbers > 0).
+        config: the experiment (default: :class:`ExperimentConfig` ``()``, the full sweep).
+        epochs: epochs of the dense training and of every fine-tuning.
+
+    Example:
+        >>> round(projected_sweep_hours(36.0, [36.0, 36.0, 36.0]), 1)  # 1 + 3 x 12 trainings
+        59.2
+    """
+    config = ExperimentConfig() if config is None else config
+    check_real("dense_epoch_seconds", dense_epoch_seconds, 0.0, low_open=True)
+    pruned = check_sequence(
+        "pruned_epoch_seconds",
+        pruned_epoch_seconds,
+        lambda n, v: check_real(n, v, 0.0, low_open=True),
+    )
+    if len(pruned) != len(config.ratios):
+        raise ValueError(
+            f"pruned_epoch_seconds must give one epoch time per ratio {list(config.ratios)}, "
+            f"got {len(pruned)}"
+        )
+    epochs = check_int("epochs", epochs, 1)
+    trainings = len(config.methods) + len(config.eb_runs)
+    return (epochs * dense_epoch_seconds + trainings * epochs * sum(pruned)) / 3600

@@ -267,7 +267,7 @@ def prune_units(
     seed = check_int("seed", seed, 0)
     if criterion == "spline-merge-picks":  # merging's units, deleted: merging ablated
         picks = spline_merge_pruning(model, name, ratio, x, merge=True).pruned
-        deleted = apply_mask(copy.deepcopy(model), unit_mask(model, {name: picks}))
+        deleted = apply_mask(model, unit_mask(model, {name: picks}))  # a copy
         return UnitPruning(deleted, name, picks, [-1] * len(picks))
     if criterion in SPLINE_RULES:
         return spline_merge_pruning(model, name, ratio, x, merge=criterion == "spline-merge")
