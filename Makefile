@@ -7,6 +7,9 @@
 #               outputs to commit into the notebook (CHAPTER unset: every chapter)
 # make fashion-mnist -- the real-data CPU protocol of Chapters 4-6 (1-2 hours on 2 cores;
 #               resumes where it stopped): writes results/cpu/fashion-mnist-vgg16-w0.125-seed<k>/
+# make fashion-mnist-long -- the early-bird protocol in the papers' regime (Fashion-MNIST, 60,000
+#               images, 30 epochs): VGG-16/8 3 full seeds + 2 dense-only, PreResNet-20/2 5 dense-only;
+#               writes results/cpu-long/ (resumes where it stopped)
 # make bench -- run the benchmarks (print ratios measured in one run)
 # make bench-gpu -- the CIFAR-sized GPU benchmarks (epoch times, inference speed-ups); writes results/timing
 # make clean -- remove the build, caches and the virtual environment
@@ -17,7 +20,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 LINTED := spline_utils tests benchmarks tools
 
-.PHONY: book test lint refresh fashion-mnist bench bench-gpu clean venv
+.PHONY: book test lint refresh fashion-mnist fashion-mnist-long bench bench-gpu clean venv
 
 venv: $(STAMP)
 
@@ -52,6 +55,14 @@ fashion-mnist: $(STAMP)
 	for seed in 3 4; do \
 		$(BIN)/python -m spline_utils.experiments run --mode cpu --seed $$seed --dense-only --no-progress || exit 1; done
 	$(BIN)/python -m spline_utils.experiments trajectory results/cpu/fashion-mnist-*-seed*
+
+LONG := $(BIN)/python -m spline_utils.experiments run --mode cpu-long --no-progress --threads 1
+
+fashion-mnist-long: $(STAMP)
+	for seed in 0 1 2 3 4; do $(LONG) --arch vgg16 --seed $$seed --dense-only || exit 1; done
+	for seed in 0 1 2 3 4; do $(LONG) --arch preresnet20 --seed $$seed --dense-only || exit 1; done
+	for seed in 0 1 2; do $(LONG) --arch vgg16 --seed $$seed || exit 1; done
+	$(BIN)/python -m spline_utils.experiments trajectory results/cpu-long/fashion-mnist-*-seed*
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_codes.py

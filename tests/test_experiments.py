@@ -19,7 +19,9 @@ import pytest
 import torch
 
 from spline_utils import experiments as ex
+from spline_utils.experiments.config import preset
 from spline_utils.experiments.image_data import augment, load_images
+from spline_utils.experiments.protocols import build_model
 from spline_utils.experiments.provenance import (
     RESULT_SCHEMA,
     git_commit,
@@ -588,3 +590,27 @@ def test_projected_sweep_hours_counts_every_training_of_the_sweep():
         projected_sweep_hours(10.0, [5.0, 5.0])
     with pytest.raises(ValueError, match="dense_epoch_seconds"):
         projected_sweep_hours(0.0, [5.0, 5.0, 5.0])
+
+
+def test_long_preset_meets_the_step_floor_with_the_same_bn_pull():
+    """The cpu-long protocol: all 60,000 Fashion-MNIST images, more first-rate SGD steps than
+    the early-bird paper's latest ticket (~6,800), drops at 50 % and 75 %, and the BN L1 weight
+    that gives the same total pull as 1e-4 over the paper's 160 CIFAR epochs (which the short
+    protocol's 2.5e-3 also gives)."""
+    from spline_utils.experiments.config import EB_PAPER_BN_PULL, bn_l1_same_pull
+
+    for arch, width in (("vgg16", 0.125), ("preresnet20", 0.5)):
+        config = preset("cpu-long", arch=arch)
+        s = config.schedule
+        assert config.train_size is None and config.width == width
+        steps = -(-60_000 // s.batch_size)
+        first_rate = sum(1 for e in range(s.epochs) if s.lr_at(e) == s.lr)
+        assert first_rate * steps >= 6_800 and s.lr == 0.1
+        assert s.milestones == (s.epochs // 2, int(s.epochs * 0.75))
+        pull = s.bn_l1 * steps * sum(s.lr_at(e) for e in range(s.epochs))
+        assert pull == pytest.approx(EB_PAPER_BN_PULL, rel=1e-3)
+    short = preset("cpu")
+    assert bn_l1_same_pull(short.schedule, short.train_size) == pytest.approx(2.5e-3, rel=1e-3)
+    model = build_model(preset("cpu-long", arch="preresnet20"), 10, 1)
+    assert [m.out_channels for m in model.modules() if isinstance(m, torch.nn.Conv2d)][:2] == [8, 8]
+    assert model(torch.zeros(2, 1, 32, 32)).shape == (2, 10)

@@ -18,6 +18,10 @@ def _models():
         "digits": (random_bn_(su.digits_convnet()), (1, 8, 8)),
         "vgg": (random_bn_(su.vgg(SMALL_VGG)), (3, 32, 32)),
         "preresnet20": (random_bn_(su.models.preresnet(20)), (3, 32, 32)),
+        "preresnet20_half": (
+            random_bn_(su.models.preresnet(20, in_channels=1, width=0.5)),
+            (1, 32, 32),
+        ),
         "preresnet11_bottleneck": (
             random_bn_(su.models.preresnet(11, bottleneck=True)),
             (3, 32, 32),

@@ -30,10 +30,11 @@ def _parser() -> argparse.ArgumentParser:
     )
     run.add_argument(
         "--mode",
-        choices=("quick", "cpu", "full"),
+        choices=("quick", "cpu", "cpu-long", "full"),
         default=None,
         help="quick: digits smoke run on the CPU; cpu: the real-data protocol a 2-core CPU "
-        "finishes (Fashion-MNIST); full: the EB paper's schedule, a GPU's work "
+        "finishes (Fashion-MNIST, 15 epochs); cpu-long: the early-bird papers' regime on a CPU "
+        "(Fashion-MNIST, 60,000 images, 30 epochs); full: the EB paper's schedule, a GPU's work "
         "(default: SPLINE_BOOK_MODE / auto)",
     )
     run.add_argument(
@@ -70,7 +71,7 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--batch-size", type=int)
     run.add_argument("--lr", type=float)
     run.add_argument("--bn-l1", type=float, help="BatchNorm L1 sparsity during dense training")
-    run.add_argument("--width", type=float, help="VGG-16 channel multiplier")
+    run.add_argument("--width", type=float, help="VGG-16 / PreResNet channel multiplier")
     run.add_argument("--canvas", type=int, help="spline EB probe canvas side (canvas^2 images)")
     run.add_argument(
         "--record-codes",

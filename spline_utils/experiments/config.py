@@ -21,6 +21,8 @@ __all__ = [
     "ExperimentConfig",
     "preset",
     "projected_sweep_hours",
+    "bn_l1_same_pull",
+    "EB_PAPER_BN_PULL",
     "experiment_settings",
     "check_experiment_folder",
 ]
@@ -41,7 +43,8 @@ EB_RUNS = (
 class ExperimentConfig:
     """Everything that defines an experiment; recorded in full in every results file.
 
-    width: channel multiplier of VGG-16 (1 = the real network; quick mode uses 1/8).
+    width: channel multiplier of VGG-16 or PreResNet (1 = the real network; quick mode uses
+    1/8 for VGG-16).
     canvas: the spline EB probe is a ``canvas x canvas`` grid of images spanned by two test
     images (the authors use 100; 30 keeps the detector's cost to a few % of an epoch).
     record_codes: side of a second, smaller canvas whose codes are saved every epoch, for the
@@ -153,6 +156,37 @@ class ExperimentConfig:
         return Path(self.out) / self.tag
 
 
+#: Network slimming's total pull on each BatchNorm scale in the early-bird paper's CIFAR
+#: schedule: the L1 weight 1e-4 times the sum of the learning rates over all SGD steps
+#: (160 epochs of 196 steps -- 50,000 images at batch 256 -- at 0.1 / 0.01 / 0.001 for
+#: 80 / 40 / 40 epochs).
+EB_PAPER_BN_PULL = 1e-4 * 196 * (80 * 0.1 + 40 * 0.01 + 40 * 0.001)
+
+
+def bn_l1_same_pull(schedule: Schedule, train_size: int) -> float:
+    """The BatchNorm L1 weight that pulls on the BatchNorm scales as hard over ``schedule`` on
+    ``train_size`` training images as 1e-4 does over the early-bird paper's 160 CIFAR epochs
+    (:data:`EB_PAPER_BN_PULL`): the weight times the sum of the learning rates of all SGD steps.
+
+    Example:
+        >>> from spline_utils.experiments.resumable_training import Schedule
+        >>> f"{bn_l1_same_pull(Schedule(epochs=15, lr=0.05, milestones=(8, 12), batch_size=128), 20_000):.2e}"
+        '2.50e-03'
+    """
+    if not isinstance(schedule, Schedule):
+        raise TypeError(f"schedule must be a Schedule, got {type(schedule).__name__}")
+    train_size = check_int("train_size", train_size, 1)
+    steps = -(-train_size // schedule.batch_size)
+    return EB_PAPER_BN_PULL / (steps * sum(schedule.lr_at(e) for e in range(schedule.epochs)))
+
+
+#: The ``cpu-long`` protocol's schedule: the early-bird paper's shape (lr 0.1, x0.1 at 50 % and
+#: 75 % of training) over 30 epochs of the 60,000 Fashion-MNIST images at batch 128: 15 epochs
+#: of 469 steps (7,035) at the first rate, more than the ~6,800 steps of the early-bird paper's
+#: latest tickets (epoch 35 of CIFAR at batch 256).
+LONG_SCHEDULE = Schedule(epochs=30, lr=0.1, milestones=(15, 22), batch_size=128)
+
+
 def preset(
     mode: str | None = None, dataset: str | None = None, arch: str = "vgg16", **overrides
 ) -> ExperimentConfig:
@@ -165,7 +199,12 @@ def preset(
       the BN L1 term -- weight 2.5e-3, which over this schedule pulls on the BatchNorm scales as
       much as 1e-4 does over the early-bird paper's 160 CIFAR epochs -- and 5 epochs of
       fine-tuning for every pruned network; the detector's 30 x 30 canvas codes recorded every
-      epoch), or
+      epoch),
+    * a ``cpu-long`` run: the early-bird papers' regime on a CPU (Fashion-MNIST, all 60,000
+      training images, :data:`LONG_SCHEDULE` -- 30 epochs, lr 0.1 dropped x0.1 after epochs 15
+      and 22 -- with the BN L1 weight of :func:`bn_l1_same_pull`, 10 epochs of fine-tuning;
+      VGG-16 at 1/8 width or PreResNet-20 at 1/2 width; prune-after-training by the rules the
+      early-bird runs use: slimming, spline-global and random), or
     * a ``quick`` smoke run (digits at 32x32, VGG-16 at 1/8 width or PreResNet-20, 10 + 3
       epochs: about a minute per experiment on 2 CPU cores).
 
@@ -190,6 +229,22 @@ def preset(
             device="cpu",
             out="results/cpu",
         )
+    elif mode == "cpu-long":
+        schedule = Schedule(
+            **{**asdict(LONG_SCHEDULE), "bn_l1": round(bn_l1_same_pull(LONG_SCHEDULE, 60_000), 7)}
+        )
+        config = dict(
+            dataset=dataset or "fashion-mnist",
+            arch=arch,
+            width=0.125 if arch == "vgg16" else 0.5,
+            finetune_epochs=10,
+            methods=("slimming", "spline-global", "random"),
+            canvas=30,
+            record_codes=30,
+            schedule=schedule,
+            device="cpu",
+            out="results/cpu-long",
+        )
     elif mode == "quick":
         config = dict(
             dataset="digits32",
@@ -204,7 +259,7 @@ def preset(
             out="_runs",
         )
     else:
-        raise ValueError(f"mode must be 'quick', 'cpu' or 'full', got {mode!r}")
+        raise ValueError(f"mode must be 'quick', 'cpu', 'cpu-long' or 'full', got {mode!r}")
     config.update(overrides)
     return ExperimentConfig(**config)
 

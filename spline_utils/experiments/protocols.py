@@ -94,7 +94,7 @@ def build_model(config: ExperimentConfig, num_classes: int, in_channels: int = 3
         cfg = [c if c == "M" else max(4, int(round(c * config.width))) for c in VGG16_CFG]
         return vgg(cfg, num_classes=num_classes, in_channels=in_channels)
     depth = int(config.arch.removeprefix("preresnet"))
-    return preresnet(depth, num_classes=num_classes, in_channels=in_channels)
+    return preresnet(depth, num_classes=num_classes, in_channels=in_channels, width=config.width)
 
 
 def prune(

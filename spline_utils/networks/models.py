@@ -278,6 +278,8 @@ class PreResNet(nn.Module):
     mid: optional internal widths, one entry per block in order (an int for basic blocks, a pair
     for bottlenecks): a physically pruned PreResNet is this model with smaller ``mid``. The
     residual stream keeps its full width.
+    width: channel multiplier of the stem and of the three stages (``round(16 * width)`` etc.,
+    at least 1 channel each); 1 is the published network.
     """
 
     def __init__(
@@ -287,9 +289,11 @@ class PreResNet(nn.Module):
         in_channels: int = 3,
         mid=None,
         bottleneck: bool | None = None,
+        width: float = 1.0,
     ):
         super().__init__()
         depth = check_int("depth", depth, 1)
+        width = check_real("width", width, 0.0, low_open=True)
         num_classes = check_int("num_classes", num_classes, 1)
         in_channels = check_int("in_channels", in_channels, 1)
         if bottleneck is not None:
@@ -308,10 +312,11 @@ class PreResNet(nn.Module):
             raise ValueError(f"mid must list {n_blocks} blocks' internal widths, got {mid!r}")
         if mid is not None:
             mid = [_check_mid(i, m, bottleneck) for i, m in enumerate(mid)]
-        self.depth = depth
-        self.conv1 = nn.Conv2d(in_channels, 16, 3, padding=1, bias=False)
-        blocks, c, i = [], 16, 0
-        for planes, stride in ((16, 1), (32, 2), (64, 2)):
+        self.depth, self.width = depth, width
+        stem, *stages = (max(1, int(round(p * width))) for p in (16, 16, 32, 64))
+        self.conv1 = nn.Conv2d(in_channels, stem, 3, padding=1, bias=False)
+        blocks, c, i = [], stem, 0
+        for planes, stride in zip(stages, (1, 2, 2)):
             for j in range(n):
                 blocks.append(
                     block(c, planes, stride if j == 0 else 1, None if mid is None else mid[i])
@@ -342,6 +347,8 @@ def preresnet(
     in_channels: int = 3,
     mid=None,
     bottleneck: bool | None = None,
+    width: float = 1.0,
 ) -> PreResNet:
-    """A CIFAR PreResNet (see :class:`PreResNet`); e.g. ``preresnet(56)``, ``preresnet(164)``."""
-    return PreResNet(depth, num_classes, in_channels, mid, bottleneck)
+    """A CIFAR PreResNet (see :class:`PreResNet`); e.g. ``preresnet(56)``, ``preresnet(164)``,
+    ``preresnet(20, width=0.5)`` (8 / 8 / 16 / 32 channels)."""
+    return PreResNet(depth, num_classes, in_channels, mid, bottleneck, width)
