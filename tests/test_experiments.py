@@ -203,6 +203,10 @@ def test_results_files_follow_the_schema(tiny_run):
         )
         assert 0.0 <= r["metrics"]["test_acc"] <= 1.0
     assert [h["epoch"] for h in dense["history"]] == [1, 2, 3, 4]
+    full, half = dense["widths"], records["prune-magnitude-p50"]["widths"]
+    assert list(full) == list(half) and list(full.values())[-1] == list(half.values())[-1] == 10
+    for name in list(full)[:-1]:  # layerwise at 50 %: every hidden layer keeps half its units
+        assert half[name] == full[name] - int(full[name] * 0.5)
     codes = dense["code_distances"]  # Fig. 5's matrix from the codes recorded every epoch
     matrix = np.array(codes["matrix"])  # and from the untrained network's (epoch 0)
     assert codes["epochs"] == [0, 1, 2, 3, 4] and matrix.shape == (5, 5)

@@ -61,7 +61,7 @@ from ..early_bird.spline_detector import (
 from ..networks.models import VGG16_CFG, preresnet, vgg
 from ..pruning.costs import count_flops, count_parameters, throughput, training_flops
 from ..pruning.criteria import select_units, slimming_units, unit_scores
-from ..pruning.physical import remove_units
+from ..pruning.physical import pruned_widths, remove_units
 from ..seeding import seed_everything
 from ..spline_view.codes import code_distance
 from . import distributed as ddp
@@ -260,11 +260,12 @@ class _Experiment:
         }
         gammas = next(cb for cb in result.callbacks if isinstance(cb, GammaRecorder))
         extra = {
+            "widths": pruned_widths(model),
             "bn_gammas": {
                 "layers": [list(layer) for layer in gammas.layers],
                 "epochs": gammas.epochs,
                 "values": [v.tolist() for v in gammas.values],
-            }
+            },
         }
         if config.record_codes and ddp.is_main():
             extra["code_distances"] = _code_distances(self.codes_folder, config.record_codes)
@@ -328,7 +329,14 @@ class _Experiment:
             "wall_seconds": search_seconds + result.seconds,
         }
         return self.write(
-            run, protocol, metrics, result.history, method=method, ratio=ratio, **extra
+            run,
+            protocol,
+            metrics,
+            result.history,
+            method=method,
+            ratio=ratio,
+            widths=pruned_widths(small),
+            **extra,
         )
 
     def ticket(self, state: dict) -> nn.Module:
