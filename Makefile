@@ -1,7 +1,8 @@
 # make book  -- create/reuse .venv, install pinned dependencies, execute the chapters, write _build/html
 # make test  -- create/reuse .venv; unit tests; nbval over every chapter, here and in a simulated
 #               Colab session on other CPU code paths; the book rendered from its committed
-#               outputs and checked for broken links, tracebacks, warnings and wide outputs
+#               outputs and checked for broken links, tracebacks, warnings and wide outputs, then
+#               loaded in headless Chromium with the network off (skipped without chromium)
 # make lint -- ruff: lint and format check of the package, tests, benchmarks and tools
 # make refresh CHAPTER=book/0N_....ipynb -- re-execute a chapter in quick mode, writing the
 #               outputs to commit into the notebook (CHAPTER unset: every chapter)
@@ -39,6 +40,7 @@ test: lint
 	$(BIN)/python tools/simulate_colab.py
 	$(BIN)/python tools/build_book.py --from-outputs
 	$(BIN)/python tools/check_html.py _build/html
+	$(BIN)/python tools/check_browser.py _build/html
 
 book: $(STAMP)
 	$(BIN)/python tools/build_book.py

@@ -23,13 +23,24 @@ import json
 import re
 import sys
 import uuid
+from urllib.parse import quote
 from pathlib import Path
 
 import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 INSTALL_TAGS = ["skip-execution", "remove-cell"]
-BADGE = "[![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)]({url})"
+# The badge is the book's own small SVG, inlined as a data URI: a page needs no network to show
+# it (the link itself goes to Colab, of course).
+_BADGE_SVG = (
+    "<svg xmlns='http://www.w3.org/2000/svg' width='112' height='20' role='img'>"
+    "<rect width='112' height='20' rx='3' fill='#444'/>"
+    "<path d='M56 0h53a3 3 0 0 1 3 3v14a3 3 0 0 1-3 3H56z' fill='#E69F00'/>"
+    "<g fill='#fff' font-family='Verdana,DejaVu Sans,sans-serif' font-size='11'>"
+    "<text x='7' y='14'>Open in</text><text x='62' y='14'>Colab</text></g></svg>"
+)
+BADGE_IMAGE = "data:image/svg+xml," + quote(_BADGE_SVG, safe="=:/,;'")
+BADGE = "[![Open In Colab](" + BADGE_IMAGE + ")]({url})"
 BADGE_PATTERN = re.compile(r"^\[!\[Open In Colab\]\([^)]*\)\]\([^)]*\)$", re.M)
 
 

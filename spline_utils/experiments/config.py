@@ -201,7 +201,7 @@ def preset(
       fine-tuning for every pruned network; the detector's 30 x 30 canvas codes recorded every
       epoch),
     * a ``cpu-long`` run: the early-bird papers' regime on a CPU (Fashion-MNIST, all 60,000
-      training images, :data:`LONG_SCHEDULE` -- 30 epochs, lr 0.1 dropped x0.1 after epochs 15
+      training images, ``LONG_SCHEDULE`` -- 30 epochs, lr 0.1 dropped x0.1 after epochs 15
       and 22 -- with the BN L1 weight of :func:`bn_l1_same_pull`, 10 epochs of fine-tuning;
       VGG-16 at 1/8 width or PreResNet-20 at 1/2 width; prune-after-training by the rules the
       early-bird runs use: slimming, spline-global and random), or
