@@ -111,7 +111,9 @@ def check_page(driver, page: Path) -> list[str]:
         for raw in RAW_TEX:
             if raw in text:
                 at = text.index(raw)
-                problems.append(f"raw TeX {raw!r} in the text: ...{text[max(0, at - 40) : at + 40]!r}")
+                problems.append(
+                    f"raw TeX {raw!r} in the text: ...{text[max(0, at - 40) : at + 40]!r}"
+                )
     for i, root in enumerate(driver.find_elements("css selector", ".spline-scrubber")):
         result = driver.execute_script(_SCRUB, root)
         if result is None:
@@ -157,7 +159,9 @@ def main(argv=None) -> int:
             scrubbers = len(driver.find_elements("css selector", ".spline-scrubber"))
             size = page.stat().st_size / 1e6
             status = "ok" if not problems else f"{len(problems)} problem(s)"
-            print(f"{page.relative_to(args.html)}: {size:.1f} MB, {scrubbers} scrubber(s), {status}")
+            print(
+                f"{page.relative_to(args.html)}: {size:.1f} MB, {scrubbers} scrubber(s), {status}"
+            )
             for problem in problems:
                 print(f"  - {problem}")
             failures += bool(problems)

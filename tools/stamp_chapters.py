@@ -23,8 +23,8 @@ import json
 import re
 import sys
 import uuid
-from urllib.parse import quote
 from pathlib import Path
+from urllib.parse import quote
 
 import yaml
 
