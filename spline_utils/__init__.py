@@ -44,6 +44,8 @@ for _module, _names in {
     "partition.exact": "ExactPartition exact_partition sampled_local_complexity",
     "partition.grid": "GridPartition grid_partition",
     "partition.slices": "PlaneSlice",
+    "partition.boundary_trace": "BendCheck TracedBoundary check_bends_on_splines "
+    "trace_decision_boundary",
     "partition.turning_points": "bends decision_turning_points spline_segments spline_turning_points "
     "supplying_splines unit_preactivations",
     "pruning.masks": "PruningMask apply_mask enforce_mask_ full_mask magnitude_weight_mask unit_mask "

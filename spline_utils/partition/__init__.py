@@ -3,9 +3,17 @@
 * :mod:`.slices`         -- 2-D planes through anchor points of input space;
 * :mod:`.grid`           -- partitions sampled on a grid (quick previews);
 * :mod:`.exact`          -- exact partitions into convex polygons, exact decision boundaries;
-* :mod:`.turning_points` -- where splines and decision boundaries bend, and which spline supplies the bend.
+* :mod:`.turning_points` -- where splines and decision boundaries bend, and which spline supplies the bend;
+* :mod:`.boundary_trace` -- the decision boundary traced from forward passes alone, and the check,
+  independent of the exact engine, that each of its bends crosses a spline.
 """
 
+from .boundary_trace import (
+    BendCheck,
+    TracedBoundary,
+    check_bends_on_splines,
+    trace_decision_boundary,
+)
 from .exact import ExactPartition, PartitionCheckError, exact_partition, sampled_local_complexity
 from .grid import GridPartition, grid_partition
 from .slices import PlaneSlice
@@ -19,7 +27,9 @@ from .turning_points import (
 )
 
 __all__ = [
+    "BendCheck",
     "bends",
+    "check_bends_on_splines",
     "decision_turning_points",
     "exact_partition",
     "ExactPartition",
@@ -31,5 +41,7 @@ __all__ = [
     "spline_segments",
     "spline_turning_points",
     "supplying_splines",
+    "trace_decision_boundary",
+    "TracedBoundary",
     "unit_preactivations",
 ]
