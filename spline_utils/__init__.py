@@ -14,7 +14,8 @@ The package's folders follow the book:
   package;
 * :mod:`~spline_utils.experiments` -- data, training loops, resumable experiments, results files,
   the command line (Chapters 3-6);
-* :mod:`~spline_utils.plotting`    -- figures and the interactive explorer;
+* :mod:`~spline_utils.plotting`    -- figures, the interactive explorer and the figures the reader
+  can move (:mod:`~spline_utils.plotting.interactive`);
 * :mod:`~spline_utils.chapter`, :mod:`~spline_utils.mode`, :mod:`~spline_utils.seeding` --
   a chapter's first steps, the quick / full switch, the one seeding helper.
 
@@ -85,6 +86,7 @@ _MODULES: dict[str, str] = {
     "models": "networks.models",
     "pretrained": "networks.pretrained",
     "explorer": "plotting.explorer",
+    "interactive": "plotting.interactive",
     "results_files": "experiments.results_files",
     "provenance": "experiments.provenance",
     "fcnet_study": "experiments.fcnet_study",
