@@ -78,3 +78,21 @@ def test_bad_arguments_are_named():
         check_bends_on_splines(net, (40, 41, 40, 41), resolution=10)
     with pytest.raises(ValueError, match="layers"):
         check_bends_on_splines(net, BOX, layers=[3], resolution=40)
+
+
+def test_a_layer_two_spline_bends_only_on_layer_one_splines():
+    toy = su.load_network("toy_mlp")
+    for index in range(6):
+        traced = trace_decision_boundary(toy, BOX, 120, unit=(1, index))
+        if not traced.chains:
+            continue
+        with torch.no_grad():
+            pre = toy.double()[:3](torch.as_tensor(np.concatenate(traced.chains)))[:, index]
+        toy.float()
+        assert pre.abs().max() < 1e-12  # the traced points are on the unit's spline
+        check = check_bends_on_splines(toy, BOX, traced=traced, unit=(1, index))
+        assert check.layers == [0] and (check.passed or check.n_bends == 0)
+    with pytest.raises(ValueError, match="unit"):
+        trace_decision_boundary(toy, BOX, 20, unit=(1, 6))
+    with pytest.raises(ValueError, match="unit"):
+        trace_decision_boundary(toy, BOX, 20, unit=3)

@@ -105,23 +105,29 @@ def _float64(plane: PlaneSlice | None) -> PlaneSlice | None:
     return PlaneSlice(plane.origin.double(), plane.basis.double(), plane.anchors.double())
 
 
-def _predict(model, uv: np.ndarray, plane, batch: int = 4096) -> np.ndarray:
+def _predict(model, uv: np.ndarray, plane, unit=None, batch: int = 4096) -> np.ndarray:
+    """The predicted class at each point (N,), or with ``unit = (layer, index)`` that ReLU
+    unit's code bit (1 where its pre-activation is positive)."""
     out = []
     with torch.no_grad():
         for start in range(0, len(uv), batch):
             x = to_input(torch.as_tensor(uv[start : start + batch]), plane)
+            if unit is not None:
+                code = activation_codes(model, x)[unit[0]].values.reshape(len(x), -1)
+                out.append(code[:, unit[1]].long().numpy())
+                continue
             y = model(x).reshape(len(x), -1)
             # one output: the class is its sign (the boundary is {f = 0}); else the argmax
             out.append((y[:, 0] > 0).long().numpy() if y.shape[1] == 1 else y.argmax(1).numpy())
     return np.concatenate(out) if out else np.zeros(0, dtype=int)
 
 
-def _bisect(model, a: np.ndarray, b: np.ndarray, label_a: np.ndarray, plane, steps: int = 52):
-    """Points on the segments a -> b (E, 2) where the prediction stops being ``label_a``."""
+def _bisect(model, a: np.ndarray, b: np.ndarray, label_a: np.ndarray, plane, unit, steps: int = 52):
+    """Points on the segments a -> b (E, 2) where the label stops being ``label_a``."""
     lo, hi = np.zeros(len(a)), np.ones(len(a))
     for _ in range(steps):
         mid = 0.5 * (lo + hi)
-        same = _predict(model, a + mid[:, None] * (b - a), plane) == label_a
+        same = _predict(model, a + mid[:, None] * (b - a), plane, unit) == label_a
         lo, hi = np.where(same, mid, lo), np.where(same, hi, mid)
     t = 0.5 * (lo + hi)
     return a + t[:, None] * (b - a)
@@ -132,9 +138,10 @@ def trace_decision_boundary(
     domain,
     resolution: int = 200,
     slice: PlaneSlice | None = None,
+    unit: tuple[int, int] | None = None,
 ) -> TracedBoundary:
-    """Trace the decision boundary in the rectangle ``domain = (u0, u1, v0, v1)`` from forward
-    passes of ``model`` in float64 (see the module doc).
+    """Trace the decision boundary -- or, with ``unit``, one unit's spline -- in the rectangle
+    ``domain = (u0, u1, v0, v1)`` from forward passes of ``model`` in float64 (module doc).
 
     Args:
         model: a classifier, output (N, C): the predicted class is the argmax, or for C = 1 the
@@ -144,9 +151,12 @@ def trace_decision_boundary(
         resolution: grid points per side (>= 3); a finer grid separates nearby bends.
         slice: a :class:`~spline_utils.partition.slices.PlaneSlice` for models whose input is
             not 2-D.
+        unit: ``(layer, index)``: trace the spline of this ReLU unit instead (``layer`` indexes
+            the network's code layers, ``index`` the unit in that layer's flattened code), as
+            the line where its code bit changes.
 
     Returns:
-        A :class:`TracedBoundary`.
+        A :class:`TracedBoundary` (for a unit's spline, ``classes`` holds its code bits 0 / 1).
 
     Example:
         >>> traced = su.trace_decision_boundary(su.load_network("fcnet"), (-5, 5, -5, 5), 60)
@@ -161,7 +171,9 @@ def trace_decision_boundary(
     u, v = np.linspace(u0, u1, resolution), np.linspace(v0, v1, resolution)
     uu, vv = np.meshgrid(u, v)  # [j, i] = (u_i, v_j)
     grid = np.stack([uu.ravel(), vv.ravel()], 1)
-    labels = _predict(net, grid, plane).reshape(resolution, resolution)
+    if unit is not None:
+        unit = _check_unit(net, grid[:1], plane, unit)
+    labels = _predict(net, grid, plane, unit).reshape(resolution, resolution)
     n = resolution
     # edge ids: horizontal (j, i)-(j, i+1) -> j*(n-1)+i; vertical (j, i)-(j+1, i) -> H + j*n+i
     horizontal = labels[:, :-1] != labels[:, 1:]
@@ -173,7 +185,7 @@ def trace_decision_boundary(
     b = np.concatenate([np.stack([u[ih + 1], v[jh]], 1), np.stack([u[iv], v[jv + 1]], 1)])
     label_a = np.concatenate([labels[jh, ih], labels[jv, iv]])
     ids = np.concatenate([jh * (n - 1) + ih, n_h + jv * n + iv])
-    points = _bisect(net, a, b, label_a, plane) if len(ids) else np.zeros((0, 2))
+    points = _bisect(net, a, b, label_a, plane, unit) if len(ids) else np.zeros((0, 2))
     where = {int(e): k for k, e in enumerate(ids)}
     neighbours: dict[int, list[int]] = {k: [] for k in range(len(ids))}
     skipped = 0
@@ -214,10 +226,21 @@ def trace_decision_boundary(
             order.append(start)
         chains.append(points[order])
         first = order[0]
-        pair.append([label_a[first], _predict(net, b[first : first + 1], plane)[0]])
+        pair.append([label_a[first], _predict(net, b[first : first + 1], plane, unit)[0]])
     spacing = ((u1 - u0) / (n - 1), (v1 - v0) / (n - 1))
     classes = np.array(pair, dtype=int).reshape(-1, 2)
     return TracedBoundary(chains, classes, resolution, spacing, skipped)
+
+
+def _check_unit(net, one_point: np.ndarray, plane, unit) -> tuple[int, int]:
+    if not isinstance(unit, (tuple, list)) or len(unit) != 2:
+        raise ValueError(f"unit must be a pair (layer, index), got {unit!r}")
+    codes = activation_codes(net, to_input(torch.as_tensor(one_point), plane))
+    layer = check_int("unit[0] (code layer)", unit[0], 0, len(codes.names) - 1)
+    if codes[layer].kind == "maxpool":
+        raise ValueError(f"unit[0] = {layer} is a max-pool layer: give a ReLU layer's unit")
+    index = check_int("unit[1] (unit index)", unit[1], 0, codes[layer].values[0].numel() - 1)
+    return layer, index
 
 
 def _bends_of_chain(chain: np.ndarray, angle_tol: float) -> list[tuple[int, int, np.ndarray]]:
@@ -251,6 +274,7 @@ def check_bends_on_splines(
     slice: PlaneSlice | None = None,
     angle_tol: float = 1e-6,
     traced: TracedBoundary | None = None,
+    unit: tuple[int, int] | None = None,
 ) -> BendCheck:
     """Theorem 1 (1) checked without the exact engine: trace the decision boundary
     (:func:`trace_decision_boundary`), find its bends, and record for each one which code layers
@@ -260,11 +284,15 @@ def check_bends_on_splines(
         model: the classifier (copied to float64).
         domain, resolution, slice: as for :func:`trace_decision_boundary`.
         layers: indices of the code layers whose splines may supply the bends (default: every
-            code layer of the network); :attr:`BendCheck.passed` asks that every bend crosses
-            a spline of one of them. Give a layer that does not supply them to see it fail.
+            code layer of the network, or for a unit's spline the layers before the unit's);
+            :attr:`BendCheck.passed` asks that every bend crosses a spline of one of them. Give
+            a layer that does not supply them to see it fail.
         angle_tol: direction change, in radians, above which a vertex counts as bent (> 0).
-        traced: a boundary already traced with the same model, window and slice (saves the
-            tracing).
+        traced: a boundary already traced with the same model, window, slice and unit (saves
+            the tracing).
+        unit: check the bends of this ReLU unit's spline instead of the decision boundary's
+            (``(layer, index)`` as in :func:`trace_decision_boundary`): a layer-l spline bends
+            only on splines of layers before l (Chapter 1).
 
     Returns:
         A :class:`BendCheck`.
@@ -276,7 +304,7 @@ def check_bends_on_splines(
     """
     angle_tol = check_real("angle_tol", angle_tol, 0.0, low_open=True)
     if traced is None:
-        traced = trace_decision_boundary(model, domain, resolution, slice)
+        traced = trace_decision_boundary(model, domain, resolution, slice, unit)
     elif not isinstance(traced, TracedBoundary):
         raise TypeError(f"traced must be a TracedBoundary or None, got {type(traced).__name__}")
     net = float64_copy(model)
@@ -286,7 +314,7 @@ def check_bends_on_splines(
     probe = activation_codes(net, to_input(torch.as_tensor(traced.chains[0][:1]), plane))
     names, kinds = list(probe.names), [code.kind for code in probe]
     if layers is None:
-        layers = list(range(len(names)))
+        layers = list(range(len(names) if unit is None else unit[0]))
     top = len(names) - 1
     layers = check_sequence("layers", layers, lambda n, k: check_int(n, k, 0, top))
     points, stretches, crossed = [], [], []
