@@ -77,6 +77,7 @@ _MODULES: dict[str, str] = {
     "chapter": "chapter",
     "mode": "mode",
     "seeding": "seeding",
+    "statistics": "statistics",
     "model_walk": "spline_view.model_walk",
     "codes": "spline_view.codes",
     "masks": "pruning.masks",
