@@ -48,7 +48,7 @@ for _module, _names in {
     "partition.boundary_trace": "BendCheck TracedBoundary check_bends_on_splines "
     "trace_decision_boundary",
     "partition.turning_points": "bends decision_turning_points spline_segments spline_turning_points "
-    "supplying_splines unit_preactivations",
+    "splines_through split_labels supplying_splines unit_preactivations",
     "pruning.masks": "PruningMask apply_mask enforce_mask_ full_mask magnitude_weight_mask unit_mask "
     "weight_mask",
     "pruning.merging": "UnitPruning delete_units input_radius merge_bound merge_units prune_units "

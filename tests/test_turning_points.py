@@ -57,3 +57,24 @@ def test_multiclass_turning_points_exclude_three_class_junctions():
     points = su.decision_turning_points(part)
     _, dist = su.supplying_splines(part, points)
     assert len(points) > 0 and dist.max() < 1e-9
+
+
+def test_splines_through_counts_every_spline_at_a_point():
+    """A duplicated unit puts two splines through every point of one line: supplying_splines
+    names one of them, splines_through both; split_labels decodes the labels."""
+    net = su.make_mlp([2, 3, 2]).double()
+    with torch.no_grad():
+        net[0].weight[2] = -2.0 * net[0].weight[0]  # same line, other orientation
+        net[0].bias[2] = -2.0 * net[0].bias[0]
+    part = su.exact_partition(net, (-3, 3, -3, 3))
+    segs, labels = su.spline_segments(part, [0])
+    layers, units = su.split_labels(labels)
+    assert set(layers.tolist()) == {0}
+    on_line = segs[units == 0].mean(1)  # midpoints of unit 0's edges
+    through = su.splines_through(net, on_line)
+    assert all(set(su.split_labels(t)[1].tolist()) == {0, 2} for t in through)
+    nearest, _ = su.supplying_splines(part, on_line)  # the engine keeps one label per edge
+    assert set(su.split_labels(nearest)[1].tolist()) == {0}
+    assert su.splines_through(net, np.array([[10.0, 10.0]]), radius=1e-3)[0].size in (0, 1)
+    with pytest.raises(ValueError, match="labels"):
+        su.split_labels([-1])

@@ -22,6 +22,8 @@ from .turning_points import (
     decision_turning_points,
     spline_segments,
     spline_turning_points,
+    splines_through,
+    split_labels,
     supplying_splines,
     unit_preactivations,
 )
@@ -40,6 +42,8 @@ __all__ = [
     "sampled_local_complexity",
     "spline_segments",
     "spline_turning_points",
+    "splines_through",
+    "split_labels",
     "supplying_splines",
     "trace_decision_boundary",
     "TracedBoundary",

@@ -185,6 +185,81 @@ def supplying_splines(part: ExactPartition, points: np.ndarray, before_layer: in
     return labels[nearest], dist[np.arange(len(points)), nearest]
 
 
+def split_labels(labels) -> tuple[np.ndarray, np.ndarray]:
+    """Spline labels (``layer << 32 | unit``, as :func:`spline_segments` and
+    :func:`supplying_splines` return them) split into code-layer indices and unit indices.
+
+    Example:
+        >>> su.split_labels([(1 << 32) | 5, 3])
+        (array([1, 0]), array([5, 3]))
+    """
+    labels = np.asarray(labels)
+    if labels.size and (labels.dtype.kind not in "iu" or (labels < 0).any()):
+        raise ValueError(f"labels must be non-negative integer spline labels, got {labels!r}")
+    labels = labels.astype(np.int64)
+    return labels >> 32, labels & 0xFFFFFFFF
+
+
+@torch.no_grad()
+def splines_through(
+    model: nn.Module, points: np.ndarray, slice=None, radius: float = 1e-6, n_probe: int = 16
+) -> list[np.ndarray]:
+    """Every spline through each point -- all the units that *supply* it (Chapter 3's
+    definition), where :func:`supplying_splines` names only the nearest edge of the exact
+    partition (which keeps one label for coincident splines).
+
+    A unit's spline passes through ``p`` when the unit's code is not constant near ``p``: here,
+    when it differs among ``n_probe`` points on the circle of radius ``radius`` around ``p``,
+    evaluated by the network itself in float64 (ReLU units: the sign of the pre-activation;
+    max-pooling windows: the position of the maximum).
+
+    Args:
+        model: the network (copied to float64).
+        points: (T, 2) in slice coordinates (input coordinates for 2-D inputs).
+        slice: the :class:`~spline_utils.partition.slices.PlaneSlice` of the points, or None.
+        radius: of the probe circle (> 0), in slice units: small against the distance between
+            splines that do not pass through the point.
+        n_probe: points on the circle (>= 3).
+
+    Returns:
+        One sorted array of spline labels (``layer << 32 | unit``) per point.
+
+    Example:
+        >>> net = su.load_network("fcnet")
+        >>> part = su.exact_partition(net, (-5, 5, -5, 5))
+        >>> through = su.splines_through(net, su.decision_turning_points(part))
+        >>> min(len(t) for t in through) >= 1
+        True
+    """
+    from ..spline_view.codes import activation_codes
+
+    radius = check_real("radius", radius, 0.0, low_open=True)
+    n_probe = check_int("n_probe", n_probe, 3)
+    points = _check_points(points)
+    if not len(points):
+        return []
+    model64 = float64_copy(model)
+    plane = slice
+    if plane is not None:
+        plane = type(plane)(plane.origin.double(), plane.basis.double(), plane.anchors.double())
+    angle = np.linspace(0, 2 * np.pi, n_probe, endpoint=False)
+    ring = radius * np.stack([np.cos(angle), np.sin(angle)], 1)
+    probes = (points[:, None, :] + ring[None]).reshape(-1, 2)
+    codes = activation_codes(model64, to_input(torch.as_tensor(probes), plane))
+    changing = []
+    for layer, code in enumerate(codes):
+        values = code.values.reshape(len(points), n_probe, -1)
+        varies = (values != values[:, :1]).any(1).cpu().numpy()  # (T, units)
+        changing.append((layer, varies))
+    out = []
+    for i in range(len(points)):
+        labels = [
+            (layer << 32) | int(u) for layer, varies in changing for u in np.nonzero(varies[i])[0]
+        ]
+        out.append(np.array(sorted(labels), dtype=np.int64))
+    return out
+
+
 @torch.no_grad()
 def unit_preactivations(
     model: nn.Module, part: ExactPartition, points: np.ndarray, labels: np.ndarray
