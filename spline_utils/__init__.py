@@ -45,7 +45,7 @@ for _module, _names in {
     "partition.exact": "ExactPartition exact_partition sampled_local_complexity",
     "partition.grid": "GridPartition grid_partition",
     "partition.slices": "PlaneSlice",
-    "partition.boundary_trace": "BendCheck TracedBoundary check_bends_on_splines "
+    "partition.boundary_trace": "BendCheck TracedBoundary check_bends_on_splines crossed_splines "
     "trace_decision_boundary",
     "partition.turning_points": "bends decision_turning_points spline_segments spline_turning_points "
     "splines_through split_labels supplying_splines unit_preactivations",

@@ -96,3 +96,17 @@ def test_a_layer_two_spline_bends_only_on_layer_one_splines():
         trace_decision_boundary(toy, BOX, 20, unit=(1, 6))
     with pytest.raises(ValueError, match="unit"):
         trace_decision_boundary(toy, BOX, 20, unit=3)
+
+
+def test_the_boundary_crosses_every_spline_that_supplies_a_turning_point():
+    """Supplying implies crossing (at a bend the two pieces lie in the two regions a spline
+    separates): the engine's suppliers are among the splines the traced boundary crosses."""
+    net = su.load_network("fcnet")
+    part = su.exact_partition(net, BOX)
+    supplying = set(
+        np.concatenate(su.splines_through(net, su.decision_turning_points(part))).tolist()
+    )
+    crossed = set(su.crossed_splines(net, trace_decision_boundary(net, BOX, 200)).tolist())
+    assert supplying and supplying <= crossed
+    with pytest.raises(TypeError, match="traced"):
+        su.crossed_splines(net, "boundary")

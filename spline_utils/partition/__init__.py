@@ -12,6 +12,7 @@ from .boundary_trace import (
     BendCheck,
     TracedBoundary,
     check_bends_on_splines,
+    crossed_splines,
     trace_decision_boundary,
 )
 from .exact import ExactPartition, PartitionCheckError, exact_partition, sampled_local_complexity
@@ -32,6 +33,7 @@ __all__ = [
     "BendCheck",
     "bends",
     "check_bends_on_splines",
+    "crossed_splines",
     "decision_turning_points",
     "exact_partition",
     "ExactPartition",

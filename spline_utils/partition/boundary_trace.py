@@ -37,7 +37,13 @@ from ..spline_view.codes import activation_codes
 from .exact.propagation import float64_copy, to_input
 from .slices import PlaneSlice
 
-__all__ = ["TracedBoundary", "BendCheck", "trace_decision_boundary", "check_bends_on_splines"]
+__all__ = [
+    "TracedBoundary",
+    "BendCheck",
+    "trace_decision_boundary",
+    "check_bends_on_splines",
+    "crossed_splines",
+]
 
 
 @dataclass
@@ -339,3 +345,37 @@ def check_bends_on_splines(
         kinds,
         traced,
     )
+
+
+def crossed_splines(model: nn.Module, traced: TracedBoundary, slice: PlaneSlice | None = None):
+    """The splines that a traced boundary crosses: every unit whose code (ReLU: sign of the
+    pre-activation; max-pooling window: position of its maximum) differs between two
+    consecutive points of a chain, by forward passes of ``model`` in float64.
+
+    Args:
+        model: the network the boundary was traced from.
+        traced: a :class:`TracedBoundary` (:func:`trace_decision_boundary`).
+        slice: the slice it was traced in (None for 2-D inputs).
+
+    Returns:
+        Sorted int64 spline labels ``layer << 32 | unit`` (decode with
+        :func:`~spline_utils.partition.turning_points.split_labels`).
+
+    Example:
+        >>> net = su.load_network("fcnet")
+        >>> traced = su.trace_decision_boundary(net, (-5, 5, -5, 5), 100)
+        >>> len(su.crossed_splines(net, traced)) > 0
+        True
+    """
+    check_module("model", model)
+    if not isinstance(traced, TracedBoundary):
+        raise TypeError(f"traced must be a TracedBoundary, got {type(traced).__name__}")
+    net, plane = float64_copy(model), _float64(slice)
+    labels: set[int] = set()
+    for chain in traced.chains:
+        codes = activation_codes(net, to_input(torch.as_tensor(chain), plane))
+        for layer, code in enumerate(codes):
+            values = code.values.reshape(len(chain), -1)
+            changed = (values[1:] != values[:-1]).any(0).nonzero().flatten().tolist()
+            labels.update((layer << 32) | int(u) for u in changed)
+    return np.array(sorted(labels), dtype=np.int64)
