@@ -20,6 +20,7 @@ __all__ = [
     "paired_difference",
     "holm",
     "compare_paired",
+    "compare_family",
     "verdict",
     "VERDICTS",
 ]
@@ -170,6 +171,49 @@ def compare_paired(
     alpha = 1.0 - confidence
     table["verdict"] = [verdict(r.low, r.high, r.p_holm, alpha) for r in table.itertuples()]
     return table.set_index(by) if by else table
+
+
+def compare_family(
+    frame,
+    value: str,
+    column: str,
+    contrasts,
+    by=(),
+    pair_on: str = "seed",
+    confidence: float = 0.95,
+):
+    """Several paired contrasts of one results table as *one* family of tests: each contrast
+    ``(a, b)`` compared as in :func:`compare_paired` in every group of ``by``, and Holm's
+    correction applied over all of their tests together.
+
+    Returns:
+        A DataFrame indexed by ``("contrast", *by)`` -- the contrast named ``"a vs b"`` -- with
+        the columns of :func:`compare_paired` (``p_holm`` and ``verdict`` over the family).
+
+    Example:
+        >>> import pandas as pd
+        >>> rows = [{"seed": s, "m": m, "acc": 0.9 + 0.01 * s + (0.05 if m == "x" else 0)}
+        ...         for s in range(4) for m in ("x", "y", "z")]
+        >>> t = compare_family(pd.DataFrame(rows), "acc", "m", [("x", "y"), ("y", "z")])
+        >>> t["verdict"].tolist()
+        ['higher', 'no difference found']
+    """
+    import pandas as pd
+
+    by = [by] if isinstance(by, str) else list(by)
+    tables = []
+    for a, b in contrasts:
+        table = compare_paired(frame, value, column, a, b, by, pair_on, confidence).reset_index()
+        table.insert(0, "contrast", f"{a} vs {b}")
+        tables.append(table)
+    if not tables:
+        raise ValueError("contrasts must list at least one pair (a, b)")
+    family = pd.concat(tables, ignore_index=True)
+    family = family.drop(columns=[c for c in ("index",) if c in family.columns])
+    family["p_holm"] = holm(family["p"].to_numpy())
+    alpha = 1.0 - confidence
+    family["verdict"] = [verdict(r.low, r.high, r.p_holm, alpha) for r in family.itertuples()]
+    return family.set_index(["contrast", *by])
 
 
 def verdict(low: float, high: float, p: float, alpha: float = 0.05) -> str:

@@ -5,7 +5,14 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from spline_utils.statistics import compare_paired, holm, paired_difference, t_interval, verdict
+from spline_utils.statistics import (
+    compare_family,
+    compare_paired,
+    holm,
+    paired_difference,
+    t_interval,
+    verdict,
+)
 
 
 def test_t_interval_uses_t_not_two_standard_errors():
@@ -71,3 +78,29 @@ def test_bad_statistics_inputs_are_named():
     with pytest.raises(ValueError, match="two rows"):
         compare_paired(dup, "acc", "method", "x", "y")
     assert verdict(-0.1, 0.2, 0.01) == "no difference found"
+
+
+def test_a_family_is_corrected_over_all_its_contrasts():
+    rng = np.random.default_rng(1)
+    rows = []
+    for seed in range(5):
+        base = rng.normal()
+        for method, shift in (("x", 0.3), ("y", 0.0), ("z", 0.01)):
+            for ratio in (0.3, 0.5):
+                rows.append(
+                    {
+                        "seed": seed,
+                        "ratio": ratio,
+                        "method": method,
+                        "acc": base + shift + 0.01 * rng.normal(),
+                    }
+                )
+    frame = pd.DataFrame(rows)
+    family = compare_family(frame, "acc", "method", [("x", "y"), ("z", "y")], by="ratio")
+    assert len(family) == 4 and family.index.names == ["contrast", "ratio"]
+    alone = compare_paired(frame, "acc", "method", "z", "y", by="ratio")
+    assert (family.loc["z vs y", "p"].to_numpy() == alone["p"].to_numpy()).all()
+    assert (family.loc["z vs y", "p_holm"].to_numpy() >= alone["p_holm"].to_numpy()).all()
+    assert (family.loc["x vs y", "verdict"] == "higher").all()
+    with pytest.raises(ValueError, match="contrasts"):
+        compare_family(frame, "acc", "method", [])
