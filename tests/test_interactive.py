@@ -2,6 +2,7 @@
 HTML, and for each of the four figures its data, its widget (built headless, a control changed,
 the redrawn data checked) and its scrubber."""
 
+import json
 import re
 import shutil
 import subprocess
@@ -408,3 +409,42 @@ def test_importing_the_figures_does_not_import_ipywidgets():
     code = "import sys, spline_utils.plotting.interactive; print('ipywidgets' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_layer_widths_of_a_preresnet_match_the_protocol():
+    """A PreResNet run (BatchNorms before the convolutions as well): the slimming widths
+    computed from its recorded scales equal those of the network the protocol prunes."""
+    from dataclasses import asdict
+
+    from spline_utils.early_bird.replay import GammaRecorder
+    from spline_utils.experiments.config import ExperimentConfig
+    from spline_utils.experiments.protocols import build_model, prune
+    from spline_utils.pruning.physical import pruned_widths
+
+    config = ExperimentConfig(dataset="fashion-mnist", arch="preresnet20", width=0.5, seed=0)
+    model = build_model(config, 10)
+    generator = torch.Generator().manual_seed(0)
+    with torch.no_grad():
+        for bn in model.modules():
+            if isinstance(bn, torch.nn.BatchNorm2d):
+                bn.weight.copy_(torch.rand(bn.num_features, generator=generator))
+    recorder = GammaRecorder()
+    recorder(model, 0)
+    dense = {
+        "run": "dense",
+        "seed": 0,
+        "config": json.loads(json.dumps(asdict(config))),
+        "bn_gammas": {
+            "layers": [list(layer) for layer in recorder.layers],
+            "epochs": recorder.epochs,
+            "values": [v.tolist() for v in recorder.values],
+        },
+    }
+    small = prune(model, "slimming", 0.5, torch.zeros(2, 3, 32, 32))
+    records = [dense, _pruned_record(dense, "slimming", 0.5, pruned_widths(small))]
+    data = ia.layer_widths_data(records, 0.5)
+    assert len(data.layers) == 9  # the convolutions inside the residual blocks
+    assert [names for names, _ in data.groups()] == [
+        ["layerwise rule"],
+        [lw.SLIMMING, "slimming (recorded)"],
+    ]

@@ -282,10 +282,11 @@ def early_bird_figure(
             )
         )
 
-    for fired, now, color, width in (
-        (data.spline_fired, data.epoch, spline_color, data.window),
-        (data.mask_fired, data.epoch, mask_color, data.fifo - 1),
+    for fired, earliest, color, width in (
+        (data.spline_fired, data.spline_earliest, spline_color, data.window),
+        (data.mask_fired, data.mask_earliest, mask_color, data.fifo - 1),
     ):
+        now = data.epoch if data.epoch >= earliest else None  # the rule can decide by now
         for at, style, lw in ((fired, "--", 1.2), (now, "-", 2.0)):
             span = None if at is None else _window_cells(epochs, at, width)
             if span is None:

@@ -120,6 +120,7 @@ def _dense_model(dense: dict):
 
     state = random.getstate(), np.random.get_state(), torch.random.get_rng_state()  # noqa: NPY002
     try:
+        # the class count shapes only the classifier, which no rule prunes
         model = build_model(ExperimentConfig(**dense["config"]), num_classes=10)
     finally:
         random.setstate(state[0])
@@ -144,20 +145,21 @@ def _dense_model(dense: dict):
     return model
 
 
-def slimming_widths(dense: dict, ratios: Sequence[float]) -> dict:
-    """Network slimming's kept widths ``{ratio: {layer: width}}`` from a dense run's record,
-    by :func:`~spline_utils.pruning.criteria.slimming_units` on its last recorded scales."""
+def _slimming(model, ratio: float) -> dict:
     from ...pruning.criteria import default_layers, slimming_units
     from ...spline_view.model_walk import prunable_layers
 
-    model = _dense_model(dense)
     units = {n: m.weight.shape[0] for n, m in prunable_layers(model)}
     layers = default_layers(model)
-    out = {}
-    for ratio in ratios:
-        pruned = slimming_units(model, ratio, layers)
-        out[float(ratio)] = {n: units[n] - len(pruned[n]) for n in layers}
-    return out
+    pruned = slimming_units(model, ratio, layers)
+    return {n: units[n] - len(pruned[n]) for n in layers}
+
+
+def slimming_widths(dense: dict, ratios: Sequence[float]) -> dict:
+    """Network slimming's kept widths ``{ratio: {layer: width}}`` from a dense run's record,
+    by :func:`~spline_utils.pruning.criteria.slimming_units` on its last recorded scales."""
+    model = _dense_model(dense)
+    return {float(r): _slimming(model, r) for r in ratios}
 
 
 def recorded_widths(records: Sequence[dict], seed: int | None = None) -> dict:
@@ -177,7 +179,7 @@ def layer_widths_data(
     records: Sequence[dict],
     ratio: float = 0.5,
     seed: int | None = None,
-    _cache: dict | None = None,
+    cache: dict | None = None,
 ) -> LayerWidths:
     """Each layer's kept width at ``ratio`` under every rule available for one experiment.
 
@@ -186,6 +188,8 @@ def layer_widths_data(
             dense run (required) and any pruned runs.
         ratio: the pruning ratio, in (0, 1).
         seed: which experiment, when ``records`` hold several seeds.
+        cache: a dict that keeps the rebuilt dense network and slimming's widths between
+            calls with the same ``records`` (the widget's and the scrubber's).
 
     Returns:
         A :class:`LayerWidths`.
@@ -205,13 +209,17 @@ def layer_widths_data(
 
     ratio = round(check_ratio(ratio), 6)
     dense = _dense_record(records, seed)
-    cache = {} if _cache is None else _cache
+    cache = {} if cache is None else cache
+    if "model" not in cache:
+        from ...spline_view.model_walk import prunable_layers
+
+        cache["model"] = _dense_model(dense)
+        cache["units"] = {n: m.weight.shape[0] for n, m in prunable_layers(cache["model"])}
     if ratio not in cache:
-        cache.update(slimming_widths(dense, [ratio]))
+        cache[ratio] = _slimming(cache["model"], ratio)
     slim = cache[ratio]
     layers = list(slim)
-    model_units = _units(dense, cache)
-    units = [model_units[n] for n in layers]
+    units = [cache["units"][n] for n in layers]
     reference = select_units({n: np.zeros(u) for n, u in zip(layers, units)}, ratio)
     recorded = recorded_widths(records, dense["seed"])
     widths = {SLIMMING: [slim[n] for n in layers]}
@@ -229,14 +237,6 @@ def layer_widths_data(
         arch=dense.get("arch", ""),
         seed=int(dense["seed"]),
     )
-
-
-def _units(dense: dict, cache: dict) -> dict:
-    if "units" not in cache:
-        from ...spline_view.model_walk import prunable_layers
-
-        cache["units"] = {n: m.weight.shape[0] for n, m in prunable_layers(_dense_model(dense))}
-    return cache["units"]
 
 
 def layer_widths_figure(
@@ -317,7 +317,7 @@ def layer_widths_widget(
     cache: dict = {}
 
     def compute(ratio: float) -> LayerWidths:
-        return layer_widths_data(records, ratio, seed, _cache=cache)
+        return layer_widths_data(records, ratio, seed, cache=cache)
 
     def draw(data: LayerWidths):
         return layer_widths_figure(data=data), data.summary()
@@ -336,7 +336,7 @@ def layer_widths_scrubber(
     options = _ratios(records, seed, ratios)
     cache: dict = {}
     frames = frames_of(
-        lambda r: layer_widths_figure(data=layer_widths_data(records, r, seed, _cache=cache)),
+        lambda r: layer_widths_figure(data=layer_widths_data(records, r, seed, cache=cache)),
         options,
         dpi=check_int("dpi", dpi, 10),
     )
