@@ -1,6 +1,9 @@
 """Every bad input gets an error that names the problem (issue 13): a ValueError / TypeError whose
 message names the argument, never a silently wrong value or an obscure traceback."""
 
+import json
+import warnings
+
 import numpy as np
 import pytest
 import torch
@@ -1634,3 +1637,507 @@ def test_bad_chapter6_arguments(call, error, message):
 def test_bad_helper_arguments(call, error, message):
     with pytest.raises(error, match=message):
         call()
+
+
+# =========================================================================== issue 21
+# A second round of misuse: real bugs fixed at their cause, and every other bad input refused
+# with a message that names the argument (or a correct answer).
+
+
+# --------------------------------------------------------------------------- exact engine: a
+# Linear on a 3-D input adds its bias along the last axis (the sequential path added it along
+# axis 1 and found 2 regions, failing its own check)
+class _Wrapped(nn.Module):
+    """The same network behind a custom forward: the engine's forward-AD path."""
+
+    def __init__(self, inner):
+        super().__init__()
+        self.inner = inner
+
+    def forward(self, x):
+        return self.inner(x)
+
+
+def test_linear_on_a_3d_input_gets_its_bias_on_the_last_axis():
+    from spline_utils.partition.exact.engine import _EngineOptions
+
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(4, 3), nn.ReLU(), nn.Flatten(), nn.Linear(9, 2)).double()
+    plane = su.PlaneSlice.through(torch.randn(3, 3, 4, dtype=torch.float64))
+    log = []
+    part = su.exact_partition(model, (-3, 3, -3, 3), slice=plane, _options=_EngineOptions(log=log))
+    assert any(step == "sequential maps" for _, step in log)  # the path that had the bug
+    part.check(model)  # codes and affine maps of every region match the network
+    by_ad = su.exact_partition(_Wrapped(model), (-3, 3, -3, 3), slice=plane)
+    assert part.n_regions == by_ad.n_regions > 2
+    grid = su.grid_partition(model, (-3, 3, -3, 3), 200, slice=plane)
+    assert part.grid_coverage(grid) == 1.0
+
+
+# --------------------------------------------------------------------------- BatchNorm without
+# gamma and beta (affine=False) after a pruned layer: masking, removal and maps agree
+def _bn_plain(conv: bool = False):
+    torch.manual_seed(0)
+    if conv:
+        model = nn.Sequential(
+            nn.Conv2d(1, 4, 3), nn.BatchNorm2d(4, affine=False), nn.ReLU(), nn.Flatten(),
+            nn.Linear(4 * 4 * 4, 2),
+        )  # fmt: skip
+        x = torch.randn(64, 1, 6, 6)
+    else:
+        model = nn.Sequential(
+            nn.Linear(2, 4), nn.BatchNorm1d(4, affine=False), nn.ReLU(), nn.Linear(4, 2)
+        )
+        x = 3 * torch.randn(64, 2)
+    model.train()
+    with torch.no_grad():
+        model(x)  # running statistics far from (0, 1)
+    return model.eval(), x
+
+
+@pytest.mark.parametrize("conv", [False, True])
+def test_batchnorm_without_affine_after_a_pruned_layer(conv):
+    model, x = _bn_plain(conv)
+    mask = su.unit_mask(model, {"0": [1]})
+    masked = su.apply_mask(model, mask)
+    with torch.no_grad():
+        assert masked[1](masked[0](x))[:, 1].abs().max() == 0.0  # the pruned unit outputs 0
+    small = su.physical.remove_units(model, {"0": [1]}, x[:2])
+    torch.testing.assert_close(small(x), masked(x), rtol=0, atol=1e-6)
+    assert model[1].running_mean[1] != 0.0  # the dense model is unchanged
+    if not conv:  # the explicit product and the Jacobian give the same maps
+        for net in (model, masked):
+            a, b = su.mlp_region_affine_map(net, x[:8])
+            a_jac, b_jac = su.region_affine_map(net, x[:8])
+            torch.testing.assert_close(a, a_jac, rtol=0, atol=1e-5)
+            torch.testing.assert_close(b, b_jac, rtol=0, atol=1e-5)
+    with pytest.raises(ValueError, match=r"no learnable scale \(affine=False\): there is no gamma"):
+        su.criteria.slimming_units(model, 0.5)
+    with pytest.raises(ValueError, match=r"has none \(affine=False\)"):
+        su.criteria.unit_scores(model, "spline")
+
+
+# --------------------------------------------------------------------------- shared (tied)
+# modules: physical removal refuses them instead of returning a model that cannot run
+def test_removal_refuses_tied_layers_and_parameters():
+    shared = nn.Linear(3, 3)
+    tied = nn.Sequential(nn.Linear(2, 3), nn.ReLU(), shared, nn.ReLU(), shared, nn.Linear(3, 1))
+    with pytest.raises(ValueError, match=r"must not share \(tie\) layers.*'2' and '4'"):
+        su.physical.remove_units(tied, {"2": [0]}, torch.zeros(1, 2))
+    weights = nn.Sequential(nn.Linear(3, 3), nn.ReLU(), nn.Linear(3, 3), nn.ReLU(), nn.Linear(3, 1))
+    weights[2].weight = weights[0].weight  # one parameter in two layers
+    with pytest.raises(ValueError, match=r"'0.weight' and '2.weight' are the same"):
+        su.physical.remove_units(weights, {"0": [0]}, torch.zeros(1, 3))
+    relu = nn.ReLU()  # a shared module without state is harmless
+    net = nn.Sequential(nn.Linear(2, 4), relu, nn.Linear(4, 4), relu, nn.Linear(4, 1))
+    x = torch.randn(20, 2)
+    small = su.physical.remove_units(net, {"0": [1], "2": [0, 3]}, x[:1])
+    masked = su.apply_mask(net, su.unit_mask(net, {"0": [1], "2": [0, 3]}))
+    torch.testing.assert_close(small(x), masked(x), rtol=0, atol=1e-6)
+
+
+# --------------------------------------------------------------------------- domains: polygons
+# traced once, tolerances relative to the domain's own size, small regions of large domains kept
+def _star(turns: int = 2, points: int = 5):
+    angles = np.pi / 2 + 2 * np.pi * turns / points * np.arange(points)
+    return np.stack([np.cos(angles), np.sin(angles)], 1)
+
+
+@pytest.mark.parametrize(
+    "domain",
+    [
+        _star(),  # a pentagram: self-intersecting, every turn to the left
+        np.tile([[0.0, 0.0], [1.0, 0.0], [1.0, 1.0], [0.0, 1.0]], (2, 1)),  # a square, twice
+        _star(3, 7),  # a seven-pointed star, traced three times around
+    ],
+)
+def test_domains_that_are_not_traced_once_are_refused(domain):
+    with pytest.raises(ValueError, match="must be simple and traced once"):
+        su.exact_partition(_mlp(), domain)
+
+
+def _lines_through(centre: float, size: float, seed: int = 0):
+    """An MLP whose first-layer lines cross the box [centre, centre + size]^2."""
+    torch.manual_seed(seed)
+    model = su.make_mlp([2, 5, 5, 2]).double()
+    point = torch.full((2,), centre + size / 2, dtype=torch.float64)
+    with torch.no_grad():
+        shift = 0.2 * size * torch.randn(5, dtype=torch.float64)
+        model[0].bias.copy_(shift - model[0].weight @ point)
+    return model
+
+
+@pytest.mark.parametrize("centre, size", [(1e6, 1.0), (0.0, 1e-6), (-2e5, 3.0), (3.0, 1e-6)])
+def test_small_domains_and_domains_far_from_the_origin_are_valid(centre, size):
+    model = _lines_through(centre, size)
+    box = (centre, centre + size, centre, centre + size)
+    part = su.exact_partition(model, box)
+    part.check(model, tol=1e-6 * max(1.0, abs(centre)))
+    assert part.areas.sum() == pytest.approx(size * size, rel=1e-6)
+    grid = su.grid_partition(model, box, 200)
+    assert part.n_regions >= 4 and part.grid_coverage(grid) == 1.0
+    polygon = np.array([[centre, centre], [centre + size, centre], [centre, centre + size]])
+    assert su.exact_partition(model, polygon).areas.sum() == pytest.approx(size * size / 2)
+
+
+def test_degenerate_domains_are_still_refused():
+    with pytest.raises(ValueError, match="degenerate"):
+        su.exact_partition(_mlp(), np.array([[0.0, 0.0], [1.0, 1.0], [2.0, 2.0 + 1e-14]]))
+    with pytest.raises(ValueError, match="degenerate"):
+        su.exact_partition(_mlp(), np.array([[5.0, 5.0]] * 3))
+
+
+def test_a_large_domain_keeps_its_small_regions():
+    torch.manual_seed(0)
+    model = su.make_mlp([2, 8, 8, 1]).double()
+    large = su.exact_partition(model, (-1e6, 1e6, -1e6, 1e6))  # default min_area: 0.04 there
+    assert (
+        large.n_regions == su.exact_partition(model, (-1e6, 1e6, -1e6, 1e6), min_area=0).n_regions
+    )
+    assert large.areas.min() < 1e-14 * 4e12  # regions below min_area x the domain area are kept
+    large.check(model)
+    small = su.exact_partition(model, (-3, 3, -3, 3))
+    # every region of the small box is a region of the large one (the large box contains it)
+    assert {r.tobytes() for r in small.code_rows()} <= {r.tobytes() for r in large.code_rows()}
+
+
+# --------------------------------------------------------------------------- identical duplicate
+# units share one spline: the exact partition lists every unit the grid sees crossing
+def test_duplicate_units_are_listed_as_the_grid_lists_them():
+    model = su.make_mlp([2, 5, 3, 1]).double()
+    torch.manual_seed(0)
+    with torch.no_grad():
+        model[0].weight.copy_(torch.randn(5, 2, dtype=torch.float64))
+        model[0].bias.copy_(torch.randn(5, dtype=torch.float64))
+        model[0].weight[1], model[0].bias[1] = model[0].weight[0], model[0].bias[0]  # a twin
+        model[0].weight[3], model[0].bias[3] = -model[0].weight[2], -model[0].bias[2]  # mirrored
+        model[0].bias[4] = 100.0  # always active: cuts nothing
+    part = su.exact_partition(model, (-3, 3, -3, 3))
+    grid = su.grid_partition(model, (-3, 3, -3, 3), 101)
+    assert part.spline_units(0).tolist() == grid.crossing_units(0).tolist() == [0, 1, 2, 3]
+    for layer in range(len(part.codes)):
+        assert part.spline_units(layer).tolist() == grid.crossing_units(layer).tolist()
+
+
+# --------------------------------------------------------------------------- early-bird replay
+# and detectors: NaN distances, lists of different lengths, epochs that go backwards
+def test_a_nan_distance_is_refused_not_replayed():
+    from spline_utils.early_bird import replay_spline_detector
+
+    d = np.full((5, 5), 0.5)
+    np.fill_diagonal(d, 0.0)
+    d[4, 3] = d[3, 4] = 0.05
+    d[4, 2] = d[2, 4] = NAN  # max(0.05, nan) is 0.05 in Python: it would fire at epoch 4
+    assert replay_spline_detector(np.nan_to_num(d, nan=0.5), range(5), window=2) is None
+    with pytest.raises(ValueError, match="matrix must be finite, got 2 NaN/inf entries"):
+        replay_spline_detector(d, range(5), window=2)
+
+
+def test_mask_replay_needs_one_value_per_epoch_and_finite_scales():
+    from spline_utils.early_bird import replay_mask_detector
+    from spline_utils.early_bird.replay import gamma_mask
+
+    values = [np.random.default_rng(i).random(10) for i in range(6)]
+    with pytest.raises(ValueError, match="6 values and 4 epochs"):
+        replay_mask_detector(values, [0, 1, 2, 3], 0.5, fifo=2)
+    with pytest.raises(ValueError, match=r"epochs must be increasing \(each epoch once\)"):
+        replay_mask_detector(values, [0, 1, 3, 2, 4, 5], 0.5, fifo=2)
+    gamma = values[0].copy()
+    gamma[3] = NAN  # NaN compares False: the mask would silently drop it
+    with pytest.raises(ValueError, match="gamma must be finite, got 1 NaN/inf entries"):
+        gamma_mask(gamma, 0.5)
+    with pytest.raises(ValueError, match="gamma must have 1 dimension"):
+        gamma_mask(np.ones((2, 3)), 0.5)
+
+
+def test_detectors_refuse_epochs_that_go_backwards():
+    from spline_utils.early_bird import MaskEBDetector, SplineEBDetector, training_record
+    from spline_utils.early_bird.replay import GammaRecorder
+
+    codes = su.packed_codes(_mlp(), torch.randn(10, 2))
+    spline = SplineEBDetector(torch.randn(10, 2), window=2, keep_all=True)
+    spline.update_codes(codes, 1)
+    spline.update_codes(codes, 2)
+    for epoch in (2, 1):
+        with pytest.raises(ValueError, match=f"got {epoch} after epoch 2"):
+            spline.update_codes(codes, epoch)
+    assert spline.epochs == [1, 2]  # the refused calls changed nothing
+    masks = MaskEBDetector(ratios=(0.5,))
+    masks.update_masks({0.5: np.zeros(4, bool)}, 3)
+    with pytest.raises(ValueError, match="got 2 after epoch 3"):
+        masks.update_masks({0.5: np.zeros(4, bool)}, 2)
+    gammas = GammaRecorder()
+    for epoch in (0, 1):
+        gammas(_bn_mlp(), epoch)
+    with pytest.raises(ValueError, match=r"code_epochs must be increasing.*\[2, 1\]"):
+        training_record(0, spline.history, [2, 1], gammas)
+
+
+# --------------------------------------------------------------------------- ratios and ties:
+# ratio 0 prunes nothing, exact counts where ties are broken, a warning where the early-bird
+# rule keeps its ties, and no layer loses all its channels
+def _bn_net(gammas):
+    model = nn.Sequential(
+        nn.Linear(2, 6), nn.BatchNorm1d(6), nn.ReLU(), nn.Linear(6, 6), nn.BatchNorm1d(6),
+        nn.ReLU(), nn.Linear(6, 1),
+    ).eval()  # fmt: skip
+    with torch.no_grad():
+        model[1].weight.copy_(torch.as_tensor(gammas[0]))
+        model[4].weight.copy_(torch.as_tensor(gammas[1]))
+    return model
+
+
+def test_ratio_zero_prunes_nothing():
+    model = _bn_net([torch.rand(6), torch.rand(6)])
+    assert su.criteria.slimming_units(model, 0.0) == {"0": [], "3": []}
+    tied = _bn_net([torch.ones(6), torch.ones(6)])  # fresh BatchNorms: every gamma is 1
+    assert su.criteria.slimming_units(tied, 0.0) == {"0": [], "3": []}
+    scores = {"a": np.ones(6), "b": np.zeros(6)}
+    assert su.criteria.select_units(scores, 0.0, scope="global") == {"a": [], "b": []}
+    assert su.criteria.select_units(scores, 0.0) == {"a": [], "b": []}
+
+
+def test_slimming_keeps_the_early_bird_rule_and_warns_about_its_ties():
+    from spline_utils.pruning.selection import TiedThresholdWarning
+
+    distinct = _bn_net([torch.arange(1.0, 12.0, 2) / 10, torch.arange(2.0, 13.0, 2) / 10])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # distinct scales: the paper's count, no warning
+        pruned = su.criteria.slimming_units(distinct, 0.5)
+    assert sum(map(len, pruned.values())) == int(12 * 0.5) + 1
+    tied = _bn_net([torch.ones(6), torch.full((6,), 0.5)])
+    with pytest.warns(TiedThresholdWarning, match=r"drops 12 of 12 \(100%\), not about 50%"):
+        pruned = su.criteria.slimming_units(tied, 0.5)
+    assert {k: len(v) for k, v in pruned.items()} == {"0": 5, "3": 5}  # each keeps one
+    with pytest.warns(TiedThresholdWarning):
+        mask = su.early_bird.bn_channel_mask(tied, 0.5)
+    assert not mask.any()  # the paper's detector mask, kept as it is
+    from spline_utils.early_bird.replay import gamma_mask, mask_distances
+
+    with pytest.warns(TiedThresholdWarning):
+        gamma_mask(np.ones(12), 0.5)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # the replay reproduces the paper's ties silently
+        assert mask_distances([np.ones(12), np.arange(12.0)], 0.5)[0, 1] == pytest.approx(5 / 12)
+
+
+def test_tied_scores_are_broken_so_the_count_is_exact():
+    scores = {"a": np.ones(6), "b": np.ones(6)}
+    assert su.criteria.select_units(scores, 0.5, scope="global") == {
+        "a": [1, 2, 3],
+        "b": [1, 2, 3],
+    }  # 6 of 12, not 10
+    assert su.criteria.select_units(scores, 0.5) == {"a": [0, 1, 2], "b": [0, 1, 2]}
+    for ratio in (0.25, 0.5, 0.75, 0.9):
+        for scope in ("layerwise", "global"):
+            pruned = su.criteria.select_units({"a": np.ones(4), "b": np.ones(8)}, ratio, scope)
+            assert all(len(pruned[k]) < n for k, n in (("a", 4), ("b", 8)))  # one unit kept
+            if scope == "global":
+                assert sum(map(len, pruned.values())) == min(round(ratio * 12), 10)
+    zero = {"a": np.array([0.0, 0.0, 0.0, 1.0]), "b": np.zeros(4)}  # b: all zero, all tied
+    pruned = su.criteria.select_units(zero, 0.5, scope="global")
+    assert sum(map(len, pruned.values())) == 4 and len(pruned["b"]) <= 3
+
+
+# --------------------------------------------------------------------------- the support check:
+# a compiled model, and a forward that mixes the inputs of a batch
+class _MixesTheBatch(nn.Module):
+    def __init__(self, how):
+        super().__init__()
+        torch.manual_seed(0)
+        self.a, self.relu, self.b, self.how = nn.Linear(2, 4), nn.ReLU(), nn.Linear(4, 2), how
+
+    def forward(self, x):
+        h = self.a(x)
+        if self.how == "mean":
+            h = h - h.mean(0)
+        elif self.how == "mean-all":
+            h = h - torch.mean(h)
+        elif self.how == "cat":
+            h = torch.cat([h, h])
+        elif self.how == "first-row":
+            h = h - h[:1]
+        elif self.how == "own-mean":  # per input: allowed
+            h = h - h.mean(1, keepdim=True)
+        return self.b(self.relu(h))
+
+
+def test_a_compiled_model_is_refused_naming_the_original_module():
+    compiled = torch.compile(_MixesTheBatch("own-mean"))
+    with pytest.raises(ValueError, match=r"torch.compile'd _MixesTheBatch.*model._orig_mod"):
+        su.check_supported(compiled)
+    with pytest.raises(ValueError, match="torch.compile'd"):
+        su.activation_codes(compiled, torch.randn(3, 2))
+    su.check_supported(compiled._orig_mod)  # the original module passes
+    hidden = torch.compile(_Custom(lambda m, h, x: h * h))
+    with pytest.raises(ValueError, match="multiplies two tensors"):
+        su.check_supported(hidden._orig_mod)  # what compiling hid from the trace
+
+
+@pytest.mark.parametrize(
+    "how, message",
+    [
+        ("mean", r"averages over the batch dimension \(dim 0\)"),
+        ("mean-all", "averages over every entry, the batch dimension included"),
+        ("cat", r"concatenates along the batch dimension \(dim 0\)"),
+    ],
+)
+def test_operations_over_the_batch_are_refused_by_the_trace(how, message):
+    with pytest.raises(ValueError, match=message):
+        su.check_supported(_MixesTheBatch(how))
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda m, x: su.activation_codes(m, x),
+        lambda m, x: su.packed_codes(m, x),
+        lambda m, x: su.region_affine_map(m, x),
+        lambda m, x: su.grid_partition(m, (-1, 1, -1, 1), 5),
+        lambda m, x: su.exact_partition(m, (-1, 1, -1, 1)),
+        lambda m, x: su.activation_codes(m, x[:1]),  # one input: compared with shifted copies
+    ],
+)
+def test_a_forward_that_mixes_the_batch_is_refused_where_inputs_are_given(call):
+    model, x = _MixesTheBatch("first-row"), torch.randn(6, 2)
+    su.check_supported(model)  # the trace cannot see it: x[:1] is an ordinary index
+    with pytest.raises(ValueError, match="mixes the inputs of a batch"):
+        call(model, x)
+
+
+def test_a_forward_that_treats_inputs_alone_still_passes():
+    model, x = _MixesTheBatch("own-mean"), torch.randn(6, 2)
+    codes = su.activation_codes(model, x)
+    alone = [su.activation_codes(model, x[i : i + 1])[0].values for i in range(6)]
+    assert torch.equal(codes[0].values, torch.cat(alone))
+    part = su.exact_partition(model, (-2, 2, -2, 2))
+    part.check(model)
+
+
+# --------------------------------------------------------------------------- codes: windows of
+# more than 256 positions, and models without a code layer
+def test_window_positions_beyond_255_are_kept_exactly():
+    model = nn.Sequential(nn.MaxPool2d((1, 257)), nn.Flatten(), nn.Linear(1, 1)).double()
+    x = torch.randn(3, 1, 1, 257, dtype=torch.float64)
+    x[0, 0, 0, 256], x[1, 0, 0, 255] = 100.0, 100.0  # the last positions win
+    codes = su.activation_codes(model, x)
+    assert codes[0].values.flatten().tolist()[:2] == [256, 255]
+    packed = su.packed_codes(model, x)
+    bits = su.unpack_bits(torch.as_tensor(packed.data[0]), packed.n_bits[0]).long()
+    assert (bits * 2 ** torch.arange(8, -1, -1)).sum(1).tolist() == codes[
+        0
+    ].values.flatten().tolist()
+    plane = su.PlaneSlice.through(x[:1])
+    part = su.exact_partition(model, (-1, 1, -1, 1), slice=plane)
+    assert part.codes[0].max() == 256 and part.code_bits() == [9]
+
+
+@pytest.mark.parametrize(
+    "call",
+    [lambda m, x: su.activation_codes(m, x), lambda m, x: su.packed_codes(m, x)],
+)
+def test_a_model_without_code_layers_has_no_codes(call):
+    with pytest.raises(ValueError, match="model Sequential has no code layer"):
+        call(nn.Sequential(nn.Linear(2, 3), nn.Linear(3, 1)), torch.randn(4, 2))
+    with pytest.raises(ValueError, match=r"no code layer of the kinds \('maxpool',\)"):
+        su.packed_codes(_mlp(), torch.randn(4, 2), kinds=("maxpool",))
+
+
+# --------------------------------------------------------------------------- the command line
+# and the results loaders: one line naming the flag or the file, nothing written by a refusal
+def _run_cli(args, capsys):
+    """``main(args)``: (exit status, stderr lines); argparse's own exits included."""
+    from spline_utils.experiments.cli import main
+
+    try:
+        status = main(args)
+    except SystemExit as exc:
+        status = exc.code
+    err = capsys.readouterr().err.strip().splitlines()
+    return status, err
+
+
+def _files(folder):
+    return sorted(str(p.relative_to(folder)) for p in folder.rglob("*"))
+
+
+def test_command_line_errors_are_one_line_and_leave_nothing(tmp_path, capsys):
+    run = ["run", "--mode", "quick", "--dense-only"]
+    (tmp_path / "a-file").write_text("")
+    tag = "digits32-vgg16-w0.125-seed0"
+    truncated = tmp_path / "truncated" / tag / "experiment.json"
+    truncated.parent.mkdir(parents=True)
+    truncated.write_text('{"seed": 0, "arch"')
+    listed = tmp_path / "listed" / tag / "experiment.json"
+    listed.parent.mkdir(parents=True)
+    listed.write_text("[1, 2]")
+    before = _files(tmp_path)
+    cases = [
+        ([*run, "--threads", "-1", "--out", str(tmp_path / "x")], "--threads must be"),
+        ([*run, "--threads", "0", "--out", str(tmp_path / "x")], "--threads must be"),
+        ([*run, "--out", str(tmp_path / "a-file")], "a-file is a file"),
+        ([*run, "--out", str(tmp_path / "a-file" / "deeper")], "a-file is a file"),
+        ([*run, "--ratios", "0.5", "0.5", "--out", str(tmp_path / "x")], "--ratios: ratios must"),
+        ([*run, "--ratios", "0.5", "0.501", "--out", str(tmp_path / "x")], "distinct to the"),
+        ([*run, "--out", str(tmp_path / "truncated")], "experiment.json is not valid JSON"),
+        ([*run, "--out", str(tmp_path / "listed")], "experiment.json must hold a JSON object"),
+    ]
+    for args, message in cases:
+        status, err = _run_cli(args, capsys)
+        assert status != 0 and len(err) == 1 and message in err[0], (args, err)
+        assert "Traceback" not in err[0]
+        assert _files(tmp_path) == before, args  # nothing written
+
+
+def _result(**fields):
+    record = {
+        "schema": "spline-pruning-book/run-result/v1",
+        "run": "dense",
+        "protocol": "dense",
+        "dataset": "digits32",
+        "arch": "vgg16",
+        "seed": 0,
+        "smoke": True,
+        "metrics": {"test_acc": 0.5},
+        "history": [],
+        "provenance": {"device": "cpu", "date": "2026-01-01"},
+    }
+    record.update(fields)
+    return {k: v for k, v in record.items() if v is not None}
+
+
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ('{"schema": "spline-pruning-book/run-result/v1", "run"', "is not valid JSON"),
+        ("[1, 2, 3]", "must hold a JSON object, got a JSON list"),
+        (json.dumps(_result(metrics=None)), "has no metrics: it is incomplete"),
+        (json.dumps(_result(metrics=[1])), "metrics must be a JSON object"),
+        (json.dumps(_result(provenance={"device": "cpu"})), "its provenance has no date"),
+    ],
+)
+def test_bad_results_files_are_named(tmp_path, capsys, text, message):
+    from spline_utils.experiments.results_files import load_records, load_results
+
+    path = tmp_path / "run" / "dense.json"
+    path.parent.mkdir()
+    path.write_text(text)
+    for load in (load_results, load_records):
+        with pytest.raises(ValueError, match=message) as info:
+            load(tmp_path)
+        assert str(path) in str(info.value)
+    status, err = _run_cli(["table", str(tmp_path)], capsys)
+    assert status == 1 and len(err) == 1 and str(path) in err[0] and message.split()[0] in err[0]
+
+
+def test_results_loaders_agree_on_a_missing_folder(tmp_path):
+    from spline_utils.experiments.results_files import load_records, load_results
+
+    for load in (load_results, load_records):
+        with pytest.raises(FileNotFoundError, match=f"no results folder {tmp_path / 'none'}"):
+            load(tmp_path / "none")
+    (tmp_path / "other.json").write_text('{"schema": "something else"}')  # skipped
+    (tmp_path / "dense.json").write_text(json.dumps(_result()))
+    assert len(load_results(tmp_path)) == len(load_records(tmp_path)) == 1
+    (tmp_path / "empty").mkdir()
+    assert load_results(tmp_path / "empty").empty and load_records(tmp_path / "empty") == []

@@ -134,7 +134,18 @@ def training_record(seed: int, code_sets, code_epochs, gammas) -> dict:
 
     code_epochs = list(code_epochs)
     if len(code_sets) != len(code_epochs) or not code_sets:
-        raise ValueError("code_sets and code_epochs must be non-empty and of equal length")
+        raise ValueError(
+            f"code_sets and code_epochs must be non-empty and of equal length, got "
+            f"{len(code_sets)} code sets and {len(code_epochs)} epochs"
+        )
+    epochs = [check_int("code_epochs entry", e, 0) for e in code_epochs]
+    if epochs != sorted(set(epochs)):
+        raise ValueError(f"code_epochs must be increasing (each epoch once), got {epochs}")
+    if len(gammas.values) != len(gammas.epochs):
+        raise ValueError(
+            f"gammas must hold one record per epoch, got {len(gammas.values)} records for "
+            f"{len(gammas.epochs)} epochs"
+        )
     return {
         "seed": int(seed),
         "code_distances": {"epochs": code_epochs, "matrix": distance_matrix(code_sets).tolist()},

@@ -45,7 +45,16 @@ def check_channel_mask(name: str, mask) -> np.ndarray:
 
 def bn_channel_mask(model: nn.Module, ratio: float) -> np.ndarray:
     """The EB paper's channel mask (bool, all BN channels concatenated in registration order):
-    ``|gamma| > sorted(|gamma|)[int(total * ratio)]`` (strictly greater)."""
+    ``|gamma| > sorted(|gamma|)[int(total * ratio)]`` (strictly greater).
+
+    The paper's rule is kept deliberately, ties included, so that the detector is the paper's:
+    channels tied at the threshold are all dropped, and a network whose scales are all equal
+    (as at initialisation) keeps none. A
+    :class:`~spline_utils.pruning.selection.TiedThresholdWarning` says so when ties make the
+    dropped count exceed the rule's ``int(total * ratio) + 1`` by more than one channel per
+    BatchNorm layer (:func:`~spline_utils.pruning.selection.eb_threshold`)."""
+    from ..pruning.selection import eb_threshold
+
     ratio = check_fraction("pruning ratio p", ratio, low_open=True, high_open=True)
     check_module("model", model)
     gammas = [
@@ -57,8 +66,8 @@ def bn_channel_mask(model: nn.Module, ratio: float) -> np.ndarray:
         raise ValueError("the model has no BatchNorm layer with a scale gamma")
     gamma = torch.cat(gammas).to(torch.float64)
     check_finite("the BatchNorm scales gamma", gamma)
-    threshold = torch.sort(gamma).values[int(len(gamma) * ratio)]
-    return (gamma > threshold).numpy()
+    gamma = gamma.numpy()
+    return gamma > eb_threshold(gamma, ratio, len(gammas), "BatchNorm |gamma|")
 
 
 def mask_distance(a: np.ndarray, b: np.ndarray) -> float:
@@ -125,6 +134,7 @@ class MaskEBDetector:
         self.fired_epoch: dict[float, int | None] = {p: None for p in self.ratios}
         self.distances: dict[float, list[float]] = {p: [] for p in self.ratios}
         self.tickets: dict[float, dict] = {}  # ratio -> the model's state_dict when it fired
+        self.last_epoch: int | None = None  # the epoch of the previous call
 
     def __call__(self, model: nn.Module, epoch: int) -> dict[float, bool]:
         fired = self.update_masks({p: bn_channel_mask(model, p) for p in self.ratios}, epoch)
@@ -134,13 +144,21 @@ class MaskEBDetector:
         return fired
 
     def update_masks(self, masks: dict[float, np.ndarray], epoch: int) -> dict[float, bool]:
-        """Add one epoch's masks (ratio -> bool mask); returns which detectors fire now."""
+        """Add one epoch's masks (ratio -> bool mask); returns which detectors fire now.
+        ``epoch`` must be greater than the epoch of the previous call (``ValueError``
+        otherwise)."""
         missing = [p for p in self.ratios if not isinstance(masks, dict) or p not in masks]
         if missing:
             raise ValueError(
                 f"masks must hold a mask for every ratio {self.ratios}; missing {missing}"
             )
         epoch = check_int("epoch", epoch, 0)
+        last = getattr(self, "last_epoch", None)  # absent from detectors pickled before it
+        if last is not None and epoch <= last:
+            raise ValueError(
+                f"epoch must increase from one call to the next: got {epoch} after epoch {last} "
+                "(a detector sees each epoch once, in order)"
+            )
         checked = {p: check_channel_mask(f"masks[{p}]", masks[p]) for p in self.ratios}
         fired = {}
         for p in self.ratios:
@@ -160,4 +178,5 @@ class MaskEBDetector:
             fired[p] = self.fired_epoch[p] is None and full and largest <= self.threshold
             if fired[p]:
                 self.fired_epoch[p] = epoch
+        self.last_epoch = epoch
         return fired

@@ -19,13 +19,14 @@ so allows firing at epoch ``w``. The mask detector's FIFO of ``f`` masks is the 
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 
 import numpy as np
 import torch
 from torch import nn
 
-from .._validate import check_bool, check_fraction, check_int, check_module
+from .._validate import check_array, check_bool, check_fraction, check_int, check_module
 from .mask_detector import mask_distance
 
 __all__ = [
@@ -89,10 +90,17 @@ def gamma_mask(
 ) -> np.ndarray:
     """The early-bird paper's channel mask from recorded scales: keep ``|gamma|`` strictly above
     the value at index ``int(total * ratio)`` of their ascending sort (as
-    :func:`~spline_utils.early_bird.mask_detector.bn_channel_mask`). ``kinds`` (e.g.
-    ``("BatchNorm2d",)``, the released code's choice) keeps only those layers, described by
-    ``layers`` as :attr:`GammaRecorder.layers`."""
-    gamma = np.asarray(gamma, np.float64)
+    :func:`~spline_utils.early_bird.mask_detector.bn_channel_mask`, ties included: channels
+    tied at the threshold are all dropped, with a
+    :class:`~spline_utils.pruning.selection.TiedThresholdWarning` when that adds more than one
+    channel per layer). ``gamma``: the recorded scales (total channels,), finite. ``kinds``
+    (e.g. ``("BatchNorm2d",)``, the released code's choice) keeps only those layers, described
+    by ``layers`` as :attr:`GammaRecorder.layers`."""
+    from ..pruning.selection import eb_threshold
+
+    gamma = check_array("gamma", gamma, dim=1)  # NaN would compare False: an all-False mask
+    if not len(gamma):
+        raise ValueError("gamma must hold one |gamma| per BatchNorm channel, got an empty array")
     ratio = check_fraction("ratio", ratio, low_open=True, high_open=True)
     if kinds is not None:
         if layers is None:
@@ -101,8 +109,8 @@ def gamma_mask(
         if len(keep) != len(gamma) or not keep.any():
             raise ValueError(f"layers do not describe these {len(gamma)} scales, or none is kept")
         gamma = gamma[keep]
-    threshold = np.sort(gamma, kind="stable")[int(len(gamma) * ratio)]
-    return gamma > threshold
+    n_layers = 1 if layers is None else sum(kinds is None or k in kinds for _, k, _ in layers)
+    return gamma > eb_threshold(gamma, ratio, n_layers, "recorded |gamma|")
 
 
 def earliest_possible_epoch(window: int, include_initial: bool = False) -> int:
@@ -115,7 +123,7 @@ def earliest_possible_epoch(window: int, include_initial: bool = False) -> int:
 def _states(epochs: Sequence[int], include_initial: bool) -> list[int]:
     epochs = [check_int("epochs entry", e, 0) for e in epochs]
     if epochs != sorted(set(epochs)):
-        raise ValueError(f"epochs must be increasing, got {epochs}")
+        raise ValueError(f"epochs must be increasing (each epoch once), got {epochs}")
     chosen = [i for i, e in enumerate(epochs) if e >= (0 if include_initial else 1)]
     if include_initial and (not chosen or epochs[chosen[0]] != 0):
         raise ValueError("include_initial needs the untrained state (epoch 0) among the records")
@@ -170,9 +178,15 @@ def replay_spline_detector(
         >>> replay_spline_detector(d, [0, 1, 2, 3], window=1, threshold=0.16, include_initial=True)
         2
     """
-    matrix = np.asarray(matrix, np.float64)
-    if matrix.ndim != 2 or matrix.shape != (len(epochs), len(epochs)):
-        raise ValueError(f"matrix must be ({len(epochs)}, {len(epochs)}), got {matrix.shape}")
+    epochs = list(epochs)
+    # a NaN distance would compare False with the threshold and let the rule fire (or not) at
+    # random: refused, as is any inf
+    matrix = check_array("matrix", matrix, dim=2)
+    if matrix.shape != (len(epochs), len(epochs)):
+        raise ValueError(
+            f"matrix must be ({len(epochs)}, {len(epochs)}), one row and column per epoch of "
+            f"epochs, got {matrix.shape}"
+        )
     window = check_int("window", window, 1)
     threshold = check_fraction("threshold", threshold, low_open=True)
     indices = _states(epochs, check_bool("include_initial", include_initial))
@@ -182,8 +196,16 @@ def replay_spline_detector(
 def mask_distances(
     values: Sequence[np.ndarray], ratio: float, layers=None, kinds=None
 ) -> np.ndarray:
-    """(E, E) normalised Hamming distances between the channel masks of recorded scales."""
-    masks = [gamma_mask(v, ratio, layers, kinds) for v in values]
+    """(E, E) normalised Hamming distances between the channel masks of recorded scales.
+
+    The replay reproduces the paper's detector, ties included (the untrained network's scales
+    are all 1, and its mask keeps no channel), so the tie warning of :func:`gamma_mask` is not
+    raised here."""
+    from ..pruning.selection import TiedThresholdWarning
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", TiedThresholdWarning)
+        masks = [gamma_mask(v, ratio, layers, kinds) for v in values]
     out = np.zeros((len(masks), len(masks)))
     for i in range(len(masks)):
         for j in range(i + 1, len(masks)):
@@ -212,6 +234,12 @@ def replay_mask_detector(
     """
     fifo = check_int("fifo", fifo, 2)
     threshold = check_fraction("threshold", threshold)
+    values, epochs = list(values), list(epochs)
+    if len(values) != len(epochs):
+        raise ValueError(
+            f"values and epochs must have one entry per recorded epoch, got {len(values)} "
+            f"values and {len(epochs)} epochs"
+        )
     indices = _states(epochs, check_bool("include_initial", include_initial))
     matrix = mask_distances(values, ratio, layers, kinds)
     return _replay(lambda a, b: matrix[a, b], indices, epochs, fifo - 1, threshold, strict=False)

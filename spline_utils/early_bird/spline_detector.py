@@ -253,10 +253,16 @@ class SplineEBDetector:
         return fired
 
     def update_codes(self, codes: PackedCodes, epoch: int) -> bool:
-        """Add one epoch's code set; returns True at the epoch the detector fires."""
+        """Add one epoch's code set; returns True at the epoch the detector fires. ``epoch``
+        must be greater than the epoch of the previous call (``ValueError`` otherwise)."""
         if not isinstance(codes, PackedCodes):
             raise TypeError(f"codes must be PackedCodes, got {type(codes).__name__}")
         epoch = check_int("epoch", epoch, 0)
+        if self.epochs and epoch <= self.epochs[-1]:
+            raise ValueError(
+                f"epoch must increase from one call to the next: got {epoch} after epoch "
+                f"{self.epochs[-1]} (a detector sees each epoch once, in order)"
+            )
         if self.recent and (
             codes.names != self.recent[-1].names
             or codes.n_bits != self.recent[-1].n_bits

@@ -1,6 +1,11 @@
 """The command line of the experiments:
 ``python -m spline_utils.experiments {run,table,trajectory} ...``
-(see :mod:`spline_utils.experiments.protocols` for what a run does)."""
+(see :mod:`spline_utils.experiments.protocols` for what a run does).
+
+Every error of the command line -- a bad flag, an unusable ``--out`` folder, an invalid or
+truncated JSON file -- ends in one line on stderr naming the flag or the file, and a non-zero
+exit status, never a traceback. A ``run`` checks its arguments and its experiment folder before
+it loads any data or writes any file, so a refused run leaves nothing behind."""
 
 from __future__ import annotations
 
@@ -13,14 +18,52 @@ import torch
 
 from ..mode import run_mode
 from . import distributed as ddp
-from .config import ARCHS, ExperimentConfig, preset
+from .config import ARCHS, ExperimentConfig, check_experiment_folder, preset
 from .protocols import run_experiment
 from .results_files import DETECTORS, METHODS, load_results
 from .resumable_training import Schedule
 
 
+class _Parser(argparse.ArgumentParser):
+    """An argument parser whose errors are one line on stderr (exit status 2)."""
+
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
+
+
+def _fail(message: str, status: int = 1) -> int:
+    """Print one error line on stderr; return the exit status."""
+    print(f"error: {' '.join(str(message).split())}", file=sys.stderr)
+    return status
+
+
+#: the settings whose errors (``"ratios must be ..."``) name a flag of ``run``
+_FLAGGED = (
+    "seed",
+    "methods",
+    "detectors",
+    "ratios",
+    "eb_runs",
+    "train_size",
+    "epochs",
+    "finetune_epochs",
+    "batch_size",
+    "lr",
+    "bn_l1",
+    "width",
+    "canvas",
+    "record_codes",
+)
+
+
+def _with_flag(message: str) -> str:
+    """``"--ratios: ratios must be ..."`` for a message about a setting that a flag sets."""
+    first = message.split(" ", 1)[0]
+    return f"--{first.replace('_', '-')}: {message}" if first in _FLAGGED else message
+
+
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="python -m spline_utils.experiments",
         description="Spline-pruning experiments of Chapter 6 (resumable).",
     )
@@ -152,13 +195,15 @@ def main(argv: list[str] | None = None) -> int:
             try:
                 print(f"wrote {write_code_trajectory(folder)}")
             except (OSError, ValueError) as err:
-                print(f"error: {folder}: {err}", file=sys.stderr)
-                return 1
+                return _fail(f"{folder}: {err}")
         return 0
     if args.command == "table":
         if not Path(args.folder).is_dir():
             parser.error(f"no results folder {args.folder!r}")
-        frame = load_results(args.folder)
+        try:
+            frame = load_results(args.folder)
+        except (OSError, ValueError) as err:  # an invalid JSON or an incomplete results file
+            return _fail(err)
         if frame.empty:
             print(f"no results files under {args.folder}")
             return 1
@@ -176,18 +221,23 @@ def main(argv: list[str] | None = None) -> int:
         ]
         print(frame[[c for c in cols if c in frame]].to_string(index=False))
         return 0
+    if args.threads is not None and args.threads < 1:
+        parser.error(f"--threads must be a number of CPU threads >= 1, got {args.threads}")
     try:
         config = config_from_args(args)
-    except ValueError as err:
-        parser.error(str(err))
+    except (TypeError, ValueError) as err:
+        parser.error(_with_flag(str(err)))
+    try:  # before any data is loaded or any file written: a refused run leaves nothing
+        check_experiment_folder(config)
+    except (OSError, ValueError) as err:
+        return _fail(err)
     if args.threads:
         torch.set_num_threads(args.threads)
     try:
         records = run_experiment(config, progress=args.progress, only_dense=args.dense_only)
         main_process = ddp.is_main()
-    except (RuntimeError, ValueError) as err:  # e.g. CIFAR missing while offline, a folder in use
-        print(f"error: {err}", file=sys.stderr)
-        return 1
+    except (OSError, RuntimeError, ValueError) as err:  # e.g. CIFAR missing while offline
+        return _fail(err)
     finally:
         ddp.teardown()
     if main_process:

@@ -141,6 +141,12 @@ class ExperimentConfig:
             raise ValueError(
                 f"ratios must be fractions in (0, 1), e.g. 0.3 0.5 0.7; got {list(self.ratios)}"
             )
+        percents = [int(round(r * 100)) for r in self.ratios]
+        if len(set(percents)) != len(percents):
+            raise ValueError(
+                "ratios must be distinct to the percent (runs are named by it, e.g. "
+                f"prune-slimming-p50), got {list(self.ratios)}"
+            )
         if self.record_codes == 1:
             raise ValueError(
                 f"record_codes must be 0 (off) or a canvas side >= 2, got {self.record_codes}"
@@ -279,13 +285,29 @@ def experiment_settings(config: ExperimentConfig) -> dict:
 def check_experiment_folder(config: ExperimentConfig) -> None:
     """Refuse to resume or reuse an experiment folder made with different settings (recorded
     in its ``experiment.json``): its checkpoints and results files would silently stand for
-    another experiment."""
+    another experiment. Also refuse a folder that cannot be made (a file where a folder of
+    its path should be) and an ``experiment.json`` that is not a JSON object (e.g. truncated):
+    ``ValueError`` naming the path. Writes nothing."""
+    for where in (config.folder, *config.folder.parents):
+        if where.exists():
+            if not where.is_dir():
+                raise ValueError(
+                    f"out must be a folder, but {where} is a file: the experiment folder "
+                    f"{config.folder} cannot be made there (pass another --out)"
+                )
+            break
     path = config.folder / "experiment.json"
     if not path.exists():
         return
+    try:
+        recorded = read_json(path)
+    except ValueError as err:
+        raise ValueError(
+            f"{err}; delete {path} (or the folder {config.folder}) to start afresh"
+        ) from None
     mine, theirs = (
         experiment_settings(config),
-        {k: v for k, v in read_json(path).items() if k not in _FREE_FIELDS},
+        {k: v for k, v in recorded.items() if k not in _FREE_FIELDS},
     )
     changed = sorted(k for k in set(mine) | set(theirs) if mine.get(k) != theirs.get(k))
     if changed:

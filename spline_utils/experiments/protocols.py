@@ -72,8 +72,8 @@ from .config import (
 )
 from .image_data import ImageData, load_images
 from .progress import progress_bar
-from .provenance import RESULT_SCHEMA, provenance, read_json, write_json
-from .results_files import METHODS
+from .provenance import RESULT_SCHEMA, provenance, write_json
+from .results_files import METHODS, read_record
 from .resumable_training import evaluate, train
 
 _SCORED = {
@@ -236,7 +236,7 @@ class _Experiment:
         )
         self.dense, self.dense_result = model, result
         if self.result_path("dense").exists():
-            return read_json(self.result_path("dense"))
+            return read_record(self.result_path("dense"))
         measured = self.measure(model)
         per_epoch = self.epoch_flops(model)
         eb = {}
@@ -292,7 +292,7 @@ class _Experiment:
         the ticket cost, counted into the run's training FLOPs."""
         config = self.config
         if self.result_path(run).exists():
-            return read_json(self.result_path(run))
+            return read_record(self.result_path(run))
         seed_everything(config.seed, deterministic=False)
         small = prune(start, method, ratio, self.example, config.seed, self.criterion_batch)
         acc_pruned = evaluate(small, self.data, self.amp)
@@ -308,7 +308,7 @@ class _Experiment:
             self.progress,
             desc=f"{config.tag} {run}",
         )
-        dense_metrics = read_json(self.result_path("dense"))["metrics"]
+        dense_metrics = read_record(self.result_path("dense"))["metrics"]
         measured = self.measure(small)
         dense_throughput = self.measure(self.dense)["throughput"]  # measured beside the pruned one
         small_epoch = self.epoch_flops(small)

@@ -121,8 +121,23 @@ def write_device_record(
 
 
 def read_json(path: str | Path) -> dict:
-    with open(path) as f:
-        return json.load(f)
+    """The JSON object (a dict) stored in the file ``path``.
+
+    Raises:
+        FileNotFoundError: there is no such file.
+        ValueError: the file is not valid JSON (e.g. truncated by an interrupted write) or
+            holds something other than a JSON object; the message names the file.
+    """
+    try:
+        with open(path) as f:
+            data = json.load(f)
+    except UnicodeDecodeError as err:
+        raise ValueError(f"{path} is not a JSON file: {err}") from None
+    except json.JSONDecodeError as err:
+        raise ValueError(f"{path} is not valid JSON (truncated?): {err}") from None
+    if not isinstance(data, dict):
+        raise ValueError(f"{path} must hold a JSON object, got a JSON {type(data).__name__}")
+    return data
 
 
 def save_checkpoint(path: str | Path, state: dict) -> None:

@@ -22,16 +22,80 @@ DETECTORS = ("spline", "mask")
 EB_RULES = ("slimming", "spline-global", "random")
 
 
+#: the fields of a run's results file that the loaders read
+RECORD_FIELDS = (
+    "run",
+    "protocol",
+    "dataset",
+    "arch",
+    "seed",
+    "smoke",
+    "metrics",
+    "history",
+    "provenance",
+)
+
+
+def check_record(record: dict, path: str | Path) -> dict:
+    """``record``, the contents of the results file ``path``, if it holds every field of
+    :data:`RECORD_FIELDS` (``metrics`` and ``provenance`` objects, ``history`` a list);
+    ``ValueError`` naming the file and the missing fields otherwise."""
+    missing = [k for k in RECORD_FIELDS if k not in record]
+    if missing:
+        raise ValueError(f"results file {path} has no {', '.join(missing)}: it is incomplete")
+    for key, kind in (("metrics", dict), ("provenance", dict), ("history", list)):
+        if not isinstance(record[key], kind):
+            raise ValueError(
+                f"results file {path}: {key} must be a JSON "
+                f"{'object' if kind is dict else 'list'}, got {type(record[key]).__name__}"
+            )
+    missing = [k for k in ("device", "date") if k not in record["provenance"]]
+    if missing:
+        raise ValueError(f"results file {path}: its provenance has no {', '.join(missing)}")
+    return record
+
+
+def read_record(path: str | Path) -> dict:
+    """One run's results file, checked (:func:`check_record`; ``ValueError`` naming the file
+    if it is not valid JSON, not an object, of another schema or incomplete)."""
+    record = read_json(path)
+    if record.get("schema") != RESULT_SCHEMA:
+        raise ValueError(
+            f"{path} is not a run's results file: its schema is {record.get('schema')!r}, "
+            f"expected {RESULT_SCHEMA!r}"
+        )
+    return check_record(record, path)
+
+
+def _records(folder: str | Path) -> list[dict]:
+    """Every run's results file under ``folder`` (JSON files of another schema are skipped),
+    checked. ``FileNotFoundError`` naming a missing folder; ``ValueError`` naming a JSON file
+    that is invalid, not an object, or an incomplete results file."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise FileNotFoundError(f"no results folder {folder}")
+    records = []
+    for path in sorted(folder.rglob("*.json")):
+        record = read_json(path)
+        if record.get("schema") == RESULT_SCHEMA:
+            records.append(check_record(record, path))
+    return records
+
+
 def load_results(folder: str | Path):
     """Every results file under ``folder`` as a pandas DataFrame, one row per run, with the
-    metrics as columns plus ``device`` and ``date`` from the provenance."""
+    metrics as columns plus ``device`` and ``date`` from the provenance (an empty frame for a
+    folder without results files).
+
+    Raises:
+        FileNotFoundError: ``folder`` is not a folder (as :func:`load_records`).
+        ValueError: a JSON file under it is not valid JSON or not an object, or a results file
+            lacks a field the table needs; the message names the file.
+    """
     import pandas as pd
 
     rows = []
-    for path in sorted(Path(folder).rglob("*.json")):
-        record = read_json(path)
-        if record.get("schema") != RESULT_SCHEMA:
-            continue
+    for record in _records(folder):
         metrics = {k: v for k, v in record["metrics"].items() if not isinstance(v, dict)}
         rows.append(
             {
@@ -72,16 +136,9 @@ def committed_results() -> Path:
 def load_records(folder: str | Path, run: str | None = None) -> list[dict]:
     """The results files under ``folder`` as records (dicts), sorted by data set, architecture
     and seed; ``run`` keeps one run name (e.g. ``"dense"``). Raises ``FileNotFoundError`` for a
-    missing folder."""
-    folder = Path(folder)
-    if not folder.is_dir():
-        raise FileNotFoundError(f"no results folder {folder}")
-    records = [read_json(p) for p in sorted(folder.rglob("*.json"))]
-    records = [
-        r
-        for r in records
-        if r.get("schema") == RESULT_SCHEMA and (run is None or r.get("run") == run)
-    ]
+    missing folder and ``ValueError`` naming a JSON file that is invalid, not an object or an
+    incomplete results file (as :func:`load_results`)."""
+    records = [r for r in _records(folder) if run is None or r.get("run") == run]
     return sorted(records, key=lambda r: (r["dataset"], r["arch"], r["seed"], r["run"]))
 
 

@@ -17,7 +17,7 @@ from torch import nn
 from .._validate import check_bool, check_domain, check_int, is_int
 from ..spline_view.code_recording import prepare_input
 from ..spline_view.codes import PackedCodes, record_codes
-from ..spline_view.model_walk import check_supported
+from ..spline_view.model_walk import check_batch_independent, check_supported
 from .slices import PlaneSlice, check_slice
 
 
@@ -181,7 +181,8 @@ def grid_partition(
         A :class:`GridPartition`; codes and outputs are computed in eval mode.
 
     Raises:
-        ValueError: the model is not supported or cannot take the grid's inputs, or
+        ValueError: the model is not supported, mixes the inputs of a batch or cannot take
+            the grid's inputs, or
             ``domain``, ``slice``, ``batch_size`` is invalid.
         TypeError: ``resolution`` is neither an int nor a pair of ints.
 
@@ -225,6 +226,7 @@ def grid_partition(
                 for layer in codes.layers
             ]
         )
+    check_batch_independent(model, prepare_input(model, inputs[:3]))  # the inputs fit the model
     first = packed_parts[0]
     packed = PackedCodes(
         names=first.names,

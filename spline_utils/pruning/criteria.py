@@ -52,7 +52,7 @@ from .._validate import (
 )
 from ..spline_view.model_walk import following_batchnorm, prunable_layers
 from .masks import PruningMask, check_ratio
-from .selection import round_widths, select_units
+from .selection import TiedThresholdWarning, eb_threshold, round_widths, select_units
 from .spline_policy import outgoing_norms, spline_scores
 
 __all__ = [
@@ -64,7 +64,9 @@ __all__ = [
     "RESERVED_NAMES",
     "Slimming",
     "SplinePolicy",
+    "TiedThresholdWarning",  # the warning of the early-bird rule's ties, from selection.py
     "default_layers",
+    "eb_threshold",
     "get_criterion",
     "outgoing_norms",  # the spline policy's pieces, defined in spline_policy.py
     "register_criterion",
@@ -204,8 +206,13 @@ class Slimming(Criterion):
 
     def layer_scores(self, model, name, layer, *, rng, mask):
         bn = following_batchnorm(model).get(name)
-        if bn is None or bn.weight is None:
+        if bn is None:
             raise ValueError(f"network slimming needs a BatchNorm after layer {name!r}")
+        if bn.weight is None:
+            raise ValueError(
+                f"network slimming ranks the scales gamma of the BatchNorm after layer {name!r}, "
+                "but that BatchNorm has no learnable scale (affine=False): there is no gamma to rank"
+            )
         return bn.weight.detach().abs().to(torch.float64).cpu().numpy()
 
 
@@ -354,12 +361,20 @@ def slimming_units(
     """Network slimming's selection (also the EB paper's mask): one global threshold on the raw
     ``|gamma|`` of the BatchNorms after ``layers`` (default: :func:`default_layers`), the value at
     index ``int(total * ratio)`` of the ascending sort; channels with ``|gamma|`` strictly above
-    it are kept. Every layer keeps at least one channel (its largest ``|gamma|``).
-    Returns ``{layer name: pruned channel indices}``."""
+    it are kept. Every layer keeps at least one channel (its largest ``|gamma|``); ``ratio=0``
+    prunes nothing. Returns ``{layer name: pruned channel indices}``.
+
+    The early-bird paper's rule is kept deliberately, ties included (:func:`.eb_threshold`):
+    with distinct ``|gamma|`` it prunes ``int(total * ratio) + 1`` channels, but every channel
+    tied at the threshold is pruned too, so tied scales (an untrained network's are all 1) can
+    prune far more than ``ratio``; a :class:`.TiedThresholdWarning` says so when the ties add
+    more than one channel per layer. For an exact count use :func:`select_units`."""
     ratio = check_ratio(ratio)
     scores = unit_scores(model, "slimming", layers)
-    flat = np.sort(np.concatenate(list(scores.values())), kind="stable")
-    threshold = flat[min(int(len(flat) * ratio), len(flat) - 1)]
+    if ratio == 0.0:
+        return {name: [] for name in scores}
+    flat = np.concatenate(list(scores.values()))
+    threshold = eb_threshold(flat, ratio, len(scores), "|gamma|")
     pruned = {}
     for name, s in scores.items():
         below = np.nonzero(s <= threshold)[0]

@@ -7,7 +7,8 @@ the unit's bias; *weight* (unstructured) pruning zeroes single entries.
 
 A unit followed by a BatchNorm would still emit the constant ``beta - gamma * mu / sigma`` after its
 row is zeroed, so :func:`apply_mask` also zeroes that BatchNorm's ``gamma`` and ``beta`` for a
-pruned unit: the unit then outputs exactly zero, as if it had been removed. The dense model is
+pruned unit (a BatchNorm without them, ``affine=False``, gets a zero running mean ``mu`` for the
+unit instead): the unit then outputs exactly zero, as if it had been removed. The dense model is
 never modified.
 """
 
@@ -176,7 +177,8 @@ def _checked(q, like: torch.Tensor, what: str) -> torch.Tensor:
 
 def apply_mask(model: nn.Module, mask: PruningMask) -> nn.Module:
     """A copy of ``model`` with ``W * Q_W`` and ``b * q_b`` in every masked layer; a fully pruned
-    unit also gets ``gamma = beta = 0`` in the BatchNorm that follows it (it then outputs 0).
+    unit also gets ``gamma = beta = 0`` in the BatchNorm that follows it (or, in a BatchNorm
+    without ``gamma`` and ``beta``, a zero running mean), so it outputs 0.
 
     The shapes stay (nothing is removed: :func:`~spline_utils.pruning.physical.remove_units`
     builds the smaller network) and ``model`` itself is not modified (:func:`enforce_mask_`
@@ -266,6 +268,10 @@ def _enforce(model: nn.Module, mask: PruningMask) -> nn.Module:
                     bn.weight[dead] = 0.0
                 if bn.bias is not None:
                     bn.bias[dead] = 0.0
+                if bn.weight is None and bn.running_mean is not None:
+                    # no gamma to zero (affine=False): the unit's input is exactly 0, so a zero
+                    # running mean makes its normalised output (0 - mean) / sd exactly 0 too
+                    bn.running_mean[dead] = 0.0
     return model
 
 

@@ -72,8 +72,9 @@ def remove_units(
 
     Raises:
         ValueError: an unknown layer, an index outside ``[0, units)``, a layer that would lose
-            all its units, a grouped convolution (``groups > 1``), an unsupported architecture,
-            or an ``example`` that is not a finite, non-empty batch.
+            all its units, a grouped convolution (``groups > 1``), a layer or parameter used
+            at more than one place (tied), an unsupported architecture, or an ``example`` that
+            is not a finite, non-empty batch.
         TypeError: ``pruned`` is not a mapping, holds indices that are not integers, or
             ``example`` is not a tensor of real numbers.
 
@@ -90,6 +91,7 @@ def remove_units(
     """
     layers = dict(prunable_layers(model))
     check_mapping("pruned", pruned)
+    _check_untied(model)
     unknown = sorted(set(pruned) - set(layers), key=str)
     if unknown:
         raise ValueError(f"unknown layers {unknown}: prunable layers are {sorted(layers)}")
@@ -123,6 +125,28 @@ def remove_units(
             f"not {type(model).__name__}"
         )
     return small
+
+
+def _check_untied(model: nn.Module) -> None:
+    """``ValueError`` if ``model`` uses one module with parameters or buffers (or one parameter)
+    at more than one place: removing a unit of a shared (tied) layer would change every use of
+    it, and the copy could not run. Shared modules without state (one ``nn.ReLU`` called
+    everywhere) are harmless."""
+    places: dict[int, list[str]] = {}
+    for name, module in model.named_modules(remove_duplicate=False):
+        own = list(module.parameters(recurse=False)) + list(module.buffers(recurse=False))
+        if own:
+            places.setdefault(id(module), []).append(name)
+    for name, param in model.named_parameters(remove_duplicate=False):
+        places.setdefault(id(param), []).append(name)
+    shared = next((names for names in places.values() if len(set(names)) > 1), None)
+    if shared is not None:
+        raise ValueError(
+            f"model must not share (tie) layers for physical removal: {shared[0]!r} and "
+            f"{shared[1]!r} are the same module or parameter, so removing its units would change "
+            "every use at once and the smaller model could not run; give each use its own copy "
+            "(copy.deepcopy) first"
+        )
 
 
 def _keep(units: int, pruned: Sequence[int]) -> torch.Tensor:

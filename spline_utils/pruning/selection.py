@@ -10,6 +10,7 @@ multiple of, e.g., 8.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Mapping, Sequence
 
 import numpy as np
@@ -17,7 +18,44 @@ import numpy as np
 from .._validate import check_int, check_mapping, check_scores, check_unit_indices
 from .masks import check_ratio
 
-__all__ = ["round_widths", "select_units"]
+__all__ = ["TiedThresholdWarning", "eb_threshold", "round_widths", "select_units"]
+
+
+class TiedThresholdWarning(UserWarning):
+    """The early-bird paper's threshold rule (:func:`eb_threshold`) prunes a share that ties
+    make differ from the ratio by more than one unit per layer."""
+
+
+def eb_threshold(values, ratio: float, n_layers: int = 1, what: str = "|gamma|") -> float:
+    """The early-bird paper's threshold (You et al., 2020, and network slimming as its released
+    code applies it): the value at index ``int(total * ratio)`` of the ascending sort of
+    ``values`` (1-D, finite); the channels *strictly above* it are kept, so
+    ``int(total * ratio) + 1`` are pruned when the values are distinct.
+
+    The rule is kept as the paper has it, ties included: every value equal to the threshold is
+    pruned, so tied values (an untrained network's BatchNorm scales are all 1) can prune far
+    more than the ratio asks, up to every channel. A :class:`TiedThresholdWarning` says so when
+    the ties make the pruned count exceed ``int(total * ratio) + 1`` by more than ``n_layers``
+    (one unit per layer).
+
+    Returns:
+        The threshold, a Python float.
+    """
+    flat = np.sort(np.asarray(values, np.float64).reshape(-1), kind="stable")
+    index = min(int(len(flat) * ratio), len(flat) - 1)
+    threshold = float(flat[index])
+    pruned = int(np.searchsorted(flat, threshold, side="right"))
+    if pruned - (index + 1) > n_layers:
+        tied = pruned - int(np.searchsorted(flat, threshold, side="left"))
+        warnings.warn(
+            f"{tied} of the {len(flat)} {what} values are tied at the threshold {threshold:g}: "
+            f"the early-bird rule (keep the values strictly above the one at index "
+            f"int(total * ratio) = {index}) drops {pruned} of {len(flat)} "
+            f"({pruned / len(flat):.0%}), not about {ratio:.0%}",
+            TiedThresholdWarning,
+            stacklevel=3,
+        )
+    return threshold
 
 
 def select_units(
@@ -27,9 +65,14 @@ def select_units(
 
     ``layerwise``: the lowest-scored ``round(ratio * units)`` units of each layer (the same
     ratio everywhere). ``global``: the ``round(ratio * total units)`` lowest of all layers'
-    scores, each divided by its layer's largest, with ties at the threshold pruned too (so the
-    ratio varies between layers). Either way every layer keeps at least one unit (its best).
-    Among equal scores, ``layerwise`` prunes the lower index first.
+    scores, each divided by its layer's largest (so the ratio varies between layers). Either
+    way every layer keeps at least one unit (its best, the first of its largest scores), and
+    the count is exact: ties are broken, never pruned together. Among equal scores,
+    ``layerwise`` prunes the lower index first; ``global`` takes tied units from every layer in
+    turn, by each unit's rank within its layer relative to the layer's size (then the earlier
+    layer, then the lower index), so a ratio of 0.5 over two layers of all-equal scores prunes
+    half of each. Only ``ratio`` close to 1 can prune fewer (when only each layer's best
+    unit would be left).
 
     Args:
         scores: ``{layer name: scores}``, each a non-empty 1-D array of shape ``(units,)`` of
@@ -74,14 +117,22 @@ def select_units(
     normalised = {
         n: np.asarray(s, np.float64) / max(float(np.max(s)), 1e-300) for n, s in scores.items()
     }
-    flat = np.concatenate(list(normalised.values()))
-    n_total = int(round(ratio * len(flat)))
-    threshold = np.sort(flat, kind="stable")[n_total - 1] if n_total else -np.inf
-    for name, s in normalised.items():
-        below = np.nonzero(s <= threshold)[0] if n_total else np.zeros(0, int)
-        if len(below) >= len(s):
-            below = np.delete(np.arange(len(s)), int(np.argmax(s)))
-        pruned[name] = sorted(int(i) for i in below)
+    n_total = int(round(ratio * sum(len(s) for s in normalised.values())))
+    # candidates: every unit but each layer's best, sorted by score, then by the unit's rank
+    # within its layer relative to the layer's size, then by layer and index (ties broken)
+    score, share, layer, index = [], [], [], []
+    for i, s in enumerate(normalised.values()):
+        rank = np.empty(len(s))
+        rank[np.argsort(s, kind="stable")] = np.arange(len(s)) / len(s)
+        units = np.delete(np.arange(len(s)), int(np.argmax(s)))
+        score.append(s[units])
+        share.append(rank[units])
+        layer.append(np.full(len(units), i))
+        index.append(units)
+    score, share, layer, index = (np.concatenate(a) for a in (score, share, layer, index))
+    chosen = np.lexsort((index, layer, share, score))[:n_total]
+    for i, name in enumerate(normalised):
+        pruned[name] = sorted(int(k) for k in index[chosen[layer[chosen] == i]])
     return pruned
 
 

@@ -46,8 +46,13 @@ def spline_scores(model: nn.Module, name: str, near: float = 0.1) -> np.ndarray:
     nearest-neighbour distance between normalised hyperplanes (0 switches the discount off)."""
     near = check_real("near", near, 0.0)
     bn = following_batchnorm(model).get(name)
-    if bn is None or bn.weight is None:
+    if bn is None:
         raise ValueError(f"the spline policy needs an affine BatchNorm after layer {name!r}")
+    if bn.weight is None:
+        raise ValueError(
+            f"the spline policy reads gamma and beta of the BatchNorm after layer {name!r}, but "
+            "that BatchNorm has none (affine=False): it needs an affine BatchNorm"
+        )
     check_finite(f"gamma of the BatchNorm after layer {name!r}", bn.weight.detach())
     check_finite(f"beta of the BatchNorm after layer {name!r}", bn.bias.detach())
     gamma = bn.weight.detach().to(torch.float64).abs().cpu().numpy()

@@ -21,7 +21,7 @@ from torch import nn
 from .._validate import check_int
 from .code_recording import prepare_input, run_model
 from .codes import activation_codes
-from .model_walk import check_supported, evaluation_mode
+from .model_walk import check_batch_independent, check_supported, evaluation_mode
 
 _MLP_LAYERS = (
     nn.Linear,
@@ -55,8 +55,8 @@ def region_affine_map(
         network is ``f(z) = A[n] @ z.flatten() + b[n]``.
 
     Raises:
-        ValueError: the model is not supported, ``x`` is not a non-empty finite batch, or
-            ``batch_size`` < 1.
+        ValueError: the model is not supported or mixes the inputs of a batch, ``x`` is not a
+            non-empty finite batch, or ``batch_size`` < 1.
 
     Example:
         >>> net = su.load_network("toy_mlp")  # 2 -> 6 -> 6 -> 1
@@ -70,6 +70,7 @@ def region_affine_map(
     check_supported(model)
     x = prepare_input(model, x)
     batch_size = check_int("batch_size", batch_size, 1)
+    check_batch_independent(model, x)
     a_parts, b_parts = [], []
     with evaluation_mode(model):
         for start in range(0, x.shape[0], batch_size):
@@ -110,8 +111,8 @@ def mlp_region_affine_map(model: nn.Module, x: torch.Tensor) -> tuple[torch.Tens
     ``A = W^L D^{L-1} ... D^1 W^1`` and
     ``b = b^L + sum_l W^L D^{L-1} ... W^{l+1} D^l b^l`` with ``D^l = diag(q^l)``
     (LeakyReLU: ``D^l = diag(q^l + eta (1 - q^l))``; eval-mode BatchNorm1d is the affine map
-    ``z -> s * z + t``). Independent of :func:`region_affine_map` (no autograd), so each checks
-    the other.
+    ``z -> s * z + t``, with ``gamma = 1, beta = 0`` when it has none). Independent of
+    :func:`region_affine_map` (no autograd), so each checks the other.
 
     Args:
         model: an ``nn.Sequential`` (possibly nested) of Linear / ReLU / LeakyReLU /
@@ -152,8 +153,12 @@ def mlp_region_affine_map(model: nn.Module, x: torch.Tensor) -> tuple[torch.Tens
                 a = layer.weight @ a
                 b = b @ layer.weight.T + (layer.bias if layer.bias is not None else 0.0)
             elif isinstance(layer, nn.BatchNorm1d):
-                scale = layer.weight / torch.sqrt(layer.running_var + layer.eps)
-                shift = layer.bias - layer.running_mean * scale
+                scale = 1.0 / torch.sqrt(layer.running_var + layer.eps)
+                if layer.weight is not None:  # affine=False: no gamma, no beta
+                    scale = layer.weight * scale
+                shift = -layer.running_mean * scale
+                if layer.bias is not None:
+                    shift = layer.bias + shift
                 a = scale[None, :, None] * a
                 b = b * scale + shift
             elif isinstance(layer, (nn.ReLU, nn.LeakyReLU)):

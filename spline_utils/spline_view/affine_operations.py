@@ -6,8 +6,11 @@ checked with the kinds of its operands -- a tensor that depends on the model inp
 (a parameter, a buffer, a tensor computed from them) or a Python value (a literal, a shape) -- so
 ``x * 2`` passes and ``x * x`` or ``2 / x`` do not. Refused: a product of two input-dependent
 tensors, a division *by* an input-dependent tensor, powers, ``abs``, ``max`` / ``clamp`` /
-``where`` between tensors, functional ReLUs (their codes could not be recorded), and an
-input-dependent index, shape or window. A model that cannot be traced (dynamic control flow) gets
+``where`` between tensors, functional ReLUs (their codes could not be recorded), an
+input-dependent index, shape or window, and a mean or concatenation over the batch dimension
+(dim 0: a point's output would depend on the rest of its batch; other ways of mixing the batch
+are caught by :func:`~spline_utils.spline_view.model_walk.check_batch_independent`, which runs
+the model). A model that cannot be traced (dynamic control flow) gets
 a warning, and only its modules are checked
 (:func:`~spline_utils.spline_view.model_walk.check_supported`).
 """
@@ -179,10 +182,46 @@ def _operation_problem(node, kinds: dict) -> str | None:
     allowed = target in _ALLOWED_FUNCTIONS if function else target in _ALLOWED_METHODS
     if not allowed:
         return "is not a supported piecewise-affine operation"
+    batch = _batch_problem(node, target)
+    if batch is not None:
+        return batch
     if target in _FIRST_OPERAND_ONLY and (n_input > 1 or operands[0] != _INPUT):
         return (
             "uses an input-dependent tensor as an index, a shape or a window, which is not affine"
         )
+    return None
+
+
+def _dims(value) -> tuple | None:
+    """A ``dim`` argument as a tuple of ints (``None``: not given, or not a literal)."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return (value,)
+    if isinstance(value, (tuple, list)) and all(
+        isinstance(v, int) and not isinstance(v, bool) for v in value
+    ):
+        return tuple(value)
+    return None
+
+
+def _batch_problem(node, target) -> str | None:
+    """Why an allowed operation mixes the inputs of a batch (``None`` when it does not): a mean
+    over all entries or over dimension 0, or a concatenation along dimension 0."""
+    mixes = (
+        "so an input's output depends on the other inputs of its batch and no input has an "
+        "affine map of its own"
+    )
+    if target in (torch.mean, "mean"):
+        given = len(node.args) > 1 or "dim" in node.kwargs
+        dim = node.args[1] if len(node.args) > 1 else node.kwargs.get("dim")
+        dims = _dims(dim)
+        if not given or dim is None:
+            return f"averages over every entry, the batch dimension included, {mixes}"
+        if dims is not None and 0 in dims:
+            return f"averages over the batch dimension (dim 0), {mixes}"
+    if target is torch.cat:
+        dim = node.args[1] if len(node.args) > 1 else node.kwargs.get("dim", 0)
+        if dim == 0 and not isinstance(dim, bool):
+            return f"concatenates along the batch dimension (dim 0), {mixes}"
     return None
 
 

@@ -39,7 +39,12 @@ from .code_recording import (
     run_model,
     window_dtype,  # noqa: F401  (re-exported)
 )
-from .model_walk import check_supported, evaluation_mode, model_dtype_device
+from .model_walk import (
+    check_batch_independent,
+    check_supported,
+    evaluation_mode,
+    model_dtype_device,
+)
 
 
 # --------------------------------------------------------------------------- code sets
@@ -168,8 +173,9 @@ def activation_codes(
 
     Raises:
         ValueError: the model is not supported (see
-            :func:`~spline_utils.spline_view.model_walk.check_supported`), or ``x`` is not a
-            non-empty finite batch the model can evaluate.
+            :func:`~spline_utils.spline_view.model_walk.check_supported`), mixes the inputs of a
+            batch (:func:`~spline_utils.spline_view.model_walk.check_batch_independent`), calls
+            no code layer, or ``x`` is not a non-empty finite batch the model can evaluate.
         TypeError: ``x`` is not a tensor.
 
     Example:
@@ -185,7 +191,12 @@ def activation_codes(
     """
     check_supported(model)
     keep_preactivations = check_bool("keep_preactivations", keep_preactivations)
-    return record_codes(model, prepare_input(model, x), keep_preactivations)
+    x = prepare_input(model, x)
+    check_batch_independent(model, x)
+    codes = record_codes(model, x, keep_preactivations)
+    if not codes.layers:
+        raise ValueError(_no_code_layer(model, ("relu", "maxpool")))
+    return codes
 
 
 def packed_codes(
@@ -225,8 +236,9 @@ def packed_codes(
 
     Raises:
         TypeError: ``x`` is not a tensor or an array of numbers.
-        ValueError: the model is not supported, ``x`` is empty, not a batch or not finite, or
-            ``batch_size`` < 1.
+        ValueError: the model is not supported (or, with ``check_model``, mixes the inputs of a
+            batch), calls no code layer of ``kinds``, ``x`` is empty, not a batch or not finite,
+            or ``batch_size`` < 1.
 
     Example:
         >>> net = su.digits_convnet((8, 16))
@@ -254,6 +266,8 @@ def packed_codes(
             f"x must be a non-empty batch of shape (N, ...), got shape {tuple(x.shape)}"
         )
     check_finite("x", x)
+    if check_model:
+        check_batch_independent(model, prepare_input(model, x[:3], finite=False))
     n = x.shape[0]
     device = model_dtype_device(model)[1]
     precision = (
@@ -273,6 +287,8 @@ def packed_codes(
                 if i == len(parts):
                     parts.append([])
                 parts[i].append(layer.values)
+    if not records:
+        raise ValueError(_no_code_layer(model, kinds))
     return PackedCodes(
         names=[layer.name for layer in records],
         kinds=[layer.kind for layer in records],
@@ -281,6 +297,14 @@ def packed_codes(
             (layer_parts[0] if len(layer_parts) == 1 else torch.cat(layer_parts)).cpu().numpy()
             for layer_parts in parts
         ],
+    )
+
+
+def _no_code_layer(model: nn.Module, kinds) -> str:
+    return (
+        f"model {type(model).__name__} has no code layer of the kinds {tuple(kinds)} (no "
+        "nn.ReLU / nn.LeakyReLU / nn.MaxPool2d is called in its forward): an affine network has "
+        "one region and no codes to record"
     )
 
 

@@ -70,9 +70,11 @@ def check_supported(model: nn.Module, trace: bool = True) -> None:
         ``None`` when the model is supported.
 
     Raises:
-        ValueError: a module or an operation is not piecewise affine (or has no code here), a
-            BatchNorm keeps no running statistics, a parameter or buffer is not finite, or the
-            model has no layers; the message names the module or operation.
+        ValueError: a module or an operation is not piecewise affine (or has no code here), an
+            operation averages or concatenates over the batch dimension, a BatchNorm keeps no
+            running statistics, a parameter or buffer is not finite, the model has no layers,
+            or it is a ``torch.compile``'d module (pass ``model._orig_mod``); the message names
+            the module or operation.
         TypeError: ``model`` is not an ``nn.Module``, or ``trace`` is not a bool.
 
     Example:
@@ -86,6 +88,12 @@ def check_supported(model: nn.Module, trace: bool = True) -> None:
     check_module("model", model)
     if not isinstance(trace, bool):
         raise TypeError(f"trace must be True or False, got {trace!r}")
+    if isinstance(getattr(model, "_orig_mod", None), nn.Module):
+        raise ValueError(
+            f"model is a torch.compile'd {type(model._orig_mod).__name__}: the spline view runs "
+            "a model eagerly, with hooks on its layers, and a compiled forward cannot be traced "
+            "or checked; pass the original module, model._orig_mod"
+        )
     modules = list(model.named_modules())
     if all(
         next(m.children(), None) is None and isinstance(m, CONTAINER_MODULES) for _, m in modules
@@ -96,9 +104,52 @@ def check_supported(model: nn.Module, trace: bool = True) -> None:
     check_model_finite(model)
     # only custom forward methods can hold functional operations: plain Sequentials of
     # supported leaves need no trace
-    plain = all(type(m) is nn.Sequential or next(m.children(), None) is None for _, m in modules)
-    if trace and not plain:
+    if trace and not _plain(model):
         _check_forward_ops(model)
+
+
+def _plain(model: nn.Module) -> bool:
+    """Whether ``model`` is a (nested) ``nn.Sequential`` of leaves: no custom ``forward``."""
+    return all(
+        type(m) is nn.Sequential or next(m.children(), None) is None for m in model.modules()
+    )
+
+
+@torch.no_grad()
+def check_batch_independent(model: nn.Module, x: torch.Tensor) -> None:
+    """Raise ``ValueError`` if the eval-mode ``model`` does not treat the inputs of a batch
+    independently: the first, middle and last inputs of ``x`` (N, ...), and the first shifted
+    by +1 and by -1 in every coordinate, are run as one batch and one by one, and the outputs
+    must agree to within 1e-4 of their scale in float32 / float64 on the CPU (5e-2 on a GPU,
+    whose TF32 kernels may differ between batch sizes, and in half precision). A ``forward``
+    that mixes the batch (``h - h.mean(0)``, a concatenation along the batch dimension, ...)
+    gives a point a map that depends on the rest of its batch: no map of its own. A plain
+    ``nn.Sequential`` of supported layers cannot mix the batch and is not run. ``x`` must
+    already be checked and on the model's device and dtype."""
+    if _plain(model):
+        return
+    n = x.shape[0]
+    picked = x[sorted({0, n // 2, n - 1})]
+    batch = torch.cat([picked, x[:1] + 1.0, x[:1] - 1.0])
+    with evaluation_mode(model):
+        together = model(batch)
+        alone = [model(batch[i : i + 1]) for i in range(batch.shape[0])]
+    mixed = not all(isinstance(t, torch.Tensor) for t in [together, *alone])
+    if not mixed:
+        alone = torch.cat(alone)
+        mixed = together.shape != alone.shape
+    if not mixed:
+        scale = 1.0 + float(alone.abs().max()) if alone.numel() else 1.0
+        exact = x.device.type == "cpu" and x.dtype in (torch.float32, torch.float64)
+        mixed = not bool(((together - alone).abs() <= (1e-4 if exact else 5e-2) * scale).all())
+    if mixed:
+        raise ValueError(
+            f"model {type(model).__name__} mixes the inputs of a batch: run on {batch.shape[0]} "
+            "inputs together and one by one it gives different outputs (its forward reduces or "
+            "concatenates over the batch dimension, e.g. h - h.mean(0)), so an input's affine "
+            "map would depend on the rest of its batch; make every operation act on each input "
+            "alone"
+        )
 
 
 def code_modules(model: nn.Module) -> list[tuple[str, nn.Module]]:

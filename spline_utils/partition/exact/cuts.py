@@ -4,7 +4,8 @@ Every cut function takes the P0 *layer-start* polygons (a :class:`~.polygons.Pol
 layer input's maps on them (a :class:`~.propagation.LayerMaps`: ``z0``, ``du``, ``dv`` each
 (P0, units), expanded at ``centre`` (2,)), plus keyword arguments ``layer`` (index of the code
 layer, for edge labels ``layer << 32 | unit``), ``max_regions`` (a ``RuntimeError`` beyond it)
-and ``min_area`` (pieces at most this large are numerical slivers and dropped). Each returns
+and ``min_area`` / ``min_width`` (pieces at most ``min_area`` large *and* at most ``min_width``
+wide are numerical slivers and dropped, :func:`~.polygons.slivers`). Each returns
 ``(polygons, origin, code)``: the P pieces, ``origin`` (P,) the layer-start polygon of each
 piece, and ``code`` (P, units) its activation pattern (bool), or for max-pooling (P, windows)
 the winning position of every window (uint8, wider for windows of more than 256 positions).
@@ -20,7 +21,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .polygons import Polygons, clip, snap, split
+from .polygons import Polygons, clip, slivers, snap, split
 from .propagation import LayerMaps
 
 
@@ -33,7 +34,13 @@ def _budget(n: int, max_regions: int, layer: int, what: str) -> None:
 
 
 def sweep_relu(
-    polys: Polygons, maps: LayerMaps, *, layer: int, max_regions: int, min_area: float
+    polys: Polygons,
+    maps: LayerMaps,
+    *,
+    layer: int,
+    max_regions: int,
+    min_area: float,
+    min_width: float = 0.0,
 ) -> tuple[Polygons, np.ndarray, np.ndarray]:
     """Cut all polygons by unit 0's line, then all pieces by unit 1's, and so on.
 
@@ -85,14 +92,20 @@ def sweep_relu(
         np.ascontiguousarray(x[:, :2]), labels, np.concatenate([[0], np.cumsum(counts)])
     )
     # numerical slivers are dropped once, here: later cuts of a sliver give slivers only
-    big = polys.areas() > min_area
+    big = ~slivers(polys, min_area, min_width)
     if not big.all():
         polys, origin, code = polys.select(big), origin[big], code[big]
     return polys, origin, code
 
 
 def rounds_relu(
-    polys: Polygons, maps: LayerMaps, *, layer: int, max_regions: int, min_area: float
+    polys: Polygons,
+    maps: LayerMaps,
+    *,
+    layer: int,
+    max_regions: int,
+    min_area: float,
+    min_width: float = 0.0,
 ) -> tuple[Polygons, np.ndarray, np.ndarray]:
     """Cut every polygon by the zero lines of the layer's units, in rounds.
 
@@ -163,7 +176,7 @@ def rounds_relu(
         pieces = Polygons(data, labels, np.concatenate([[0], np.cumsum(counts)]))
         side = np.repeat([True, False], len(parent))
         parent = np.concatenate([parent, parent])
-        keep = pieces.areas() > min_area
+        keep = ~slivers(pieces, min_area, min_width)
         if not keep.all():
             pieces, side, parent = pieces.select(keep), side[keep], parent[keep]
         child_origin = origin[parent]
@@ -254,6 +267,7 @@ def split_maxpool(
     layer: int,
     max_regions: int,
     min_area: float,
+    min_width: float = 0.0,
 ) -> tuple[Polygons, np.ndarray, np.ndarray]:
     """Split every polygon, window by window, into the cells where one window position wins.
     ``windows`` (W, r): flat input index of every window position, -1 for padding (see
@@ -335,7 +349,7 @@ def split_maxpool(
                         break
                 if not cell.n:
                     continue
-                big = cell.areas() > min_area
+                big = ~slivers(cell, min_area, min_width)
                 pieces.append(cell.select(big))
                 piece_parent.append(owner[big])
                 piece_code.append(np.full(int(big.sum()), p, code_dtype))

@@ -16,7 +16,8 @@ import torch
 from torch import nn
 
 from ..._validate import check_domain, check_int, check_real
-from ...spline_view.model_walk import check_supported, code_modules
+from ...spline_view.code_recording import prepare_input
+from ...spline_view.model_walk import check_batch_independent, check_supported, code_modules
 from ..slices import PlaneSlice
 from .cuts import rounds_relu, split_maxpool, sweep_relu
 from .polygons import DOMAIN_EDGE, Polygons, polygon_area
@@ -97,20 +98,27 @@ def exact_partition(
     Args:
         model: a supported network (see
             :func:`~spline_utils.spline_view.model_walk.check_supported`).
-        domain: a box (u_min, u_max, v_min, v_max) or the vertices (M, 2) of a convex polygon,
-            in input coordinates (models with 2-D inputs) or slice coordinates (with ``slice``).
+        domain: a box (u_min, u_max, v_min, v_max) or the vertices (M, 2) of a convex polygon
+            (traced once, in either orientation), in input coordinates (models with 2-D inputs)
+            or slice coordinates (with ``slice``). Its tolerances are relative to its own size:
+            it is degenerate when its area is at most 1e-12 times the square of its larger
+            side, so a 1e-6 box, or a 1 x 1 box far from the origin, is valid.
         slice: a :class:`~spline_utils.partition.slices.PlaneSlice`; without it the model must
             take inputs of shape (N, 2).
         max_regions: stop with a ``RuntimeError`` once the partition would exceed this many
             regions.
-        min_area: polygons smaller than ``min_area`` times the domain area (numerical slivers)
-            are dropped.
+        min_area: polygons smaller than ``min_area`` times the domain area *and* narrower
+            than ``SLIVER_WIDTH`` (1e-10) times the domain's largest absolute coordinate are
+            numerical slivers (rounding of the vertices), and are dropped. The width test keeps
+            genuine small regions of a very large domain (on a +-1e6 box, ``min_area`` alone
+            would drop every region smaller than 0.04).
 
     Returns:
         An :class:`ExactPartition` (float64 throughout), computed in eval mode.
 
     Raises:
-        ValueError: the model is not supported or cannot take the slice's inputs, or
+        ValueError: the model is not supported, mixes the inputs of a batch or cannot take
+            the slice's inputs, or
             ``domain``, ``slice``, ``max_regions`` or ``min_area`` is out of range.
         TypeError: ``model`` is not an ``nn.Module``, ``max_regions`` is not an integer or
             ``min_area`` not a real number.
@@ -135,11 +143,19 @@ def exact_partition(
     if plan is None:
         model = float64_copy(model)
         layer_modules = _code_calls(model, slice, domain)
+        # the domain's vertices, run together and one by one (after _code_calls: they fit)
+        check_batch_independent(
+            model, prepare_input(model, to_input(torch.as_tensor(domain), slice))
+        )
         segments = None
     else:
         segments, code_leaves = plan
         layer_modules = _sequential_calls(model, segments, code_leaves, slice, domain)
-    budget = {"max_regions": max_regions, "min_area": min_area * polygon_area(domain)}
+    budget = {
+        "max_regions": max_regions,
+        "min_area": min_area * _centred_area(domain),
+        "min_width": SLIVER_WIDTH * float(np.abs(domain).max()),
+    }
     polys = Polygons(
         domain.copy(), np.full(len(domain), DOMAIN_EDGE, np.int64), np.array([0, len(domain)])
     )
@@ -196,7 +212,20 @@ def exact_partition(
     )
 
 
+#: Slivers are at most this wide, times the domain's largest absolute coordinate (see
+#: ``min_area`` of :func:`exact_partition`): rounding moves a vertex by about 2e-16 times its
+#: coordinates, so this leaves a margin of some 10^5 over it.
+SLIVER_WIDTH = 1e-10
+
+
 # --------------------------------------------------------------------------- input checks
+def _centred_area(poly: np.ndarray) -> float:
+    """Signed area of a polygon (M, 2), computed about its bounding box's centre: the offset of
+    a polygon far from the origin does not enter the rounding."""
+    lo, hi = poly.min(0), poly.max(0)
+    return polygon_area(poly - (lo + hi) / 2)
+
+
 def _domain_polygon(domain) -> np.ndarray:
     if isinstance(domain, (str, bytes)):
         raise ValueError(
@@ -225,9 +254,13 @@ def _domain_polygon(domain) -> np.ndarray:
         )
     if not np.isfinite(arr).all():
         raise ValueError("domain vertices must be finite")
-    area = polygon_area(arr)
-    if abs(area) <= 1e-12 * max(1.0, np.abs(arr).max() ** 2):
-        raise ValueError("the domain polygon is degenerate (zero area)")
+    side = float((arr.max(0) - arr.min(0)).max())  # the larger side of its bounding box
+    area = _centred_area(arr)
+    if not abs(area) > 1e-12 * side**2:
+        raise ValueError(
+            f"the domain polygon is degenerate: its area {abs(area):.3g} is zero at the scale of "
+            f"its larger side {side:.3g} (at most 1e-12 x side^2)"
+        )
     if area < 0:
         arr = arr[::-1].copy()
     edges = np.roll(arr, -1, axis=0) - arr
@@ -237,6 +270,17 @@ def _domain_polygon(domain) -> np.ndarray:
     )
     if (turns < -1e-12 * np.abs(turns).max()).any():
         raise ValueError("the domain polygon is not convex")
+    # a convex polygon traced once turns by one full turn; a star (self-intersecting) or a
+    # polygon traced twice turns by two or more, and a reversed edge by half a turn
+    e = edges[np.hypot(edges[:, 0], edges[:, 1]) > 1e-12 * side]  # repeated vertices: no edge
+    nxt = np.roll(e, -1, axis=0)
+    angle = np.arctan2(e[:, 0] * nxt[:, 1] - e[:, 1] * nxt[:, 0], (e * nxt).sum(1))
+    turning = float(angle.sum()) / (2 * np.pi)
+    if abs(turning - 1.0) > 1e-6 or (angle > np.pi - 1e-9).any():
+        raise ValueError(
+            f"the domain polygon must be simple and traced once, but its boundary turns "
+            f"{turning:.3g} times (self-intersecting, traced twice, or doubling back on itself)"
+        )
     return arr
 
 

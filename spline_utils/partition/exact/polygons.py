@@ -152,6 +152,34 @@ def split(data: np.ndarray, labels: np.ndarray, counts: np.ndarray, s: np.ndarra
     )
 
 
+def slivers(polys: Polygons, min_area: float, min_width: float = 0.0) -> np.ndarray:
+    """(P,) bool: the numerical slivers among the polygons, those at most ``min_area`` large
+    *and* at most ``min_width`` wide (the width of a convex polygon: the smallest, over its
+    edges, of the largest distance of a vertex from the edge's line). The width is computed from
+    coordinate differences only, so it stays accurate far from the origin, where the shoelace
+    area of a small polygon is lost to rounding; it is measured only for the few polygons
+    below ``min_area``. ``min_width=0`` keeps the area test alone (a polygon of zero width is
+    a sliver either way)."""
+    small = np.flatnonzero(polys.areas() <= min_area)
+    out = np.zeros(polys.n, bool)
+    for p in small:
+        poly = polys.verts[polys.offsets[p] : polys.offsets[p + 1]]
+        if len(poly) < 3:
+            out[p] = True
+            continue
+        edges = np.roll(poly, -1, axis=0) - poly
+        lengths = np.hypot(edges[:, 0], edges[:, 1])
+        rel = poly[None, :, :] - poly[:, None, :]  # vertex j relative to the start of edge i
+        cross = np.abs(edges[:, None, 0] * rel[..., 1] - edges[:, None, 1] * rel[..., 0])
+        if not (lengths > 0).any():  # every vertex at one point
+            out[p] = True
+            continue
+        with np.errstate(divide="ignore", invalid="ignore"):
+            height = np.where(lengths > 0, cross.max(1) / lengths, np.inf)
+        out[p] = not height.min() > min_width
+    return out
+
+
 def clip(polys: Polygons, s: np.ndarray, new_label: np.ndarray | int) -> Polygons:
     """Keep the side ``s >= 0`` of every polygon (s: (V,) values of an affine function at the
     vertices). Returns one polygon per input polygon, possibly with fewer than 3 vertices

@@ -154,7 +154,7 @@ def pool_windows(pool: nn.MaxPool2d, shape: tuple[int, int, int]) -> np.ndarray:
 def sequential_plan(model: nn.Module):
     """For a plain ``nn.Sequential`` (nested Sequentials allowed) of supported leaves:
     ``(segments, code_leaves)``. ``segments`` holds the affine modules (as :func:`affine_op`
-    pairs) before the first code layer, between consecutive code layers and after the last
+    triples) before the first code layer, between consecutive code layers and after the last
     (n_code + 1 lists); ``code_leaves`` the code modules in order. ``None`` for any other model
     (the engine then uses forward-mode AD on a float64 copy)."""
     leaves: list[nn.Module] = []
@@ -183,9 +183,12 @@ def sequential_plan(model: nn.Module):
 
 
 def affine_op(module: nn.Module):
-    """An affine module, in eval mode, as ``(linear, offset)`` in float64 on the CPU: ``linear``
-    maps a batch to the module's output without the offset; ``offset`` is a per-channel vector
-    (C,), or ``None``. The model itself is neither copied nor changed."""
+    """An affine module, in eval mode, as ``(linear, offset, axis)`` in float64 on the CPU:
+    ``linear`` maps a batch to the module's output without the offset; ``offset`` is a vector
+    (C,) added along dimension ``axis`` of the output, or ``None``: the last dimension for a
+    ``Linear`` (which acts on the last dimension of inputs of any rank, e.g. (N, 3, 4)), the
+    channel dimension 1 for convolutions and BatchNorm. The model itself is neither copied nor
+    changed."""
 
     def f64(t: torch.Tensor) -> torch.Tensor:
         return t.detach().to("cpu", torch.float64)
@@ -193,12 +196,14 @@ def affine_op(module: nn.Module):
     bias = getattr(module, "bias", None)
     if isinstance(module, nn.Linear):
         weight = f64(module.weight)
-        return (lambda x: F.linear(x, weight)), None if bias is None else f64(bias)
+        return (lambda x: F.linear(x, weight)), None if bias is None else f64(bias), -1
     if isinstance(module, nn.Conv2d):
         weight = f64(module.weight)
-        return (lambda x: module._conv_forward(x, weight, None)), None if bias is None else f64(
-            bias
-        )
+
+        def conv(x: torch.Tensor) -> torch.Tensor:
+            return module._conv_forward(x, weight, None)
+
+        return conv, None if bias is None else f64(bias), 1
     if isinstance(module, (nn.BatchNorm1d, nn.BatchNorm2d)):  # running statistics, as in eval mode
         scale = torch.rsqrt(f64(module.running_var) + module.eps)
         if module.weight is not None:
@@ -206,19 +211,22 @@ def affine_op(module: nn.Module):
         offset = -f64(module.running_mean) * scale
         if bias is not None:
             offset = offset + f64(bias)
-        return (lambda x: x * scale.view((-1,) + (1,) * (x.dim() - 2))), offset
+        return (lambda x: x * scale.view((-1,) + (1,) * (x.dim() - 2))), offset, 1
     if isinstance(module, nn.Dropout):  # the identity in eval mode
-        return (lambda x: x), None
-    return module, None  # Flatten, average pooling, Identity: linear, without parameters
+        return (lambda x: x), None, 1
+    return module, None, 1  # Flatten, average pooling, Identity: linear, without parameters
 
 
 def affine_apply(op, x: torch.Tensor, n: int) -> torch.Tensor:
     """Apply an :func:`affine_op` to a batch whose first ``n`` rows are points and whose other
     rows are directions (which get the linear part only)."""
-    linear, offset = op
+    linear, offset, axis = op
     out = linear(x)
     if offset is not None:
-        out[:n] += offset.view((-1,) + (1,) * (out.dim() - 2))
+        if axis == -1:  # a Linear: the last dimension, whatever the rank
+            out[:n] += offset
+        else:
+            out[:n] += offset.view((-1,) + (1,) * (out.dim() - 2))
     return out
 
 

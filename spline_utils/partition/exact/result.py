@@ -105,10 +105,17 @@ class ExactPartition:
         """Edge labels (n_r,) of every region (views into :attr:`vertex_labels`)."""
         return self._per_region("edge_labels", self.vertex_labels)
 
+    def _centre(self) -> np.ndarray:
+        """The centre (2,) of the domain's bounding box: areas are computed about it, so that
+        the offset of a domain far from the origin does not enter their rounding."""
+        return (self.domain.min(0) + self.domain.max(0)) / 2
+
     @property
     def areas(self) -> np.ndarray:
+        """The area of every region (P,), in squared slice units."""
         if "areas" not in self._cache:
-            self._cache["areas"] = self._ragged().areas()
+            centred = Polygons(self.vertices - self._centre(), self.vertex_labels, self.offsets)
+            self._cache["areas"] = centred.areas()
         return self._cache["areas"]
 
     @property
@@ -128,11 +135,29 @@ class ExactPartition:
 
     def spline_units(self, layer: int) -> np.ndarray:
         """Sorted indices of the units (max-pooling: windows) of one code layer whose splines
-        cut the domain, i.e. that label at least one edge."""
+        cut the domain, i.e. that label at least one edge.
+
+        Identical (duplicate) units of a ReLU-type layer, and units whose spline is the same
+        line with the opposite sign, share one spline: the domain is cut along it once, so only
+        one of them labels its edges. Each of them cuts the domain all the same (as
+        :meth:`~spline_utils.partition.grid.GridPartition.crossing_units` finds), so a unit
+        whose code, region by region, equals or complements that of a listed unit (with both
+        signs present) is listed too."""
         layer = self._layer(layer)
         labels = self.vertex_labels
-        own = labels[(labels >= 0) & ((labels >> 32) == layer)]
-        return np.unique(own & 0xFFFFFFFF)
+        own = np.unique(labels[(labels >= 0) & ((labels >> 32) == layer)] & 0xFFFFFFFF)
+        if self.layer_kinds[layer] != "relu" or not len(own):
+            return own
+        code = self.codes[layer].astype(bool)  # (regions, units)
+        both = own[code[:, own].any(0) & ~code[:, own].all(0)]  # listed, with both signs
+        if not len(both):
+            return own
+        others = np.setdiff1d(np.arange(code.shape[1]), own)
+        packed = np.packbits(code, axis=0).T  # one row of bytes per unit
+        flipped = np.packbits(~code, axis=0).T
+        columns = {packed[k].tobytes() for k in both} | {flipped[k].tobytes() for k in both}
+        twins = [k for k in others if packed[k].tobytes() in columns]
+        return np.union1d(own, np.asarray(twins, own.dtype)) if twins else own
 
     def grid_coverage(self, grid) -> float:
         """Fraction of the exact regions that a :class:`~spline_utils.partition.grid.GridPartition`
@@ -278,7 +303,7 @@ class ExactPartition:
         n_points = check_int("n_points", n_points, 1)
         tol = check_real("tol", tol, 0.0)
         seed = check_int("seed", seed, 0)
-        domain_area = polygon_area(self.domain)
+        domain_area = polygon_area(self.domain - self._centre())
         area_error = abs(self.areas.sum() - domain_area) / domain_area
         if not area_error <= 1e-9:
             raise PartitionCheckError(
