@@ -7,7 +7,8 @@
   external script, style sheet or font), so it works in the static HTML page that Jupyter Book
   renders from the notebook's stored output; several on one page do not interfere (each
   rendering gets its own element id). Its root element has the class ``spline-scrubber`` and a
-  ``data-frames`` count; ``data-current`` follows the frame shown, for browser tests.
+  ``data-frames`` count; ``data-current`` follows the frame shown, and so does the ``src`` of its
+  one ``img``, for browser tests.
 * :func:`figure_image` -- one figure as compact image bytes (PNG reduced to a 256-colour palette
   when that is smaller, or lossless WebP).
 * :func:`live_figure` -- an ipywidgets box of controls and an ``Output`` that redraws a figure
@@ -134,23 +135,27 @@ class Scrubber:
     def html(self, element_id: str | None = None) -> str:
         """The self-contained HTML snippet: a ``div.spline-scrubber`` and its inline script.
 
+        One ``<img>`` shows the current frame (the start frame is its ``src``, so a page
+        without JavaScript shows that one); the script holds the other frames as ``data:``
+        URIs and swaps the image's ``src`` when the slider or a button moves.
+
         ``element_id``: the root element's id (default: a new one per call, from the frames'
         digest and a counter, so that every rendering on a page has its own)."""
         if element_id is None:
             element_id = self._element_id(next(_renderings))
         n, start = len(self.frames), self.start
         least = "" if self.min_width is None else f";min-width:{self.min_width}px"
-        images = []
-        for i, (data, mime, (width, height)) in enumerate(
-            zip(self.frames, self._mimes, self._sizes)
-        ):
-            src = f"data:{mime};base64,{base64.b64encode(data).decode('ascii')}"
-            display = "block" if i == start else "none"
-            images.append(
-                f'<img class="{SCRUBBER_CLASS}-frame" data-index="{i}" width="{width}" '
-                f'height="{height}" alt="{html.escape(f"{self.alt}: {self.labels[i]}")}" '
-                f'style="display:{display};max-width:100%;height:auto{least}" src="{src}">'
-            )
+        sources = [
+            f"data:{mime};base64,{base64.b64encode(data).decode('ascii')}"
+            for data, mime in zip(self.frames, self._mimes)
+        ]
+        width, height = self._sizes[start]
+        alts = [f"{self.alt}: {label}" for label in self.labels]
+        image = (
+            f'<img class="{SCRUBBER_CLASS}-frame" width="{width}" height="{height}" '
+            f'alt="{html.escape(alts[start])}" '
+            f'style="display:block;max-width:100%;height:auto{least}" src="{sources[start]}">'
+        )
         title = (
             f'<div class="{SCRUBBER_CLASS}-title" style="font-weight:600;margin:0 0 4px">'
             f"{html.escape(self.title)}</div>"
@@ -158,13 +163,17 @@ class Scrubber:
             else ""
         )
         button = 'style="min-width:2.4em;min-height:2em;padding:0 8px;font:inherit;cursor:pointer"'
-        labels = json.dumps(self.labels).replace("</", "<\\/")
+
+        def js(value) -> str:  # a JSON literal that cannot close the script element
+            return json.dumps(value).replace("</", "<\\/")
+
+        others = [None if i == start else src for i, src in enumerate(sources)]
         return (
             f'<div class="{SCRUBBER_CLASS}" id="{element_id}" data-frames="{n}" '
             f'data-current="{start}" style="width:100%;box-sizing:border-box;'
             f'font-family:sans-serif;font-size:14px;line-height:1.4;margin:0.5em 0">'
             f"{title}"
-            f'<div class="{SCRUBBER_CLASS}-frames" style="overflow-x:auto">{"".join(images)}</div>'
+            f'<div class="{SCRUBBER_CLASS}-frames" style="overflow-x:auto">{image}</div>'
             f'<input type="range" class="{SCRUBBER_CLASS}-slider" min="0" max="{n - 1}" '
             f'step="1" value="{start}" aria-label="{html.escape(self.alt)}: frame" '
             f'style="display:block;width:100%;box-sizing:border-box;margin:6px 0">'
@@ -181,10 +190,13 @@ class Scrubber:
             f"<script>(function(){{"
             f'var root=document.getElementById("{element_id}");if(!root)return;'
             f'var q=function(s){{return root.querySelector(".{SCRUBBER_CLASS}-"+s);}};'
-            f'var frames=root.querySelectorAll(".{SCRUBBER_CLASS}-frame");'
-            f'var slider=q("slider"),label=q("label"),play=q("play"),labels={labels},timer=null;'
+            f'var img=q("frame"),slider=q("slider"),label=q("label"),play=q("play"),timer=null;'
+            f"var frames={js(others)},sizes={js(self._sizes)},"
+            f"labels={js(self.labels)},alts={js(alts)};"
+            f'frames[{start}]=img.getAttribute("src");'
             f"function show(i){{i=(i+frames.length)%frames.length;"
-            f'for(var k=0;k<frames.length;k++){{frames[k].style.display=k===i?"block":"none";}}'
+            f'img.setAttribute("src",frames[i]);img.setAttribute("alt",alts[i]);'
+            f'img.setAttribute("width",sizes[i][0]);img.setAttribute("height",sizes[i][1]);'
             f"slider.value=String(i);label.textContent=labels[i];"
             f'root.setAttribute("data-current",String(i));}}'
             f"function stop(){{if(timer){{clearInterval(timer);timer=null;"
@@ -197,7 +209,7 @@ class Scrubber:
             f'play.addEventListener("click",function(){{if(timer){{stop();return;}}'
             f'play.textContent="pause";timer=setInterval(function(){{'
             f"show(parseInt(slider.value,10)+1);}},800);}});"
-            f"show({start});}})();</script>"
+            f"}})();</script>"
         )
 
     def _repr_html_(self) -> str:
@@ -254,7 +266,7 @@ def scrubber(
         ...     _ = ax.plot([0, 1], [0, k])
         ...     figures.append(fig)
         >>> s = scrubber(figures, ["slope 1", "slope 2"], dpi=50)
-        >>> s.n_frames, s.html().count('class="spline-scrubber-frame"')
+        >>> s.n_frames, s.html().count("data:image/png;base64,")  # both frames, inline
         (2, 2)
     """
     if isinstance(frames, (bytes, str)) or not isinstance(frames, Sequence):
