@@ -37,7 +37,7 @@ OKABE_ITO = {
 DECISION_COLOR = OKABE_ITO["vermillion"]
 EARLIER_COLOR = "#9a9a9a"
 NEW_COLOR = "#1a1a1a"
-#: Class colours, Paul Tol's colour-blind-safe "muted" palette (10 distinct colours)
+#: Class colours: Paul Tol's colour-blind-safe "muted" palette (9 hues) and his light orange
 CLASS_COLORS = (
     "#88CCEE",
     "#DDCC77",
@@ -48,7 +48,7 @@ CLASS_COLORS = (
     "#44AA99",
     "#999933",
     "#882255",
-    "#DDDDDD",
+    "#EE8866",  # Tol's light orange: not the grey of the splines (his muted palette has 9 hues)
 )
 #: layer colours of the paper's Fig. 3 (blue, green; decision boundary red), colour-blind safe
 FIG3_LAYER_COLORS = (
