@@ -2117,14 +2117,14 @@ def _result(**fields):
     ],
 )
 def test_bad_results_files_are_named(tmp_path, capsys, text, message):
-    from spline_utils.experiments.results_files import load_records, load_results
+    from spline_utils.experiments.results_files import load_records, load_results, read_record
 
     path = tmp_path / "run" / "dense.json"
     path.parent.mkdir()
     path.write_text(text)
-    for load in (load_results, load_records):
+    for load in (load_results, load_records, read_record):  # read_record: a run read back
         with pytest.raises(ValueError, match=message) as info:
-            load(tmp_path)
+            load(path if load is read_record else tmp_path)
         assert str(path) in str(info.value)
     status, err = _run_cli(["table", str(tmp_path)], capsys)
     assert status == 1 and len(err) == 1 and str(path) in err[0] and message.split()[0] in err[0]
@@ -2137,6 +2137,8 @@ def test_results_loaders_agree_on_a_missing_folder(tmp_path):
         with pytest.raises(FileNotFoundError, match=f"no results folder {tmp_path / 'none'}"):
             load(tmp_path / "none")
     (tmp_path / "other.json").write_text('{"schema": "something else"}')  # skipped
+    with pytest.raises(ValueError, match="other.json is not a run's results file"):
+        results_files.read_record(tmp_path / "other.json")
     (tmp_path / "dense.json").write_text(json.dumps(_result()))
     assert len(load_results(tmp_path)) == len(load_records(tmp_path)) == 1
     (tmp_path / "empty").mkdir()

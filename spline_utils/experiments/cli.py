@@ -242,10 +242,19 @@ def main(argv: list[str] | None = None) -> int:
         ddp.teardown()
     if main_process:
         for r in records:
-            m = r["metrics"]
+            m = r["metrics"]  # every record is checked (results_files.check_record)
+
+            def show(key: str, spec: str, m=m) -> str:
+                try:
+                    return format(m[key], spec)
+                except (KeyError, TypeError, ValueError):  # a value missing or not a number
+                    return "?"
+
             print(
-                f"{r['run']:28s} test acc {m['test_acc']:.4f}  params {m['params']:>10,d}  "
-                f"training FLOPs {m['training_flops']:.3e}  wall {m['wall_seconds']:.1f} s"
+                f"{r['run']:28s} test acc {show('test_acc', '.4f')}  "
+                f"params {show('params', '>10,d')}  "
+                f"training FLOPs {show('training_flops', '.3e')}  "
+                f"wall {show('wall_seconds', '.1f')} s"
             )
         print(f"results in {config.folder}")
     return 0

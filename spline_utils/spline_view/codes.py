@@ -266,8 +266,9 @@ def packed_codes(
             f"x must be a non-empty batch of shape (N, ...), got shape {tuple(x.shape)}"
         )
     check_finite("x", x)
-    if check_model:
-        check_batch_independent(model, prepare_input(model, x[:3], finite=False))
+    if check_model:  # on the first, middle and last inputs, moved to the model's device
+        spread = x[sorted({0, x.shape[0] // 2, x.shape[0] - 1})]
+        check_batch_independent(model, prepare_input(model, spread, finite=False))
     n = x.shape[0]
     device = model_dtype_device(model)[1]
     precision = (
