@@ -52,7 +52,7 @@ from .._validate import (
 )
 from ..spline_view.model_walk import following_batchnorm, prunable_layers
 from .masks import PruningMask, check_ratio
-from .selection import TiedThresholdWarning, eb_threshold, round_widths, select_units
+from .selection import eb_threshold, round_widths, select_units
 from .spline_policy import outgoing_norms, spline_scores
 
 __all__ = [
@@ -64,9 +64,7 @@ __all__ = [
     "RESERVED_NAMES",
     "Slimming",
     "SplinePolicy",
-    "TiedThresholdWarning",  # the warning of the early-bird rule's ties, from selection.py
     "default_layers",
-    "eb_threshold",
     "get_criterion",
     "outgoing_norms",  # the spline policy's pieces, defined in spline_policy.py
     "register_criterion",
@@ -364,11 +362,13 @@ def slimming_units(
     it are kept. Every layer keeps at least one channel (its largest ``|gamma|``); ``ratio=0``
     prunes nothing. Returns ``{layer name: pruned channel indices}``.
 
-    The early-bird paper's rule is kept deliberately, ties included (:func:`.eb_threshold`):
-    with distinct ``|gamma|`` it prunes ``int(total * ratio) + 1`` channels, but every channel
-    tied at the threshold is pruned too, so tied scales (an untrained network's are all 1) can
-    prune far more than ``ratio``; a :class:`.TiedThresholdWarning` says so when the ties add
-    more than one channel per layer. For an exact count use :func:`select_units`."""
+    The early-bird paper's rule is kept deliberately, ties included
+    (:func:`~spline_utils.pruning.selection.eb_threshold`): with distinct ``|gamma|`` it prunes
+    ``int(total * ratio) + 1`` channels, but every channel tied at the threshold is pruned too,
+    so tied scales (an untrained network's are all 1) can prune far more than ``ratio``; a
+    :class:`~spline_utils.pruning.selection.TiedThresholdWarning` says so when the ties add
+    more than one channel per layer. For an exact count use
+    :func:`~spline_utils.pruning.selection.select_units`."""
     ratio = check_ratio(ratio)
     scores = unit_scores(model, "slimming", layers)
     if ratio == 0.0:
