@@ -618,3 +618,27 @@ def test_long_preset_meets_the_step_floor_with_the_same_bn_pull():
     model = build_model(preset("cpu-long", arch="preresnet20"), 10, 1)
     assert [m.out_channels for m in model.modules() if isinstance(m, torch.nn.Conv2d)][:2] == [8, 8]
     assert model(torch.zeros(2, 1, 32, 32)).shape == (2, 10)
+
+
+def test_recalibrated_batchnorm_holds_the_training_images_statistics():
+    """Recomputed BatchNorm statistics: the first BatchNorm's running mean is the mean of its
+    input over the training images (4 equal batches of 50), its running variance the average of
+    the batches' unbiased variances; the weights and the original are untouched."""
+    from spline_utils.experiments.resumable_training import recalibrated_batchnorm
+
+    data = load_images("digits32").subset(200, seed=0)
+    net = vgg([4, "M", 6], num_classes=10).eval()
+    before = {k: v.clone() for k, v in net.state_dict().items()}
+    seen = []
+    hook = net[1].register_forward_pre_hook(lambda m, inputs: seen.append(inputs[0].detach()))
+    with torch.no_grad():
+        net(data.normalise(data.x_train))
+    hook.remove()
+    inputs = seen[0].transpose(0, 1).flatten(1)  # (channels, images x positions)
+    fresh = recalibrated_batchnorm(net, data, batch_size=50)
+    torch.testing.assert_close(fresh[1].running_mean, inputs.mean(1), rtol=1e-4, atol=1e-5)
+    per_batch = seen[0].reshape(4, 50, *seen[0].shape[1:]).transpose(1, 2).flatten(2).var(2)
+    torch.testing.assert_close(fresh[1].running_var, per_batch.mean(0), rtol=1e-3, atol=1e-5)
+    assert not fresh.training and fresh[0].weight.data_ptr() != net[0].weight.data_ptr()
+    for key, value in net.state_dict().items():
+        assert torch.equal(value, before[key])

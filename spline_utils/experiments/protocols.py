@@ -74,7 +74,7 @@ from .image_data import ImageData, load_images
 from .progress import progress_bar
 from .provenance import RESULT_SCHEMA, provenance, write_json
 from .results_files import METHODS, read_record
-from .resumable_training import evaluate, train
+from .resumable_training import evaluate, recalibrated_batchnorm, train
 
 _SCORED = {
     "spline-layerwise": ("spline", "layerwise"),
@@ -296,6 +296,9 @@ class _Experiment:
         seed_everything(config.seed, deterministic=False)
         small = prune(start, method, ratio, self.example, config.seed, self.criterion_batch)
         acc_pruned = evaluate(small, self.data, self.amp)
+        # the same weights with BatchNorm statistics recomputed on the training images: pruning
+        # changes what later layers see, so the dense network's statistics are stale
+        acc_recalibrated = evaluate(recalibrated_batchnorm(small, self.data), self.data, self.amp)
         schedule = config.schedule.scaled(config.finetune_epochs)
         schedule.bn_l1 = 0.0
         result = train(
@@ -316,6 +319,7 @@ class _Experiment:
         metrics = {
             "test_acc": result.test_acc,
             "test_acc_before_retraining": acc_pruned,
+            "test_acc_before_retraining_recalibrated": acc_recalibrated,
             **measured,
             "params_fraction": measured["params"] / dense_metrics["params"],
             "flops_fraction": measured["flops"] / dense_metrics["flops"],

@@ -128,6 +128,54 @@ def evaluate(model: nn.Module, data: ImageData, amp: bool = False, batch_size: i
     return correct / len(data.y_test)
 
 
+@torch.no_grad()
+def recalibrated_batchnorm(
+    model: nn.Module, data: ImageData, batch_size: int = 1000, max_images: int | None = None
+) -> nn.Module:
+    """A copy of ``model`` whose BatchNorm running statistics are recomputed on the training
+    images, with every weight unchanged: a pruned network evaluated without stale statistics.
+
+    The standard procedure (as ``torch.optim.swa_utils.update_bn``): the copy runs in training
+    mode over the unaugmented training images in order, in full batches of ``batch_size`` (the
+    remainder is left out, so that every batch weighs the same), and each BatchNorm keeps the
+    plain average of its batch statistics (``momentum=None``).
+
+    Args:
+        model: the network (left unchanged).
+        data: the images whose training split gives the statistics.
+        batch_size: images per forward pass (>= 2).
+        max_images: use only the first this many training images (default: all).
+
+    Returns:
+        The recalibrated copy, in eval mode.
+    """
+    import copy
+
+    check_module("model", model)
+    if not isinstance(data, ImageData):
+        raise TypeError(f"data must be an ImageData, got {type(data).__name__}")
+    batch_size = check_int("batch_size", batch_size, 2)
+    n = (
+        len(data.y_train)
+        if max_images is None
+        else min(check_int("max_images", max_images, 2), len(data.y_train))
+    )
+    copy_ = copy.deepcopy(model)
+    norms = [m for m in copy_.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+    if not norms:
+        return copy_.eval()
+    device = next(copy_.parameters()).device
+    for bn in norms:
+        bn.reset_running_stats()
+        bn.momentum = None  # cumulative average over all batches
+    copy_.train()
+    if n < batch_size:
+        batch_size = n
+    for start in range(0, n - batch_size + 1, batch_size):
+        copy_(data.normalise(data.x_train[start : start + batch_size].to(device)))
+    return copy_.eval()
+
+
 def train(
     model: nn.Module,
     data: ImageData,
