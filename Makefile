@@ -1,6 +1,7 @@
 # make book  -- create/reuse .venv, install pinned dependencies, execute the chapters, write _build/html
-# make test  -- create/reuse .venv; unit tests; nbval over every chapter, here and in a simulated
-#               Colab session on other CPU code paths; the book rendered from its committed
+# make test  -- create/reuse .venv; unit tests; nbval over every chapter, here (MKL's conditional
+#               numerical reproducibility mode unless MKL_CBWR is set) and in a simulated Colab
+#               session on other CPU code paths (SSE-level instruction sets); the book rendered from its committed
 #               outputs and checked for broken links, tracebacks, warnings and wide outputs, then
 #               loaded in headless Chromium with the network off (skipped without chromium)
 # make lint -- ruff: lint and format check of the package, tests, benchmarks and tools
@@ -36,7 +37,7 @@ lint: $(STAMP)
 
 test: lint
 	$(BIN)/python tools/stamp_chapters.py --check
-	$(BIN)/python -m pytest tests book --nbval-lax --nbval-sanitize-with book/nbval_sanitize.cfg -p no:cacheprovider
+	MKL_CBWR=$${MKL_CBWR:-COMPATIBLE} $(BIN)/python -m pytest tests book --nbval-lax --nbval-sanitize-with book/nbval_sanitize.cfg -p no:cacheprovider
 	$(BIN)/python tools/simulate_colab.py
 	$(BIN)/python tools/build_book.py --from-outputs
 	$(BIN)/python tools/check_html.py _build/html
