@@ -123,6 +123,7 @@ def compare_paired(
     by=(),
     pair_on: str = "seed",
     confidence: float = 0.95,
+    skip_incomplete: bool = False,
 ):
     """Paired comparisons of rows ``column == a`` against rows ``column == b`` of a results
     table, one per group of ``by``, as one family of tests (Holm-corrected together).
@@ -135,6 +136,7 @@ def compare_paired(
         by: the columns whose combinations are compared separately (e.g. ``("ratio",)``).
         pair_on: the column that pairs rows (one row per treatment and pair in each group).
         confidence: of the intervals.
+        skip_incomplete: leave out the groups with fewer than 2 pairs (instead of raising).
 
     Returns:
         A DataFrame indexed by ``by`` with columns ``n``, ``mean``, ``low``, ``high``, ``p``,
@@ -163,10 +165,12 @@ def compare_paired(
                 )
             sides.append(side.set_index(pair_on)[value])
         left, right = sides[0].align(sides[1], join="inner")
+        if skip_incomplete and len(left) < 2:
+            continue
         result = paired_difference(left.to_numpy(), right.to_numpy(), confidence)
         key = key if isinstance(key, tuple) else (key,)
         rows.append({**dict(zip(by, key)), **result})
-    table = pd.DataFrame(rows)
+    table = pd.DataFrame(rows, columns=[*by, "n", "mean", "low", "high", "p"])
     table["p_holm"] = holm(table["p"].to_numpy())
     alpha = 1.0 - confidence
     table["verdict"] = [verdict(r.low, r.high, r.p_holm, alpha) for r in table.itertuples()]
@@ -181,6 +185,7 @@ def compare_family(
     by=(),
     pair_on: str = "seed",
     confidence: float = 0.95,
+    skip_incomplete: bool = False,
 ):
     """Several paired contrasts of one results table as *one* family of tests: each contrast
     ``(a, b)`` compared as in :func:`compare_paired` in every group of ``by``, and Holm's
@@ -188,7 +193,8 @@ def compare_family(
 
     Returns:
         A DataFrame indexed by ``("contrast", *by)`` -- the contrast named ``"a vs b"`` -- with
-        the columns of :func:`compare_paired` (``p_holm`` and ``verdict`` over the family).
+        the columns of :func:`compare_paired` (``p_holm`` and ``verdict`` over the family);
+        ``skip_incomplete`` as there.
 
     Example:
         >>> import pandas as pd
@@ -203,7 +209,9 @@ def compare_family(
     by = [by] if isinstance(by, str) else list(by)
     tables = []
     for a, b in contrasts:
-        table = compare_paired(frame, value, column, a, b, by, pair_on, confidence).reset_index()
+        table = compare_paired(
+            frame, value, column, a, b, by, pair_on, confidence, skip_incomplete
+        ).reset_index()
         table.insert(0, "contrast", f"{a} vs {b}")
         tables.append(table)
     if not tables:

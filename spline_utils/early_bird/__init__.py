@@ -6,6 +6,8 @@
   window, threshold or variant;
 * :mod:`.analysis`        -- detection as a controlled experiment over seeds, windows and
   thresholds, from the records of dense runs;
+* :mod:`.payoff`          -- firing summaries at equal windows, training-FLOPs savings and
+  tickets against pruning after training (paired, Holm-corrected);
 * :mod:`.trajectory`      -- first-layer splines and region counts on the canvas, epoch by
   epoch (the paper's Fig. 4).
 """
@@ -17,6 +19,7 @@ from .analysis import (
     training_record,
 )
 from .mask_detector import MaskEBDetector, bn_channel_mask, mask_distance
+from .payoff import firing_summary, payoff_table, ticket_comparisons
 from .replay import (
     GammaRecorder,
     earliest_possible_epoch,
@@ -55,4 +58,7 @@ __all__ = [
     "SplineEBDetector",
     "code_trajectory",
     "unit_masks",
+    "firing_summary",
+    "payoff_table",
+    "ticket_comparisons",
 ]

@@ -1,0 +1,143 @@
+"""What early-bird tickets buy, from results tables: firing-epoch summaries at equal windows,
+training-FLOPs savings with the detector counted, and ticket accuracy against pruning after
+training as paired differences (Chapter 4).
+
+Inputs are the tables of :func:`~spline_utils.early_bird.analysis.detection_epochs` (firing
+epochs replayed from dense runs) and of :func:`~spline_utils.experiments.results_files.load_results`
+(one row per run, with ``protocol``, ``method``, ``ratio``, ``seed``, ``detector``, ``test_acc``,
+``training_flops``, ``detector_flops``, ``searched_epochs``).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from .._validate import check_int
+from ..statistics import compare_family
+
+__all__ = ["firing_summary", "payoff_table", "ticket_comparisons"]
+
+
+def firing_summary(table: pd.DataFrame, first_drop: int | None = None) -> pd.DataFrame:
+    """Firing epochs per detector setting, over seeds.
+
+    Args:
+        table: rows of :func:`~spline_utils.early_bird.analysis.detection_epochs`.
+        first_drop: the last epoch (1-based) trained at the first learning rate -- the schedule's
+            first milestone; with it, ``before_drop`` counts the firings at or before it.
+
+    Returns:
+        One row per (detector, ratio, window, threshold): ``seeds``, ``fired`` (how many seeds
+        fired within the run), ``earliest`` (the first epoch the window allows), ``at_earliest``
+        (firings there), ``median``, ``low``, ``high`` (over the seeds that fired), the
+        firing ``epochs`` per seed as text (``-`` = never) and, with ``first_drop``,
+        ``before_drop``. The spline detector's ``ratio`` is shown as ``-``.
+
+    Example:
+        >>> t = pd.DataFrame({"seed": [0, 1], "detector": "spline", "ratio": np.nan,
+        ...                   "window": 3, "threshold": 0.16, "epoch": [9.0, np.nan],
+        ...                   "earliest": 4})
+        >>> firing_summary(t, first_drop=15)[["fired", "before_drop", "epochs"]].to_dict("records")
+        [{'fired': 1, 'before_drop': 1, 'epochs': '9, -'}]
+    """
+    needed = {"seed", "detector", "ratio", "window", "threshold", "epoch", "earliest"}
+    if not isinstance(table, pd.DataFrame) or not needed <= set(table.columns):
+        raise ValueError(f"table must be a detection_epochs table with columns {sorted(needed)}")
+    if first_drop is not None:
+        first_drop = check_int("first_drop", first_drop, 1)
+    frame = table.assign(ratio=table.ratio.map(lambda r: "-" if pd.isna(r) else f"{r:g}"))
+    rows = []
+    keys = ["detector", "ratio", "window", "threshold"]
+    for key, group in frame.sort_values("seed").groupby(keys, sort=True):
+        epochs = group.epoch.dropna()
+        row = dict(zip(keys, key))
+        row.update(
+            seeds=len(group),
+            fired=len(epochs),
+            earliest=int(group.earliest.iloc[0]),
+            at_earliest=int((epochs == group.earliest.loc[epochs.index]).sum()),
+            median=float(epochs.median()) if len(epochs) else np.nan,
+            low=float(epochs.min()) if len(epochs) else np.nan,
+            high=float(epochs.max()) if len(epochs) else np.nan,
+            epochs=", ".join("-" if pd.isna(e) else str(int(e)) for e in group.epoch),
+        )
+        if first_drop is not None:
+            row["before_drop"] = int((epochs <= first_drop).sum())
+        rows.append(row)
+    return pd.DataFrame(rows).set_index(keys)
+
+
+def payoff_table(runs: pd.DataFrame) -> pd.DataFrame:
+    """Every early-bird run next to the prune-after-training run with the same rule, ratio and
+    seed (the same dense training, the same fine-tuning; only *when* the channels are chosen
+    differs).
+
+    Returns:
+        The early-bird rows with ``after_acc`` and ``after_training_flops`` (the after-training
+        run's), ``accuracy_gap`` (ticket minus after training, in accuracy), ``saving`` (after
+        training's training FLOPs over the ticket's, the detector's forward passes counted in
+        the ticket's) and ``saving_without_detector``.
+
+    Raises:
+        ValueError: a needed column is missing, or an early-bird run has no after-training
+            partner.
+    """
+    needed = {"protocol", "method", "ratio", "seed", "test_acc", "training_flops", "detector_flops"}
+    if not isinstance(runs, pd.DataFrame) or not needed <= set(runs.columns):
+        raise ValueError(f"runs must be a load_results table with columns {sorted(needed)}")
+    keys = ["method", "ratio", "seed"]
+    after = runs[runs.protocol == "prune-finetune"].set_index(keys)
+    if after.index.duplicated().any():
+        raise ValueError("runs holds two prune-after-training runs for one (method, ratio, seed)")
+    eb = runs[runs.protocol == "early-bird"].copy()
+    index = pd.MultiIndex.from_frame(eb[keys])
+    missing = ~index.isin(after.index)
+    if missing.any():
+        first = eb[missing].iloc[0]
+        raise ValueError(
+            f"early-bird run {first.get('run', '?')} (seed {first.seed}) has no prune-after-training "
+            f"run with rule {first.method!r} at ratio {first.ratio}"
+        )
+    partner = after.loc[index]
+    eb["after_acc"] = partner.test_acc.to_numpy()
+    eb["after_training_flops"] = partner.training_flops.to_numpy()
+    eb["accuracy_gap"] = eb.test_acc - eb.after_acc
+    eb["saving"] = eb.after_training_flops / eb.training_flops
+    eb["saving_without_detector"] = eb.after_training_flops / (
+        eb.training_flops - eb.detector_flops
+    )
+    return eb
+
+
+def ticket_comparisons(runs: pd.DataFrame, confidence: float = 0.95) -> pd.DataFrame:
+    """Test accuracy of early-bird tickets against pruning after training, paired by seed, as one
+    family of tests (Holm): for every rule and ratio, each detector's ticket vs after training,
+    and the two detectors' tickets against each other where both exist.
+
+    Returns:
+        :func:`~spline_utils.statistics.compare_family`'s table (differences in accuracy, a - b),
+        indexed by contrast, rule (``method``) and ratio.
+    """
+    eb = payoff_table(runs)
+    after = runs[runs.protocol == "prune-finetune"]
+    frame = pd.concat(
+        [
+            eb.assign(route="EB " + eb.detector.astype(str)),
+            after[after.method.isin(set(eb.method))].assign(route="after training"),
+        ],
+        ignore_index=True,
+    )
+    routes = sorted(set(frame.route) - {"after training"})
+    contrasts = [(route, "after training") for route in routes]
+    if {"EB spline", "EB mask"} <= set(routes):
+        contrasts.append(("EB spline", "EB mask"))
+    return compare_family(
+        frame,
+        "test_acc",
+        "route",
+        contrasts,
+        by=["method", "ratio"],
+        confidence=confidence,
+        skip_incomplete=True,
+    )

@@ -1,0 +1,65 @@
+"""Chapter 4's payoff tables: firing summaries, savings, tickets against pruning after training."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from spline_utils.early_bird.analysis import detection_epochs
+from spline_utils.early_bird.payoff import firing_summary, payoff_table, ticket_comparisons
+from spline_utils.experiments.results_files import committed_results, load_records, load_results
+
+
+@pytest.fixture(scope="module")
+def cpu_runs():
+    runs = load_results(committed_results() / "cpu")
+    return runs[runs.dataset == "fashion-mnist"]
+
+
+def test_firing_summary_counts_what_the_replays_give():
+    records = [r for r in load_records(committed_results() / "cpu", run="dense")]
+    table = detection_epochs(
+        records, windows=[3], spline_thresholds=[0.16], mask_thresholds=[0.1], ratios=[0.5]
+    )
+    summary = firing_summary(table, first_drop=8)
+    spline = summary.loc[("spline", "-", 3, 0.16)]
+    epochs = table[table.detector == "spline"].sort_values("seed").epoch
+    assert spline.seeds == len(records) and spline.fired == int(epochs.notna().sum())
+    assert spline.low == epochs.min() and spline.before_drop == int((epochs <= 8).sum())
+    assert spline.earliest == 4 and spline.epochs.count(",") == len(records) - 1
+    with pytest.raises(ValueError, match="detection_epochs"):
+        firing_summary(pd.DataFrame({"seed": [0]}))
+
+
+def test_payoff_pairs_each_ticket_with_after_training(cpu_runs):
+    eb = payoff_table(cpu_runs)
+    assert len(eb) == (cpu_runs.protocol == "early-bird").sum()
+    row = eb.iloc[0]
+    after = cpu_runs[
+        (cpu_runs.protocol == "prune-finetune")
+        & (cpu_runs.method == row.method)
+        & (cpu_runs.ratio == row.ratio)
+        & (cpu_runs.seed == row.seed)
+    ]
+    assert row.after_acc == after.test_acc.item()
+    assert row.saving == pytest.approx(after.training_flops.item() / row.training_flops)
+    # the spline detector's passes are counted: removing them would only raise the saving
+    spline = eb[eb.detector == "spline"]
+    assert (spline.saving_without_detector > spline.saving).all()
+    orphan = cpu_runs[~((cpu_runs.protocol == "prune-finetune") & (cpu_runs.method == "random"))]
+    with pytest.raises(ValueError, match="no prune-after-training run"):
+        payoff_table(orphan)
+
+
+def test_ticket_comparisons_form_one_family(cpu_runs):
+    family = ticket_comparisons(cpu_runs)
+    contrasts = set(family.index.get_level_values("contrast"))
+    assert contrasts == {
+        "EB spline vs after training",
+        "EB mask vs after training",
+        "EB spline vs EB mask",
+    }
+    assert (family.p_holm >= family.p).all() and (family.n >= 2).all()
+    # the spline detector with the random rule has no mask partner: only vs after training
+    random_rows = family.xs("random", level="method")
+    assert set(random_rows.index.get_level_values("contrast")) == {"EB spline vs after training"}
+    assert np.isfinite(family[["low", "high"]].to_numpy()).all()
