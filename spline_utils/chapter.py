@@ -17,6 +17,8 @@ import torch
 from .mode import describe_run
 from .seeding import seed_everything
 
+__all__ = ["glue", "setup", "wrap"]
+
 
 def setup(seed: int = 0, threads: int | None = None, quiet: bool = False) -> int:
     """Prepare a chapter's kernel: ``torch`` threads, every seed, and one line naming the run.
@@ -78,10 +80,10 @@ def glue(name: str, value) -> None:
     if hasattr(value, "item") and getattr(value, "ndim", 1) == 0:  # a NumPy / torch scalar
         value = value.item()  # so the text reads 97, not np.int64(97)
     try:
-        from myst_nb import glue as _myst_glue
+        from myst_nb import glue as myst_glue  # only in a book build: imported when used
     except ImportError:
         return
-    _myst_glue(name, value, display=False)
+    myst_glue(name, value, display=False)
 
 
 def wrap(text, width: int = 88) -> str:

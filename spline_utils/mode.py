@@ -19,6 +19,15 @@ from pathlib import Path
 
 import torch
 
+__all__ = [
+    "data_dir",
+    "default_device",
+    "describe_run",
+    "is_full_mode",
+    "results_out_dir",
+    "run_mode",
+]
+
 MODE_VARIABLE = "SPLINE_BOOK_MODE"
 DATA_VARIABLE = "SPLINE_BOOK_DATA"
 RESULTS_VARIABLE = "SPLINE_BOOK_RESULTS"

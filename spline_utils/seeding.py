@@ -8,6 +8,8 @@ import random
 import numpy as np
 import torch
 
+__all__ = ["seed_everything"]
+
 
 def seed_everything(seed: int = 0, deterministic: bool = True) -> int:
     """Seed Python's ``random``, NumPy and torch (CPU and every CUDA device).

@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 from scipy import stats as _stats
 
-from ._validate import check_fraction, check_real
+from .checks import check_fraction, check_real
 
 __all__ = [
     "t_interval",

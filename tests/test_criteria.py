@@ -218,8 +218,8 @@ def test_register_a_criterion():
         name = "bias"
         paper_name = "none (a test)"
 
-        def layer_scores(self, model, name, layer, *, rng, mask):
-            return layer.bias.detach().abs().double().numpy()
+        def layer_scores(self, layer, state):
+            return layer.module.bias.detach().abs().double().numpy()
 
     net = bn_mlp()
     bias = criteria.register_criterion(BiasMagnitude())

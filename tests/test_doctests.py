@@ -56,7 +56,7 @@ ENTRY_POINTS = [
     "networks.models.make_mlp",
     "networks.models.digits_convnet",
     "networks.models.vgg",
-    "networks.pretrained.load_network",
+    "studies.shipped_networks.load_network",
     "networks.pretrained.describe",
     "experiments.training.train_classifier",
     "experiments.training.accuracy",

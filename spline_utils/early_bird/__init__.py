@@ -1,6 +1,7 @@
 """Early-bird tickets (Chapter 4): the spline detector and the mask-distance baseline.
 
-* :mod:`.spline_detector` -- codes of a probe "canvas" drawn every epoch, their distances;
+* :mod:`.spline_detector` -- codes of a probe "canvas" drawn every epoch (once, for the detector
+  and the code recorder together), their distances;
 * :mod:`.mask_detector`   -- the BatchNorm channel masks of "Drawing Early-Bird Tickets";
 * :mod:`.replay`          -- both detectors replayed from one training's records, for any
   window, threshold or variant;
@@ -28,6 +29,7 @@ from .replay import (
 )
 from .spline_detector import (
     CodeRecorder,
+    ProbeCodes,
     SplineEBDetector,
     canvas,
     code_set_distance,
@@ -55,6 +57,7 @@ __all__ = [
     "mask_distance",
     "MaskEBDetector",
     "probe_codes",
+    "ProbeCodes",
     "SplineEBDetector",
     "code_trajectory",
     "unit_masks",

@@ -21,8 +21,9 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from .._validate import check_int, check_sequence
+from ..checks import check_int, check_sequence
 from .replay import earliest_possible_epoch, replay_mask_detector, replay_spline_detector
+from .spline_detector import distance_matrix
 
 __all__ = ["consecutive_distances", "detection_epochs", "normalised_matrix", "training_record"]
 
@@ -130,8 +131,6 @@ def training_record(seed: int, code_sets, code_epochs, gammas) -> dict:
     process: the code sets of a probe (e.g. a
     :class:`~spline_utils.early_bird.spline_detector.SplineEBDetector` with ``keep_all=True``)
     at ``code_epochs``, and a :class:`~spline_utils.early_bird.replay.GammaRecorder`."""
-    from .spline_detector import distance_matrix
-
     code_epochs = list(code_epochs)
     if len(code_sets) != len(code_epochs) or not code_sets:
         raise ValueError(

@@ -21,12 +21,13 @@ import numpy as np
 import torch
 from torch import nn
 
-from .._validate import (
+from ..checks import (
     check_finite,
     check_fraction,
     check_int,
     check_module,
 )
+from ..pruning.selection import eb_threshold
 
 
 def check_channel_mask(name: str, mask) -> np.ndarray:
@@ -53,9 +54,13 @@ def bn_channel_mask(model: nn.Module, ratio: float) -> np.ndarray:
     :class:`~spline_utils.pruning.selection.TiedThresholdWarning` says so when ties make the
     dropped count exceed the rule's ``int(total * ratio) + 1`` by more than one channel per
     BatchNorm layer (:func:`~spline_utils.pruning.selection.eb_threshold`)."""
-    from ..pruning.selection import eb_threshold
-
     ratio = check_fraction("pruning ratio p", ratio, low_open=True, high_open=True)
+    return _channel_mask(bn_scales(model), ratio)
+
+
+def bn_scales(model: nn.Module) -> tuple[np.ndarray, int]:
+    """``|gamma|`` of every BatchNorm channel of ``model`` (registration order), float64
+    (total channels,), and the number of BatchNorm layers; one walk of the module tree."""
     check_module("model", model)
     gammas = [
         m.weight.detach().abs().flatten().cpu()
@@ -66,8 +71,12 @@ def bn_channel_mask(model: nn.Module, ratio: float) -> np.ndarray:
         raise ValueError("the model has no BatchNorm layer with a scale gamma")
     gamma = torch.cat(gammas).to(torch.float64)
     check_finite("the BatchNorm scales gamma", gamma)
-    gamma = gamma.numpy()
-    return gamma > eb_threshold(gamma, ratio, len(gammas), "BatchNorm |gamma|")
+    return gamma.numpy(), len(gammas)
+
+
+def _channel_mask(scales: tuple[np.ndarray, int], ratio: float) -> np.ndarray:
+    gamma, n_layers = scales
+    return gamma > eb_threshold(gamma, ratio, n_layers, "BatchNorm |gamma|")
 
 
 def mask_distance(a: np.ndarray, b: np.ndarray) -> float:
@@ -137,7 +146,8 @@ class MaskEBDetector:
         self.last_epoch: int | None = None  # the epoch of the previous call
 
     def __call__(self, model: nn.Module, epoch: int) -> dict[float, bool]:
-        fired = self.update_masks({p: bn_channel_mask(model, p) for p in self.ratios}, epoch)
+        scales = bn_scales(model)  # once for every ratio
+        fired = self.update_masks({p: _channel_mask(scales, p) for p in self.ratios}, epoch)
         for p, now in fired.items():
             if now:
                 self.tickets[p] = copy.deepcopy(model.state_dict())

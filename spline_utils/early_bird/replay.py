@@ -26,7 +26,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from .._validate import check_array, check_bool, check_fraction, check_int, check_module
+from ..checks import check_array, check_bool, check_fraction, check_int, check_module
+from ..pruning.selection import TiedThresholdWarning, eb_threshold
 from .mask_detector import mask_distance
 
 __all__ = [
@@ -96,8 +97,6 @@ def gamma_mask(
     channel per layer). ``gamma``: the recorded scales (total channels,), finite. ``kinds``
     (e.g. ``("BatchNorm2d",)``, the released code's choice) keeps only those layers, described
     by ``layers`` as :attr:`GammaRecorder.layers`."""
-    from ..pruning.selection import eb_threshold
-
     gamma = check_array("gamma", gamma, dim=1)  # NaN would compare False: an all-False mask
     if not len(gamma):
         raise ValueError("gamma must hold one |gamma| per BatchNorm channel, got an empty array")
@@ -201,8 +200,6 @@ def mask_distances(
     The replay reproduces the paper's detector, ties included (the untrained network's scales
     are all 1, and its mask keeps no channel), so the tie warning of :func:`gamma_mask` is not
     raised here."""
-    from ..pruning.selection import TiedThresholdWarning
-
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", TiedThresholdWarning)
         masks = [gamma_mask(v, ratio, layers, kinds) for v in values]

@@ -11,7 +11,9 @@ put the threshold just above the level the consecutive distances settle to.
 
 The detector is a callable ``detector(model, epoch)`` for ``train_classifier(callbacks=[...])``; it
 records the epoch it fires (``fired_epoch``; ``None`` until then) and a copy of the model's state
-at that epoch (the early-bird *ticket*).
+at that epoch (the early-bird *ticket*). A :class:`CodeRecorder` keeps every epoch's codes on disk
+for the epoch-by-epoch distances; when it watches the detector's canvas, both read one
+:class:`ProbeCodes`, which draws the canvas's codes once per epoch.
 """
 
 from __future__ import annotations
@@ -19,21 +21,33 @@ from __future__ import annotations
 import copy
 from collections import deque
 from collections.abc import Sequence
+from pathlib import Path
 
 import numpy as np
 import torch
 from torch import nn
 
-from .._validate import (
+from ..checks import (
     check_bool,
     check_choice,
     check_finite,
     check_fraction,
     check_int,
-    check_module,
 )
+from ..records import save_checkpoint
 from ..spline_view.codes import PackedCodes, code_distance, packed_codes
-from ..spline_view.model_walk import model_dtype_device
+from ..spline_view.model_walk import structure_of
+
+__all__ = [
+    "CodeRecorder",
+    "ProbeCodes",
+    "SplineEBDetector",
+    "canvas",
+    "code_set_distance",
+    "distance_matrix",
+    "load_code_sets",
+    "probe_codes",
+]
 
 
 def _check_probe(probe) -> torch.Tensor:
@@ -150,17 +164,62 @@ def probe_codes(
     """Packed codes of ``probe`` computed in eval mode on the model's device (under
     ``torch.autocast`` in ``autocast``, if given; see
     :func:`~spline_utils.spline_view.codes.packed_codes` for ``kinds`` and ``check_model``); the
-    model's train / eval mode is restored afterwards."""
-    check_module("model", model)
+    model's train / eval mode is restored afterwards. ``model`` may be a
+    :class:`~spline_utils.spline_view.structure.NetworkStructure`; the model's tree is walked
+    once per call."""
+    structure = structure_of(model)
     if not isinstance(probe, torch.Tensor):
         raise TypeError(f"probe must be a torch.Tensor, got {type(probe).__name__}")
+    model = structure.model
     was_training = model.training
     model.eval()
     try:
-        probe = probe.to(model_dtype_device(model)[1])
-        return packed_codes(model, probe, batch_size, autocast, kinds, check_model)
+        probe = probe.to(structure.dtype_device()[1])
+        return packed_codes(structure, probe, batch_size, autocast, kinds, check_model)
     finally:
         model.train(was_training)
+
+
+class ProbeCodes:
+    """The packed codes of one probe set, drawn at most once per epoch and shared by the
+    training callbacks that read them: a :class:`SplineEBDetector` and a :class:`CodeRecorder`
+    watching the same canvas (the CPU protocol's 30 x 30 canvas) compute its codes once.
+
+    Called as ``codes(model, epoch)``, it returns the
+    :class:`~spline_utils.spline_view.codes.PackedCodes` of every code layer (ReLU and
+    max-pooling) of ``probe``, drawn by :func:`probe_codes` with ``batch_size`` inputs per pass
+    and no autocast at the epoch's first call, and the same object at every later call of that
+    epoch (for that model). The model is checked at the first call only (its layers do not
+    change during training). A checkpoint keeps the settings, not the codes.
+
+    Args:
+        probe: the probe inputs, shape ``(N, *input_shape)``, N >= 1, finite.
+        batch_size: probe inputs per forward pass (>= 1).
+    """
+
+    def __init__(self, probe: torch.Tensor, batch_size: int = 256):
+        self.probe = _check_probe(probe)
+        self.batch_size = check_int("batch_size", batch_size, 1)
+        self.checked = False
+        self._drawn: tuple | None = None  # (model id, epoch, codes) of the last draw
+
+    def __call__(self, model: nn.Module, epoch: int) -> PackedCodes:
+        epoch = check_int("epoch", epoch, 0)
+        structure = structure_of(model)
+        drawn = getattr(self, "_drawn", None)
+        if drawn is not None and drawn[:2] == (id(structure.model), epoch):
+            return drawn[2]
+        codes = probe_codes(
+            structure, self.probe, self.batch_size, None, ("relu", "maxpool"), not self.checked
+        )
+        self.checked = True
+        self._drawn = (id(structure.model), epoch, codes)
+        return codes
+
+    def __getstate__(self) -> dict:
+        state = dict(self.__dict__)
+        state["_drawn"] = None  # the codes are redrawn after a resume, not checkpointed
+        return state
 
 
 class SplineEBDetector:
@@ -181,6 +240,10 @@ class SplineEBDetector:
             mixed-precision training computes the network (``None``: on a GPU only).
         keep_all: store every epoch's code set in ``history`` (for :func:`distance_matrix`);
             otherwise only the ``window`` most recent ones are kept.
+        shared: a :class:`ProbeCodes` of the same probe set, whose codes are read instead of
+            drawn again whenever the detector would draw them with the same settings (the same
+            batch size and no autocast: on a CPU), as when a :class:`CodeRecorder` watches the
+            same canvas.
 
     Attributes:
         fired_epoch: the epoch it fired, ``None`` until then.
@@ -213,8 +276,14 @@ class SplineEBDetector:
         batch_size: int | None = None,
         keep_all: bool = False,
         amp: bool | None = None,
+        shared: ProbeCodes | None = None,
     ):
         probe = _check_probe(probe)
+        if shared is not None and (
+            not isinstance(shared, ProbeCodes) or not torch.equal(shared.probe, probe)
+        ):
+            raise ValueError("shared must be a ProbeCodes of the detector's own probe set")
+        self.shared = shared
         window = check_int("window", window, 1)
         threshold = check_fraction("threshold", threshold, low_open=True, high_open=True)
         if batch_size is not None:
@@ -238,14 +307,20 @@ class SplineEBDetector:
         self.ticket: dict | None = None  # the model's state_dict at the epoch it fired
 
     def __call__(self, model: nn.Module, epoch: int) -> bool:
-        cuda = model_dtype_device(check_module("model", model))[1].type == "cuda"
+        structure = structure_of(model)  # the one walk of the model's tree in this call
+        cuda = structure.dtype_device()[1].type == "cuda"
         batch_size = self.batch_size or (1024 if cuda else 256)
         amp = cuda if getattr(self, "amp", None) is None else self.amp
         autocast = (torch.float16 if cuda else torch.bfloat16) if amp else None
-        # the detector measures ReLU codes only, so only those are drawn; the model is checked
-        # at the first call (its layers do not change during training)
+        # the detector measures ReLU codes only, so only those are drawn -- unless a code
+        # recorder draws the same canvas with the same settings, whose codes it reads; the
+        # model is checked at the first call (its layers do not change during training)
         first = not getattr(self, "checked", False)
-        codes = probe_codes(model, self.probe, batch_size, autocast, ("relu",), first)
+        shared = getattr(self, "shared", None)  # absent from detectors pickled before it
+        if shared is not None and autocast is None and shared.batch_size == batch_size:
+            codes = shared(structure, epoch).select(("relu",))
+        else:
+            codes = probe_codes(structure, self.probe, batch_size, autocast, ("relu",), first)
         self.checked = True
         fired = self.update_codes(codes, epoch)
         if fired:
@@ -291,28 +366,43 @@ class CodeRecorder:
     ``folder/epoch-NNN.pt``, so that the epoch-by-epoch :func:`distance_matrix` (the paper's
     Fig. 5) of a long training can be computed afterwards without holding every code set in
     memory or in checkpoints. ``write=False`` computes nothing (the non-writing processes of a
-    data-parallel run)."""
+    data-parallel run). ``shared``: a :class:`ProbeCodes` of the same probe set and batch size,
+    whose codes are read (and drawn once per epoch for every callback that reads them)."""
 
-    def __init__(self, probe: torch.Tensor, folder, batch_size: int = 256, write: bool = True):
+    def __init__(
+        self,
+        probe: torch.Tensor,
+        folder,
+        batch_size: int = 256,
+        write: bool = True,
+        shared: ProbeCodes | None = None,
+    ):
         probe = _check_probe(probe)
         batch_size = check_int("batch_size", batch_size, 1)
         write = check_bool("write", write)
+        if shared is not None and (
+            not isinstance(shared, ProbeCodes)
+            or shared.batch_size != batch_size
+            or not torch.equal(shared.probe, probe)
+        ):
+            raise ValueError("shared must be a ProbeCodes of the recorder's probe and batch size")
         self.probe, self.folder, self.batch_size, self.write = probe, str(folder), batch_size, write
+        self.shared = shared
 
     def __call__(self, model: nn.Module, epoch: int) -> None:
         epoch = check_int("epoch", epoch, 0)
         if not self.write:
             return
-        from ..experiments.provenance import save_checkpoint
-
-        codes = probe_codes(model, self.probe, self.batch_size)
+        shared = getattr(self, "shared", None)  # absent from recorders pickled before it
+        if shared is not None:
+            codes = shared(model, epoch)
+        else:
+            codes = probe_codes(model, self.probe, self.batch_size)
         save_checkpoint(f"{self.folder}/epoch-{epoch:03d}.pt", {"epoch": epoch, "codes": codes})
 
 
 def load_code_sets(folder) -> tuple[list[int], list[PackedCodes]]:
     """The epochs and code sets a :class:`CodeRecorder` wrote to ``folder``, in epoch order."""
-    from pathlib import Path
-
     paths = sorted(Path(folder).glob("epoch-*.pt"))
     if not paths:
         raise ValueError(f"no recorded code sets (epoch-*.pt) in {folder}")

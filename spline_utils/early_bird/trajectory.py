@@ -19,7 +19,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import torch
 
+from ..checks import check_int
+from ..records import provenance, read_json, write_json
 from .spline_detector import load_code_sets
 
 __all__ = ["code_trajectory", "unit_masks", "write_code_trajectory", "TRAJECTORY_SCHEMA"]
@@ -54,8 +57,6 @@ def code_trajectory(codes_folder: str | Path, n_units: int = 12) -> dict:
         :func:`unit_masks`); and per epoch the number of distinct codes on the grid, of the
         first ReLU layer and of every code layer.
     """
-    from .._validate import check_int
-
     n_units = check_int("n_units", n_units, 1)
     epochs, sets = load_code_sets(codes_folder)
     side = int(round(np.sqrt(sets[0].n_inputs)))
@@ -100,10 +101,6 @@ def unit_masks(trajectory: dict) -> np.ndarray:
 def write_code_trajectory(experiment: str | Path) -> Path:
     """Write ``code-trajectory.json`` for a dense run's folder (one that recorded its codes),
     with provenance; returns its path."""
-    import torch
-
-    from ..experiments.provenance import provenance, read_json, write_json
-
     experiment = Path(experiment)
     dense = read_json(experiment / "dense.json")
     record = {

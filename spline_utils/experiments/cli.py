@@ -16,11 +16,13 @@ from pathlib import Path
 
 import torch
 
+from ..early_bird.trajectory import write_code_trajectory
 from ..mode import run_mode
+from ..pruning.methods import DETECTORS, METHODS
 from . import distributed as ddp
 from .config import ARCHS, ExperimentConfig, check_experiment_folder, preset
 from .protocols import run_experiment
-from .results_files import DETECTORS, METHODS, load_results
+from .results_files import load_results
 from .resumable_training import Schedule
 
 
@@ -189,8 +191,6 @@ def main(argv: list[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
     if args.command == "trajectory":
-        from ..early_bird.trajectory import write_code_trajectory
-
         for folder in args.folders:
             try:
                 print(f"wrote {write_code_trajectory(folder)}")

@@ -8,11 +8,11 @@ import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from .._validate import check_bool, check_fraction, check_int, check_real, check_sequence
+from ..checks import check_bool, check_fraction, check_int, check_real, check_sequence
 from ..mode import run_mode
+from ..pruning.methods import DETECTORS, EB_RULES, METHODS
+from ..records import read_json
 from .image_data import DATASETS
-from .provenance import read_json
-from .results_files import DETECTORS, EB_RULES, METHODS
 from .resumable_training import Schedule
 
 __all__ = [

@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from .._validate import check_fraction, check_int, check_real
+from ..checks import check_fraction, check_int, check_real
 
 
 def digits_tensors(test_size: float = 0.25, seed: int = 0):

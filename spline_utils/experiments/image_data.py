@@ -24,7 +24,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .._validate import check_bool, check_int
+from ..checks import check_bool, check_int
 from ..mode import DATA_VARIABLE, data_dir
 from .data import digits_tensors
 

@@ -49,11 +49,12 @@ import numpy as np
 import torch
 from torch import nn
 
-from .._validate import check_int
+from ..checks import check_int
 from ..early_bird.mask_detector import MaskEBDetector
 from ..early_bird.replay import GammaRecorder, earliest_possible_epoch
 from ..early_bird.spline_detector import (
     CodeRecorder,
+    ProbeCodes,
     SplineEBDetector,
     canvas,
     load_code_sets,
@@ -61,9 +62,12 @@ from ..early_bird.spline_detector import (
 from ..networks.models import VGG16_CFG, preresnet, vgg
 from ..pruning.costs import count_flops, count_parameters, throughput, training_flops
 from ..pruning.criteria import select_units, slimming_units, unit_scores
+from ..pruning.methods import METHODS, criterion_of, get_method
 from ..pruning.physical import pruned_widths, remove_units
+from ..records import RESULT_SCHEMA, provenance, write_json
 from ..seeding import seed_everything
 from ..spline_view.codes import code_distance
+from ..spline_view.structure import NetworkStructure
 from . import distributed as ddp
 from .config import (
     ExperimentConfig,
@@ -72,18 +76,8 @@ from .config import (
 )
 from .image_data import ImageData, load_images
 from .progress import progress_bar
-from .provenance import RESULT_SCHEMA, provenance, write_json
-from .results_files import METHODS, read_record
+from .results_files import read_record
 from .resumable_training import evaluate, recalibrated_batchnorm, train
-
-_SCORED = {
-    "spline-layerwise": ("spline", "layerwise"),
-    "spline-global": ("spline", "global"),
-    "magnitude": ("magnitude", "layerwise"),
-    "tp-group-l1": ("tp-group-l1", "layerwise"),
-    "tp-taylor": ("tp-taylor", "layerwise"),
-    "random": ("random", "layerwise"),
-}
 
 
 def build_model(config: ExperimentConfig, num_classes: int, in_channels: int = 3) -> nn.Module:
@@ -111,15 +105,16 @@ def prune(
     if not isinstance(method, str) or method not in METHODS:
         raise ValueError(f"unknown method {method!r}: choose from {', '.join(METHODS)}")
     seed = check_int("seed", seed, 0)
-    if method == "slimming":
-        pruned = slimming_units(model, ratio)
-    elif method in _SCORED:
-        criterion, scope = _SCORED[method]
-        batch = data if criterion.startswith("tp-") else None
-        pruned = select_units(unit_scores(model, criterion, seed=seed, data=batch), ratio, scope)
+    structure = NetworkStructure(model)  # found once, for the scores and the removal
+    scope = get_method(method).scope
+    if scope == "eb-threshold":  # network slimming's global threshold on |gamma|
+        pruned = slimming_units(structure, ratio)
     else:
-        raise ValueError(f"unknown method {method!r}: choose from {', '.join(METHODS)}")
-    return remove_units(model, pruned, example)
+        criterion = criterion_of(method)
+        batch = data if criterion.needs_data else None
+        scores = unit_scores(structure, criterion, seed=seed, data=batch)
+        pruned = select_units(scores, ratio, scope)
+    return remove_units(structure, pruned, example)
 
 
 class _Experiment:
@@ -204,21 +199,24 @@ class _Experiment:
         config = self.config
         model = build_model(config, self.data.num_classes, self.shape[0]).to(self.device)
         anchors = _two_classes(self.data)
+        probe = canvas(anchors, config.canvas)
+        # the spline detector and the code recorder watch the same canvas when the recorded
+        # side is the detector's (the CPU presets): its codes are drawn once per epoch
+        shared = None
+        if "spline" in config.detectors and config.record_codes == config.canvas:
+            shared = ProbeCodes(probe)
         detectors = []
         if "spline" in config.detectors:
             detectors.append(
-                SplineEBDetector(
-                    canvas(anchors, config.canvas), config.eb_window, config.eb_threshold
-                )
+                SplineEBDetector(probe, config.eb_window, config.eb_threshold, shared=shared)
             )
         if "mask" in config.detectors:
             detectors.append(MaskEBDetector(config.ratios, config.mask_fifo, config.mask_threshold))
         recorders = [GammaRecorder()]
         if config.record_codes:
+            recorded = probe if shared is not None else canvas(anchors, config.record_codes)
             recorders.append(
-                CodeRecorder(
-                    canvas(anchors, config.record_codes), self.codes_folder, write=ddp.is_main()
-                )
+                CodeRecorder(recorded, self.codes_folder, write=ddp.is_main(), shared=shared)
             )
         if not self.checkpoint_path("dense").exists():  # a fresh start: record the untrained net
             for recorder in recorders:

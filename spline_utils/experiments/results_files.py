@@ -5,21 +5,28 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .provenance import RESULT_SCHEMA, read_json
+from ..pruning.methods import DETECTORS, EB_RULES, METHODS
+from ..records import RESULT_SCHEMA, read_json
 
-# the names runs carry in results files: protocol-1 pruning methods and early-bird detectors
-METHODS = (
-    "slimming",
-    "spline-layerwise",
-    "spline-global",
-    "magnitude",
-    "tp-group-l1",
-    "tp-taylor",
-    "random",
-)
-DETECTORS = ("spline", "mask")
-#: the pruning rules an early-bird ticket may be pruned by
-EB_RULES = ("slimming", "spline-global", "random")
+__all__ = [
+    "DETECTORS",
+    "EB_RULES",
+    "METHODS",
+    "RECORD_FIELDS",
+    "check_record",
+    "committed_results",
+    "load_records",
+    "load_results",
+    "load_timings",
+    "read_record",
+    "run_label",
+    "summary",
+]
+
+# The names runs carry in results files -- the protocol-1 pruning methods (METHODS, in the
+# protocol's order), the early-bird detectors (DETECTORS) and the rules their tickets may be
+# pruned by (EB_RULES) -- come from the one registry of pruning methods
+# (spline_utils.pruning.methods).
 
 
 #: the fields of a run's results file that the loaders read
@@ -92,7 +99,7 @@ def load_results(folder: str | Path):
         ValueError: a JSON file under it is not valid JSON or not an object, or a results file
             lacks a field the table needs; the message names the file.
     """
-    import pandas as pd
+    import pandas as pd  # pandas takes a second to import: only for tables
 
     rows = []
     for record in _records(folder):
@@ -181,7 +188,7 @@ def load_timings(folder: str | Path):
     """The GPU / CPU timing files of ``benchmarks/bench_cifar_timing.py`` under ``folder`` as a
     DataFrame: one row per (device, architecture, ratio), ratio 0 = dense; throughputs in
     images per second, speed-ups relative to the dense network of the same file."""
-    import pandas as pd
+    import pandas as pd  # pandas takes a second to import: only for tables
 
     rows = []
     for path in sorted(Path(folder).rglob("timing-*.json")):

@@ -20,10 +20,10 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm.auto import tqdm
 
-from .._validate import check_bool, check_int, check_module, check_real, check_sequence
+from ..checks import check_bool, check_int, check_module, check_real, check_sequence
+from ..records import load_checkpoint, save_checkpoint
 from . import distributed as ddp
 from .image_data import ImageData, augment
-from .provenance import load_checkpoint, save_checkpoint
 
 
 @dataclass

@@ -6,9 +6,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .._validate import check_bool, check_int, check_module, check_real, check_tensor
+from ..checks import check_bool, check_int, check_module, check_real, check_tensor
 from ..pruning.masks import check_mask, enforce_mask_
 from ..spline_view.model_walk import evaluation_mode
+from ..spline_view.structure import NetworkStructure
 from .progress import progress_bar
 
 
@@ -87,12 +88,13 @@ def train_classifier(
     seed = check_int("seed", seed, 0)
     progress = check_bool("progress", progress)
     bn_l1 = check_real("bn_l1", bn_l1, 0.0)
+    structure = NetworkStructure(model)  # found once: the mask is re-applied after every step
     if mask is not None:
-        check_mask(model, mask)
+        check_mask(structure, mask)
     callbacks = list(callbacks)
     if not all(callable(cb) for cb in callbacks):
         raise TypeError("callbacks must be callables cb(model, epoch)")
-    with torch.no_grad(), evaluation_mode(model):  # the labels must fit the model's outputs
+    with torch.no_grad(), evaluation_mode(structure):  # the labels must fit the model's outputs
         outputs = model(x[:1]).shape[-1]
     classes = 2 if outputs == 1 else outputs
     if int(y.max()) >= classes:
@@ -102,7 +104,7 @@ def train_classifier(
         )
     bn_weights = [
         m.weight
-        for m in model.modules()
+        for _, m in structure.modules
         if isinstance(m, (nn.BatchNorm1d, nn.BatchNorm2d)) and m.weight is not None
     ]
     generator = torch.Generator().manual_seed(seed)
@@ -122,7 +124,7 @@ def train_classifier(
                     gamma.grad.add_(bn_l1 * torch.sign(gamma.detach()))
             opt.step()
             if mask is not None:
-                enforce_mask_(model, mask)
+                enforce_mask_(structure, mask)
             total += float(loss.detach()) * idx.numel()
         history.append(total / x.shape[0])
         for callback in callbacks:

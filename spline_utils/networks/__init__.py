@@ -1,9 +1,11 @@
 """The book's networks: architectures, and the small trained networks shipped with the package.
 
 * :mod:`.models`     -- MLPs, the digits ConvNet, VGG and PreResNet (all max-affine spline networks);
-* :mod:`.pretrained` -- the theory chapters' trained networks, loaded from shipped weights.
+* :mod:`.pretrained` -- the theory chapters' trained networks: architectures, shipped weights and
+  their records (the recipes that trained them: :mod:`spline_utils.studies.shipped_networks`).
 """
 
+from . import models, pretrained
 from .models import (
     VGG16_CFG,
     PreResNet,
@@ -15,20 +17,21 @@ from .models import (
     preresnet,
     vgg,
 )
-from .pretrained import NETWORKS, describe, load_network, train_network
+from .pretrained import NETWORKS, describe, shipped_network
 
 __all__ = [
+    "models",
+    "pretrained",
     "conv_bn_relu",
     "describe",
     "digits_convnet",
     "he_init_",
-    "load_network",
     "make_mlp",
     "NETWORKS",
     "PreResNet",
     "preresnet",
     "ResidualBlock",
-    "train_network",
+    "shipped_network",
     "vgg",
     "VGG16_CFG",
 ]

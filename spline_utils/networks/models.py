@@ -7,7 +7,7 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
-from .._validate import check_bool, check_int, check_module, check_real, is_int
+from ..checks import check_bool, check_int, check_module, check_real, is_int
 
 _ACTIVATIONS = {"relu": nn.ReLU, "leaky_relu": lambda: nn.LeakyReLU(0.1)}
 
@@ -330,6 +330,26 @@ class PreResNet(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         out = self.blocks(self.conv1(x))
         return self.fc(self.flatten(self.pool(self.relu(self.bn(out)))))
+
+    def pruning_edges(self) -> dict[str, tuple[str, str]]:
+        """The pruning-edge protocol of :mod:`spline_utils.spline_view.structure`: for every
+        convolution inside a block whose output channels pruning may remove (``conv1``, and
+        ``conv2`` of a bottleneck), the BatchNorm over its outputs and the convolution that reads
+        them, ``{conv: (bn, next conv)}``. The convolutions that write to the residual stream
+        (the stem, each block's last conv, the shortcuts) and the classifier have no edge: the
+        stream keeps its full width, as in network slimming.
+
+        Example:
+            >>> su.preresnet(20).pruning_edges()["blocks.0.conv1"]
+            ('blocks.0.bn2', 'blocks.0.conv2')
+        """
+        edges = {}
+        for index, block in enumerate(self.blocks):
+            prefix = f"blocks.{index}."
+            edges[prefix + "conv1"] = (prefix + "bn2", prefix + "conv2")
+            if isinstance(block, PreActBottleneck):
+                edges[prefix + "conv2"] = (prefix + "bn3", prefix + "conv3")
+        return edges
 
 
 def _check_mid(i: int, m, bottleneck: bool):

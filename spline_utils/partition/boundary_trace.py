@@ -32,9 +32,10 @@ import numpy as np
 import torch
 from torch import nn
 
-from .._validate import check_domain, check_int, check_module, check_real, check_sequence
+from ..checks import check_domain, check_int, check_module, check_real, check_sequence
 from ..spline_view.codes import activation_codes
-from .exact.propagation import float64_copy, to_input
+from .exact.labels import spline_label
+from .exact.propagation import float64_structure, to_input
 from .slices import PlaneSlice
 
 __all__ = [
@@ -112,7 +113,8 @@ def _float64(plane: PlaneSlice | None) -> PlaneSlice | None:
 
 
 def _predict(model, uv: np.ndarray, plane, unit=None, batch: int = 4096) -> np.ndarray:
-    """The predicted class at each point (N,), or with ``unit = (layer, index)`` that ReLU
+    """``model``: a float64 :class:`~spline_utils.spline_view.structure.NetworkStructure`.
+    The predicted class at each point (N,), or with ``unit = (layer, index)`` that ReLU
     unit's code bit (1 where its pre-activation is positive)."""
     out = []
     with torch.no_grad():
@@ -122,7 +124,7 @@ def _predict(model, uv: np.ndarray, plane, unit=None, batch: int = 4096) -> np.n
                 code = activation_codes(model, x)[unit[0]].values.reshape(len(x), -1)
                 out.append(code[:, unit[1]].long().numpy())
                 continue
-            y = model(x).reshape(len(x), -1)
+            y = model.model(x).reshape(len(x), -1)
             # one output: the class is its sign (the boundary is {f = 0}); else the argmax
             out.append((y[:, 0] > 0).long().numpy() if y.shape[1] == 1 else y.argmax(1).numpy())
     return np.concatenate(out) if out else np.zeros(0, dtype=int)
@@ -172,7 +174,7 @@ def trace_decision_boundary(
     check_module("model", model)
     u0, u1, v0, v1 = check_domain("domain", domain)
     resolution = check_int("resolution", resolution, 3)
-    net = float64_copy(model)
+    net = float64_structure(model)
     plane = _float64(slice)
     u, v = np.linspace(u0, u1, resolution), np.linspace(v0, v1, resolution)
     uu, vv = np.meshgrid(u, v)  # [j, i] = (u_i, v_j)
@@ -313,7 +315,7 @@ def check_bends_on_splines(
         traced = trace_decision_boundary(model, domain, resolution, slice, unit)
     elif not isinstance(traced, TracedBoundary):
         raise TypeError(f"traced must be a TracedBoundary or None, got {type(traced).__name__}")
-    net = float64_copy(model)
+    net = float64_structure(model)
     plane = _float64(slice)
     if not traced.chains:
         raise ValueError("the window holds no decision boundary: there is no bend to check")
@@ -370,12 +372,12 @@ def crossed_splines(model: nn.Module, traced: TracedBoundary, slice: PlaneSlice 
     check_module("model", model)
     if not isinstance(traced, TracedBoundary):
         raise TypeError(f"traced must be a TracedBoundary, got {type(traced).__name__}")
-    net, plane = float64_copy(model), _float64(slice)
+    net, plane = float64_structure(model), _float64(slice)
     labels: set[int] = set()
     for chain in traced.chains:
         codes = activation_codes(net, to_input(torch.as_tensor(chain), plane))
         for layer, code in enumerate(codes):
             values = code.values.reshape(len(chain), -1)
             changed = (values[1:] != values[:-1]).any(0).nonzero().flatten().tolist()
-            labels.update((layer << 32) | int(u) for u in changed)
+            labels.update(spline_label(layer, int(u)) for u in changed)
     return np.array(sorted(labels), dtype=np.int64)

@@ -14,10 +14,10 @@ import numpy as np
 import torch
 from torch import nn
 
-from .._validate import check_bool, check_domain, check_int, is_int
+from ..checks import check_bool, check_domain, check_int, is_int
 from ..spline_view.code_recording import prepare_input
 from ..spline_view.codes import PackedCodes, record_codes
-from ..spline_view.model_walk import check_batch_independent, check_supported
+from ..spline_view.model_walk import check_batch_independent, structure_of
 from .slices import PlaneSlice, check_slice
 
 
@@ -194,7 +194,8 @@ def grid_partition(
         >>> part.outputs.shape, [p.shape for p in part.preactivations]
         ((100, 100, 1), [(100, 100, 6), (100, 100, 6)])
     """
-    check_supported(model)
+    structure = structure_of(model)
+    structure.check_supported()
     u_min, u_max, v_min, v_max = _check_domain(domain)
     w, h = _check_resolution(resolution)
     check_slice(slice)
@@ -212,7 +213,7 @@ def grid_partition(
     for start in range(0, inputs.shape[0], batch_size):
         xb = inputs[start : start + batch_size]
         try:
-            codes = record_codes(model, prepare_input(model, xb), keep_preactivations)
+            codes = record_codes(structure, prepare_input(structure, xb), keep_preactivations)
         except ValueError as exc:
             where = "the slice's input shape" if slice is not None else "2-D inputs of shape (N, 2)"
             raise ValueError(f"cannot evaluate the model on {where}: {exc}") from exc
@@ -227,7 +228,7 @@ def grid_partition(
             ]
         )
     spread = inputs[[0, inputs.shape[0] // 2, inputs.shape[0] - 1]]  # corner, centre, corner
-    check_batch_independent(model, prepare_input(model, spread))  # (the inputs fit the model)
+    check_batch_independent(structure, prepare_input(structure, spread))  # (the inputs fit)
     first = packed_parts[0]
     packed = PackedCodes(
         names=first.names,

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import torch
 
-from .._validate import check_finite, check_int, check_real, check_tensor
+from ..checks import check_finite, check_int, check_real, check_tensor
 
 
 @dataclass

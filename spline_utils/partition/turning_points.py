@@ -16,10 +16,25 @@ from scipy.sparse.csgraph import connected_components
 from scipy.spatial import cKDTree
 from torch import nn
 
-from .._validate import check_array, check_int, check_real
+from ..checks import check_array, check_int, check_real
+from ..spline_view.codes import activation_codes
+from ..spline_view.model_walk import structure_of
 from .exact import ExactPartition
+from .exact.labels import label_layer, label_unit, spline_label, split_labels
 from .exact.polygons import point_segment_distance
-from .exact.propagation import float64_copy, to_input
+from .exact.propagation import float64_structure, to_input
+
+__all__ = [
+    "bends",
+    "decision_turning_points",
+    "point_segment_distance",
+    "spline_segments",
+    "spline_turning_points",
+    "splines_through",
+    "split_labels",
+    "supplying_splines",
+    "unit_preactivations",
+]
 
 
 def _check_part(part) -> ExactPartition:
@@ -43,7 +58,8 @@ def spline_segments(part: ExactPartition, layers=None) -> tuple[np.ndarray, np.n
     Example:
         >>> part = su.exact_partition(su.load_network("fcnet"), (-5, 5, -5, 5))
         >>> segments, labels = su.spline_segments(part, [0])
-        >>> segments.shape[1:], sorted(set((labels >> 32).tolist()))
+        >>> layers, units = su.split_labels(labels)
+        >>> segments.shape[1:], sorted(set(layers.tolist()))
         ((2, 2), [0])
     """
     return _check_part(part).labelled_segments(layers)
@@ -145,7 +161,7 @@ def spline_turning_points(part: ExactPartition, layer: int) -> tuple[np.ndarray,
     layer = check_int("layer", layer, 0, len(_check_part(part).codes) - 1)
     segs, labels = spline_segments(part, [layer])
     points, group = bends(segs, labels)
-    return points, group & 0xFFFFFFFF
+    return points, label_unit(group)
 
 
 def supplying_splines(part: ExactPartition, points: np.ndarray, before_layer: int | None = None):
@@ -185,21 +201,6 @@ def supplying_splines(part: ExactPartition, points: np.ndarray, before_layer: in
     return labels[nearest], dist[np.arange(len(points)), nearest]
 
 
-def split_labels(labels) -> tuple[np.ndarray, np.ndarray]:
-    """Spline labels (``layer << 32 | unit``, as :func:`spline_segments` and
-    :func:`supplying_splines` return them) split into code-layer indices and unit indices.
-
-    Example:
-        >>> su.split_labels([(1 << 32) | 5, 3])
-        (array([1, 0]), array([5, 3]))
-    """
-    labels = np.asarray(labels)
-    if labels.size and (labels.dtype.kind not in "iu" or (labels < 0).any()):
-        raise ValueError(f"labels must be non-negative integer spline labels, got {labels!r}")
-    labels = labels.astype(np.int64)
-    return labels >> 32, labels & 0xFFFFFFFF
-
-
 @torch.no_grad()
 def splines_through(
     model: nn.Module, points: np.ndarray, slice=None, radius: float = 1e-6, n_probe: int = 16
@@ -231,14 +232,12 @@ def splines_through(
         >>> min(len(t) for t in through) >= 1
         True
     """
-    from ..spline_view.codes import activation_codes
-
     radius = check_real("radius", radius, 0.0, low_open=True)
     n_probe = check_int("n_probe", n_probe, 3)
     points = _check_points(points)
     if not len(points):
         return []
-    model64 = float64_copy(model)
+    model64 = float64_structure(model)
     plane = slice
     if plane is not None:
         plane = type(plane)(plane.origin.double(), plane.basis.double(), plane.anchors.double())
@@ -254,7 +253,9 @@ def splines_through(
     out = []
     for i in range(len(points)):
         labels = [
-            (layer << 32) | int(u) for layer, varies in changing for u in np.nonzero(varies[i])[0]
+            spline_label(layer, int(u))
+            for layer, varies in changing
+            for u in np.nonzero(varies[i])[0]
         ]
         out.append(np.array(sorted(labels), dtype=np.int64))
     return out
@@ -287,10 +288,8 @@ def unit_preactivations(
         >>> bool(abs(su.unit_preactivations(net, part, turns, labels)).max() < 1e-8)
         True
     """
-    from ..spline_view.codes import activation_codes
-    from ..spline_view.model_walk import check_supported
-
-    check_supported(model)
+    structure = structure_of(model)
+    structure.check_supported()
     _check_part(part)
     points = _check_points(points)
     labels = np.asarray(labels)
@@ -302,14 +301,14 @@ def unit_preactivations(
     for label in labels.tolist():
         if (
             label < 0
-            or label >> 32 >= len(part.codes)
-            or label & 0xFFFFFFFF >= part.codes[label >> 32].shape[1]
+            or label_layer(label) >= len(part.codes)
+            or label_unit(label) >= part.codes[label_layer(label)].shape[1]
         ):
             raise ValueError(
                 f"labels must name units of the partition's {len(part.codes)} code layers "
                 f"(label = layer << 32 | unit, not the domain edge -1), got {label}"
             )
-    model64 = float64_copy(model)
+    model64 = float64_structure(structure)
     x = to_input(torch.as_tensor(points), part.slice)
     codes = activation_codes(model64, x, keep_preactivations=True)
     out = np.empty(len(labels))

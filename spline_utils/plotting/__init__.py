@@ -27,6 +27,8 @@ from .style import (
 )
 
 __all__ = [
+    "explorer",
+    "interactive",
     "CLASS_COLORS",
     "class_legend",
     "DECISION_COLOR",

@@ -12,7 +12,7 @@ import numpy as np
 from matplotlib.collections import LineCollection, PolyCollection
 from matplotlib.colors import ListedColormap
 
-from .._validate import check_choice, check_int
+from ..checks import check_choice, check_int
 from ..partition.exact import ExactPartition
 from .style import (
     CLASS_COLORS,

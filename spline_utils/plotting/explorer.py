@@ -9,7 +9,7 @@ from __future__ import annotations
 import matplotlib.pyplot as plt
 import torch
 
-from .._validate import check_choice, check_int
+from ..checks import check_choice, check_int
 from ..networks.models import he_init_, make_mlp
 from ..partition.exact import exact_partition
 from ..partition.grid import grid_partition

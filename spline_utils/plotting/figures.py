@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import matplotlib.pyplot as plt
 
-from .._validate import check_choice
+from ..checks import check_choice
 from ..partition.exact import ExactPartition, exact_partition
 from ..partition.grid import GridPartition, grid_partition
 from .exact_figures import plot_exact, region_values  # noqa: F401  (region_values re-exported)

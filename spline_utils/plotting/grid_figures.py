@@ -13,7 +13,7 @@ import numpy as np
 from matplotlib.collections import LineCollection
 from matplotlib.colors import ListedColormap
 
-from .._validate import check_int
+from ..checks import check_int
 from ..partition.grid import GridPartition
 from .style import (
     CLASS_COLORS,

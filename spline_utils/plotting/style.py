@@ -14,7 +14,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.colors import ListedColormap
 
-from .._validate import check_int
+from ..checks import check_int
 
 
 def _check_part(part, kinds, name: str = "part"):

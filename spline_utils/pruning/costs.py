@@ -8,7 +8,7 @@ import torch
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
-from .._validate import check_int, check_module
+from ..checks import check_int, check_module
 from ..spline_view.model_walk import evaluation_mode, model_dtype_device
 
 

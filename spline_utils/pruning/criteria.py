@@ -1,34 +1,13 @@
-"""Pruning criteria: one registry of small objects that score units, and the selection step.
+"""Pruning criteria as the chapters call them: scores of units, and the selection step.
 
 A *criterion* scores every unit (neuron, channel) of the layers it is given,
-``{layer name: (units,) float64}``, higher = more important = kept longer; :func:`select_units`
-turns scores into the units to prune, layerwise (the same ratio in every layer) or globally (one
-threshold over scores normalised per layer), always keeping at least one unit per layer. Every
-criterion is an object of a :class:`Criterion` subclass in the registry :data:`CRITERIA` (look
-one up with :func:`get_criterion`, add one with :func:`register_criterion`), after the pattern
-of Torch-Pruning's ``Importance`` objects and ``torch.nn.utils.prune``'s pruning methods.
-
-=================  ================================  =================================  =======
-name               scores unit ``k`` by              name in the literature             chapter
-=================  ================================  =================================  =======
-``random``         a seeded uniform number           random pruning (the control)       3, 5
-``magnitude``      ``||w_k||_1``, its weights (the   L1-norm filter pruning (Li et      5, 6
-                   whole filter of a conv)           al., 2017)
-``magnitude-l2``   ``||w_k||_2``, its incoming row   neuron magnitude pruning of the    3, 5
-                                                     authors' FCNet lottery-ticket
-                                                     code (You et al., 2022)
-``slimming``       ``|gamma_k|`` of the BatchNorm    network slimming (Liu et al.,      4, 5, 6
-                   after the layer                   2017)
-``spline``         the data's mean distance beyond   the spline pruning policy of this  5, 6
-                   the unit's spline, times          book's Chapter 5, after You et
-                   ``||v_k||``, discounted when a    al., 2022
-                   more important unit's spline
-                   nearly coincides
-                   (:mod:`.spline_policy`)
-``mask``           1 if a given mask keeps it, 0 if  a mask drawn earlier, e.g. an      --
-                   it prunes it                      early-bird ticket (You et al.,
-                                                     2020; Chapter 4)
-=================  ================================  =================================  =======
+``{layer name: (units,) float64}``, higher = more important = kept longer (:func:`unit_scores`);
+:func:`select_units` turns scores into the units to prune, layerwise (the same ratio in every
+layer) or globally (one threshold over scores normalised per layer), always keeping at least one
+unit per layer. Every criterion is an object of a :class:`~.criterion.Criterion` subclass
+(:mod:`.criterion`: the protocol and the book's criteria; :mod:`.library_criteria`:
+Torch-Pruning's), named in the one registry of pruning methods, :mod:`.methods`, whose table lists
+every name: look one up with :func:`get_criterion`, add one with :func:`register_criterion`.
 
 All of these *delete* units: the selected units get zero masks (:mod:`.masks`) or are removed
 (:mod:`.physical`), and nothing else in the network changes. *Merging*, which rewrites the next
@@ -38,20 +17,24 @@ node-pruning rule ``spline-merge`` of :mod:`.merging` (Chapter 3), beside ``spli
 
 from __future__ import annotations
 
-import abc
 from collections.abc import Sequence
 
 import numpy as np
 import torch
 from torch import nn
 
-from .._validate import (
-    check_choice,
-    check_int,
-    check_model_finite,
+from ..spline_view.model_walk import structure_of
+from .criterion import (
+    Criterion,
+    FromMask,
+    Magnitude,
+    Random,
+    Slimming,
+    SplinePolicy,
+    default_layers,
 )
-from ..spline_view.model_walk import following_batchnorm, prunable_layers
 from .masks import PruningMask, check_ratio
+from .methods import CRITERIA, MERGE_RULES, get_criterion, register_criterion
 from .selection import eb_threshold, round_widths, select_units
 from .spline_policy import outgoing_norms, spline_scores
 
@@ -75,232 +58,9 @@ __all__ = [
     "unit_scores",
 ]
 
-#: the names of :mod:`.merging`'s node-pruning rules (its ``SPLINE_RULES``): no registered
-#: criterion may take them
-RESERVED_NAMES = ("spline-merge", "spline-delete", "spline-merge-picks")
-
-
-class Criterion(abc.ABC):
-    """A pruning criterion: scores the units of the layers it is given (higher = kept longer).
-
-    A subclass sets ``name`` (its registry key), ``paper_name`` (its name in the literature,
-    with a reference) and a docstring, and implements :meth:`layer_scores`; :meth:`scores`
-    checks the arguments and calls it for every layer. ``needs_batchnorm``: it reads the
-    BatchNorm after each layer; ``needs_mask``: it scores a given :class:`~.masks.PruningMask`.
-    """
-
-    name: str = ""
-    paper_name: str = ""
-    needs_batchnorm: bool = False
-    needs_mask: bool = False
-    needs_data: bool = False
-
-    def scores(
-        self,
-        model: nn.Module,
-        layers: Sequence[str] | None = None,
-        *,
-        seed: int = 0,
-        mask: PruningMask | None = None,
-        data: tuple[torch.Tensor, torch.Tensor] | None = None,
-    ) -> dict[str, np.ndarray]:
-        """``{layer: (units,) float64}`` for ``layers`` (default: :func:`default_layers`).
-        ``seed`` seeds random criteria; ``mask`` is given exactly when ``needs_mask``;
-        ``data``, a batch ``(x, y)`` of training inputs and labels, when ``needs_data``."""
-        if self.needs_data and data is None:
-            raise ValueError(
-                f"criterion {self.name!r} needs data=(x, y): a batch of training inputs and labels"
-            )
-        if self.needs_mask != (mask is not None):
-            names = " or ".join(repr(n) for n, c in CRITERIA.items() if c.needs_mask)
-            raise ValueError(
-                f"pass mask=... exactly when the criterion is {names}; "
-                f"criterion {self.name!r} {'needs a mask' if self.needs_mask else 'takes none'}"
-            )
-        if mask is not None and not isinstance(mask, PruningMask):
-            raise TypeError(f"mask must be a PruningMask, got {type(mask).__name__}")
-        seed = check_int("seed", seed, 0)
-        layers = _checked_layers(model, layers)
-        check_model_finite(model)  # NaN weights or BN statistics would give NaN scores
-        modules = dict(prunable_layers(model))
-        rng = self.random_state(seed)
-        return {
-            name: np.asarray(
-                self.layer_scores(model, name, modules[name], rng=rng, mask=mask), np.float64
-            )
-            for name in layers
-        }
-
-    def random_state(self, seed: int):
-        """The random state shared by one call's layers (``None`` for deterministic criteria)."""
-        return None
-
-    @abc.abstractmethod
-    def layer_scores(self, model: nn.Module, name: str, layer: nn.Module, *, rng, mask):
-        """Scores (units,) of prunable layer ``name`` (the module ``layer``) of ``model``."""
-
-    def __repr__(self) -> str:
-        return f"{type(self).__name__}({self.name!r}: {self.paper_name})"
-
-
-class Random(Criterion):
-    """A seeded uniformly random score per unit: the control every criterion must beat.
-
-    ``generator="numpy"`` (the registry's): ``numpy.random.default_rng(seed).random(units)``,
-    one stream over the layers in order. ``generator="torch"``: the rank of each unit in
-    ``torch.randperm(units)`` drawn from ``torch.Generator().manual_seed(seed)``, divided by
-    ``units``, so the lowest ``n`` scores are ``randperm[:n]``: the node-pruning draw of the
-    FCNet study (:func:`~spline_utils.pruning.merging.delete_units`)."""
-
-    name = "random"
-    paper_name = "random pruning (a seeded uniform choice; the control baseline)"
-
-    def __init__(self, generator: str = "numpy"):
-        self.generator = check_choice("generator", generator, ("numpy", "torch"))
-
-    def random_state(self, seed: int):
-        if self.generator == "torch":
-            return torch.Generator().manual_seed(seed)
-        return np.random.default_rng(seed)
-
-    def layer_scores(self, model, name, layer, *, rng, mask):
-        units = layer.weight.shape[0]
-        if self.generator == "numpy":
-            return rng.random(units)
-        scores = np.empty(units)
-        scores[torch.randperm(units, generator=rng).numpy()] = np.arange(units) / units
-        return scores
-
-
-class Magnitude(Criterion):
-    """The norm of each unit's weights: its row of a Linear, its whole filter of a Conv2d
-    (``ord=1``: L1, the registry's ``magnitude``; ``ord=2``: L2, ``magnitude-l2``)."""
-
-    def __init__(self, ord: int = 1):
-        if isinstance(ord, bool) or ord not in (1, 2):
-            raise ValueError(f"ord must be 1 or 2, got {ord!r}")
-        self.ord = int(ord)
-        self.name = "magnitude" if self.ord == 1 else "magnitude-l2"
-        self.paper_name = (
-            "L1-norm filter pruning (Li et al., 2017)"
-            if self.ord == 1
-            else "neuron magnitude pruning by the L2 norm of incoming weights, as in the "
-            "authors' FCNet lottery-ticket code (You et al., 2022)"
-        )
-
-    def layer_scores(self, model, name, layer, *, rng, mask):
-        weight = layer.weight.detach().to(torch.float64)
-        rows = weight.reshape(weight.shape[0], -1)
-        return (rows.abs().sum(1) if self.ord == 1 else rows.norm(dim=1)).cpu().numpy()
-
-
-class Slimming(Criterion):
-    """``|gamma_k|`` of the BatchNorm after the layer: network slimming's score, and the early-bird
-    ticket's (:func:`slimming_units` is its global selection)."""
-
-    name = "slimming"
-    paper_name = "network slimming (Liu et al., 2017)"
-    needs_batchnorm = True
-
-    def layer_scores(self, model, name, layer, *, rng, mask):
-        bn = following_batchnorm(model).get(name)
-        if bn is None:
-            raise ValueError(f"network slimming needs a BatchNorm after layer {name!r}")
-        if bn.weight is None:
-            raise ValueError(
-                f"network slimming ranks the scales gamma of the BatchNorm after layer {name!r}, "
-                "but that BatchNorm has no learnable scale (affine=False): there is no gamma to rank"
-            )
-        return bn.weight.detach().abs().to(torch.float64).cpu().numpy()
-
-
-class SplinePolicy(Criterion):
-    """This book's spline policy (Chapter 5; module doc): how far the data reach beyond each
-    unit's spline, times how strongly the next layer reads the unit, discounted for near
-    duplicates. Needs an affine BatchNorm after the layer (:func:`spline_scores`)."""
-
-    name = "spline"
-    paper_name = "the spline pruning policy of this book's Chapter 5, after You et al., 2022"
-    needs_batchnorm = True
-
-    def __init__(self, near: float = 0.1):
-        self.near = float(near)  # the redundancy discount's reach (:func:`spline_scores`)
-
-    def layer_scores(self, model, name, layer, *, rng, mask):
-        return spline_scores(model, name, self.near)
-
-
-class FromMask(Criterion):
-    """Score 1 for the units a given mask keeps, 0 for those it prunes: applies a mask drawn
-    earlier (an early-bird ticket, Chapter 4) to this model."""
-
-    name = "mask"
-    paper_name = "an early-bird ticket's mask (You et al., 2020), or any mask drawn earlier"
-    needs_mask = True
-
-    def layer_scores(self, model, name, layer, *, rng, mask):
-        shape = layer.weight.shape
-        if name not in mask.weight or mask.weight[name].shape != shape:
-            raise ValueError(f"the mask has no entry of shape {tuple(shape)} for layer {name!r}")
-        scores = np.ones(shape[0])
-        scores[mask.pruned_units(name)] = 0.0
-        return scores
-
-
-#: The registry of criteria, name -> criterion (the table of the module doc).
-CRITERIA: dict[str, Criterion] = {}
-
-
-def register_criterion(criterion: Criterion, replace: bool = False) -> Criterion:
-    """Add ``criterion`` to :data:`CRITERIA` under ``criterion.name`` and return it; a name
-    already taken is refused unless ``replace=True``."""
-    if not isinstance(criterion, Criterion):
-        raise TypeError(f"criterion must be a Criterion instance, got {type(criterion).__name__}")
-    name = criterion.name
-    if not isinstance(name, str) or not name or name in RESERVED_NAMES:
-        raise ValueError(
-            f"a criterion's name must be a non-empty string other than {RESERVED_NAMES} "
-            f"(node-pruning rules of merging.py), got {name!r}"
-        )
-    if name in CRITERIA and not replace:
-        raise ValueError(f"criterion {name!r} is registered already: pass replace=True")
-    CRITERIA[name] = criterion
-    return criterion
-
-
-for _criterion in (Random(), Magnitude(1), Magnitude(2), Slimming(), SplinePolicy(), FromMask()):
-    register_criterion(_criterion)
-
-
-def get_criterion(criterion: str | Criterion) -> Criterion:
-    """The registered criterion of that name (a :class:`Criterion` is returned as it is)."""
-    if isinstance(criterion, Criterion):
-        return criterion
-    return CRITERIA[check_choice("criterion", criterion, tuple(CRITERIA))]
-
-
-def default_layers(model: nn.Module) -> list[str]:
-    """The layers pruning may shrink: every Linear / Conv2d followed by a BatchNorm in its own
-    block (so the last classifier, and PreResNet convs that write to the residual stream, are
-    left alone), or, in a model without BatchNorm, every Linear / Conv2d but the last."""
-    bns = following_batchnorm(model)
-    names = [n for n, _ in prunable_layers(model)]
-    if bns:
-        return [n for n in names if n in bns]
-    return names[:-1]
-
-
-def _checked_layers(model: nn.Module, layers) -> list[str]:
-    if isinstance(layers, str):
-        raise TypeError(f"layers must be a sequence of layer names, got the string {layers!r}")
-    layers = default_layers(model) if layers is None else list(layers)
-    modules = dict(prunable_layers(model))
-    unknown = [n for n in layers if not isinstance(n, str) or n not in modules]
-    if unknown:
-        raise ValueError(f"unknown layers {unknown}: prunable layers are {sorted(modules)}")
-    if not layers:
-        raise ValueError("layers must name at least one prunable layer, got none")
-    return layers
+#: the names of :mod:`.merging`'s node-pruning rules, which no criterion may take (the
+#: registry refuses every name of another kind: :data:`~.methods.MERGE_RULES`)
+RESERVED_NAMES = MERGE_RULES
 
 
 def unit_scores(
@@ -317,8 +77,11 @@ def unit_scores(
     changed (the criteria that read data work on a copy).
 
     Args:
-        model: the network; its parameters and BatchNorm statistics must be finite.
-        criterion: a name of :data:`CRITERIA` (the module doc's table) or a :class:`Criterion`.
+        model: the network (or its
+            :class:`~spline_utils.spline_view.structure.NetworkStructure`); its parameters and
+            BatchNorm statistics must be finite.
+        criterion: a name of :data:`CRITERIA` (the table of :mod:`.methods`) or a
+            :class:`~.criterion.Criterion`.
         layers: qualified names of prunable layers (Linear / Conv2d) to score; default:
             :func:`default_layers` (each layer with a BatchNorm after it in its block, or, in a
             model without BatchNorm, every Linear / Conv2d but the last).
@@ -350,7 +113,14 @@ def unit_scores(
         >>> np.allclose(scores["0"], net[0].weight.detach().abs().sum(1).numpy())  # L1 of rows
         True
     """
-    return get_criterion(criterion).scores(model, layers, seed=seed, mask=mask, data=data)
+    scorer = get_criterion(criterion)
+    if scorer.needs_mask != (mask is not None):
+        names = " or ".join(repr(n) for n, c in CRITERIA.items() if c.needs_mask)
+        raise ValueError(
+            f"pass mask=... exactly when the criterion is {names}; "
+            f"criterion {scorer.name!r} {'needs a mask' if scorer.needs_mask else 'takes none'}"
+        )
+    return scorer.scores(structure_of(model), layers, seed=seed, mask=mask, data=data)
 
 
 def slimming_units(
@@ -382,6 +152,3 @@ def slimming_units(
             below = np.delete(np.arange(len(s)), int(np.argmax(s)))
         pruned[name] = sorted(int(i) for i in below)
     return pruned
-
-
-from . import library_criteria  # noqa: E402, F401  (registers the Torch-Pruning criteria)

@@ -20,6 +20,9 @@ name                   Torch-Pruning importance
 
 Both need a batch of training data, ``data=(x, y)``: the example that traces the graph, and for
 the Taylor criterion the batch whose loss is differentiated (in eval mode, on a copy of the model).
+The graph is built by :meth:`TorchPruningCriterion.prepare`, once per call, and handed to the
+layers as the call's state (the registered criterion keeps nothing between calls). Torch-Pruning
+is imported only then: it is an optional dependency.
 """
 
 from __future__ import annotations
@@ -31,8 +34,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .._validate import check_tensor
-from .criteria import Criterion, register_criterion
+from ..checks import check_tensor
+from .criterion import Criterion
 
 __all__ = ["TorchPruningCriterion"]
 
@@ -57,26 +60,16 @@ class TorchPruningCriterion(Criterion):
             else "group first-order Taylor importance (Molchanov et al., 2019), by Torch-Pruning"
         )
 
-    def scores(self, model, layers=None, *, seed=0, mask=None, data=None):
-        self._data = data  # read by layer_scores through _prepared
-        self._graph = None
+    def prepare(self, model: nn.Module, data=None, *, seed=0, mask=None):
+        """The dependency graph and importance of a copy of ``model``, and the copy's modules
+        by name; for the Taylor criterion, the copy holds the loss gradient of ``data``."""
         try:
-            return super().scores(model, layers, seed=seed, mask=mask, data=data)
-        finally:
-            self._data = self._graph = None
-
-    def _prepared(self, model: nn.Module):
-        """The dependency graph and importance (built once per :meth:`scores` call) of a copy
-        of ``model``; for the Taylor criterion, the copy holds the loss gradient of ``data``."""
-        if self._graph is not None:
-            return self._graph
-        try:
-            import torch_pruning as tp
+            import torch_pruning as tp  # an optional dependency: imported when used
         except ImportError as err:
             raise ImportError(
                 f"criterion {self.name!r} uses the Torch-Pruning library: pip install torch-pruning"
             ) from err
-        x, y = self._data
+        x, y = data
         x = check_tensor("data[0]", x)
         y = check_tensor("data[1]", y)
         if len(x) != len(y) or len(x) == 0:
@@ -93,13 +86,11 @@ class TorchPruningCriterion(Criterion):
             importance = tp.importance.GroupTaylorImportance(normalizer=None)
         else:
             importance = tp.importance.GroupMagnitudeImportance(p=1, normalizer=None)
-        modules = dict(work.named_modules())
-        self._graph = (tp, graph, importance, modules)
-        return self._graph
+        return tp, graph, importance, dict(work.named_modules())
 
-    def layer_scores(self, model, name, layer, *, rng, mask):
-        tp, graph, importance, modules = self._prepared(model)
-        module = modules[name]
+    def layer_scores(self, layer, state):
+        tp, graph, importance, modules = state
+        module = modules[layer.name]
         units = module.weight.shape[0]
         prune = (
             tp.prune_conv_out_channels
@@ -110,9 +101,5 @@ class TorchPruningCriterion(Criterion):
         with torch.no_grad():
             scores = importance(group)
         if scores is None or scores.numel() != units:
-            raise ValueError(f"Torch-Pruning gave no score per channel for layer {name!r}")
+            raise ValueError(f"Torch-Pruning gave no score per channel for layer {layer.name!r}")
         return np.asarray(scores.detach().double().cpu().numpy())
-
-
-for _kind in ("group-l1", "taylor"):
-    register_criterion(TorchPruningCriterion(_kind))

@@ -14,20 +14,31 @@ never modified.
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import torch
 from torch import nn
 
-from .._validate import (
+from ..checks import (
     check_finite,
     check_fraction,
     check_mapping,
     check_unit_indices,
 )
-from ..spline_view.model_walk import following_batchnorm, layer_by_name, prunable_layers
+from ..spline_view.model_walk import structure_of
+
+__all__ = [
+    "PruningMask",
+    "apply_mask",
+    "check_mask",
+    "check_ratio",
+    "enforce_mask_",
+    "full_mask",
+    "magnitude_weight_mask",
+    "unit_mask",
+    "weight_mask",
+]
 
 
 @dataclass
@@ -57,6 +68,13 @@ class PruningMask:
             dead &= ~self.bias[name]
         return torch.nonzero(dead).flatten().tolist()
 
+    def pruned(self) -> dict[str, list[int]]:
+        """``{layer name: pruned units}`` of every masked layer (:meth:`pruned_units`): the
+        mask's units as :func:`~spline_utils.pruning.physical.remove_units` takes them, so a
+        mask drawn earlier (an early-bird ticket) is applied as it is, with no selection by a
+        ratio."""
+        return {name: self.pruned_units(name) for name in self.weight}
+
     def sparsity(self, name: str | None = None) -> float:
         """Fraction of zeroed weight entries, of one layer or of all masked layers together."""
         masks = [self.weight[self._name(name)]] if name is not None else list(self.weight.values())
@@ -67,7 +85,7 @@ class PruningMask:
 def full_mask(model: nn.Module) -> PruningMask:
     """All-ones masks (nothing pruned) for every prunable layer."""
     weight, bias = {}, {}
-    for name, layer in prunable_layers(model):
+    for name, layer in ((n, p.module) for n, p in structure_of(model).prunable.items()):
         weight[name] = torch.ones_like(layer.weight, dtype=torch.bool)
         bias[name] = None if layer.bias is None else torch.ones_like(layer.bias, dtype=torch.bool)
     return PruningMask(weight, bias)
@@ -102,9 +120,10 @@ def unit_mask(model: nn.Module, units: Mapping[str, Sequence[int]]) -> PruningMa
         ([2, 5], [], (6, 2))
     """
     check_mapping("units", units)
-    mask = full_mask(model)
+    structure = structure_of(model)
+    mask = full_mask(structure)
     for name, idx in units.items():
-        out = layer_by_name(model, name).weight.shape[0]
+        out = structure.layer(name).units
         idx = check_unit_indices(f"units[{name!r}]", idx)  # ints (not bools, not 1.7)
         bad = sorted({i for i in idx if not 0 <= i < out})
         if bad:
@@ -124,12 +143,13 @@ def magnitude_weight_mask(
     """Weight (unstructured) pruning: in each listed layer (default: every prunable layer but the
     last) zero the fraction ``ratio`` of weight entries with the smallest magnitude. Biases stay."""
     check_ratio(ratio)
-    mask = full_mask(model)
+    structure = structure_of(model)
+    mask = full_mask(structure)
     if isinstance(layers, str):
         raise TypeError(f"layers must be a sequence of layer names, got the string {layers!r}")
-    names = [n for n, _ in prunable_layers(model)][:-1] if layers is None else list(layers)
+    names = list(structure.prunable)[:-1] if layers is None else list(layers)
     for name in names:
-        weight = layer_by_name(model, name).weight.detach()
+        weight = structure.layer(name).module.weight.detach()
         check_finite(f"weight of layer {name!r}", weight)  # NaN would sort last: never pruned
         w = weight.abs().flatten()
         n_prune = int(round(ratio * w.numel()))
@@ -151,9 +171,10 @@ def weight_mask(
     check_mapping("weight", weight)
     if bias is not None:
         check_mapping("bias", bias)
-    mask = full_mask(model)
+    structure = structure_of(model)
+    mask = full_mask(structure)
     for name in list(weight) + list(bias or {}):
-        layer_by_name(model, name)
+        structure.layer(name)
     for name, q in weight.items():
         mask.weight[name] = _checked(q, mask.weight[name], f"weight mask of layer {name!r}")
     for name, q in (bias or {}).items():
@@ -206,8 +227,9 @@ def apply_mask(model: nn.Module, mask: PruningMask) -> nn.Module:
         >>> bool(net[0].weight[[2, 5]].any())  # the dense model is unchanged
         True
     """
-    check_mask(model, mask)
-    return _enforce(copy.deepcopy(model), mask)
+    structure = structure_of(model)
+    check_mask(structure, mask)
+    return _enforce(structure.copy(), mask)
 
 
 def check_mask(model: nn.Module, mask: PruningMask) -> None:
@@ -216,7 +238,7 @@ def check_mask(model: nn.Module, mask: PruningMask) -> None:
     cheap enough for every optimiser step."""
     if not isinstance(mask, PruningMask):
         raise TypeError(f"mask must be a PruningMask, got {type(mask).__name__}")
-    layers = dict(prunable_layers(model))
+    layers = {name: layer.module for name, layer in structure_of(model).prunable.items()}
     unknown = sorted(set(mask.weight) - set(layers)) + sorted(set(mask.bias) - set(layers))
     if unknown:
         raise ValueError(f"the mask names layers the model does not have: {unknown}")
@@ -248,16 +270,17 @@ def check_mask(model: nn.Module, mask: PruningMask) -> None:
 def enforce_mask_(model: nn.Module, mask: PruningMask) -> nn.Module:
     """Apply ``mask`` to ``model`` in place (as :func:`apply_mask` does to a copy) and return it;
     used after every optimiser step of a fine-tuning run so that pruned weights stay zero."""
-    check_mask(model, mask)
-    return _enforce(model, mask)
+    structure = structure_of(model)
+    check_mask(structure, mask)
+    return _enforce(structure, mask)
 
 
-def _enforce(model: nn.Module, mask: PruningMask) -> nn.Module:
-    players = dict(prunable_layers(model))
-    bns = following_batchnorm(model)
+def _enforce(structure, mask: PruningMask) -> nn.Module:
+    """Mask the model of ``structure`` in place (a checked mask) and return the model."""
+    bns = structure.batchnorms()
     with torch.no_grad():
         for name, q in mask.weight.items():
-            layer = players[name]
+            layer = structure.prunable[name].module
             layer.weight.mul_(q.to(layer.weight.dtype))
             if layer.bias is not None and mask.bias.get(name) is not None:
                 layer.bias.mul_(mask.bias[name].to(layer.bias.dtype))
@@ -272,7 +295,7 @@ def _enforce(model: nn.Module, mask: PruningMask) -> nn.Module:
                     # no gamma to zero (affine=False): the unit's input is exactly 0, so a zero
                     # running mean makes its normalised output (0 - mean) / sd exactly 0 too
                     bn.running_mean[dead] = 0.0
-    return model
+    return structure.model
 
 
 def check_ratio(ratio: float) -> float:

@@ -8,7 +8,8 @@ Two ways to take a unit ``k`` out of a layer (``Linear [-> BN] -> ReLU -> Linear
   layer's weights are rewritten to compensate**: ``k``'s outgoing column, scaled by
   ``||w_k|| / ||w_j||``, is added to ``j``'s. Exact when the two splines coincide.
 
-Node-pruning rules (:func:`prune_units` dispatches on these names):
+Node-pruning rules (:func:`prune_units` dispatches on these names; the registry of pruning
+methods, :mod:`.methods`, names them all):
 
 ======================  =================================================  ======================  =======
 name                    what it does                                       in the literature       chapter
@@ -39,31 +40,36 @@ policy, a score read off the BatchNorm; in node pruning the greedy rule of Chapt
 
 from __future__ import annotations
 
-import copy
 from dataclasses import dataclass, field
 
 import numpy as np
 import torch
 from torch import nn
 
-from .._validate import check_bool, check_choice, check_int, check_module, check_real, is_int
-from ..spline_view.hyperplanes import normalised_hyperplanes, unit_hyperplanes
-from ..spline_view.model_walk import (
-    following_batchnorm,
-    layer_by_name,
-    module_tensor,
-    prunable_layers,
-)
-from .criteria import (
-    CRITERIA,
-    RESERVED_NAMES,
-    Criterion,
-    Random,
-    get_criterion,
-    select_units,
-)
-from .masks import apply_mask, check_ratio, unit_mask
+from ..checks import check_bool, check_choice, check_int, check_real, is_int
+from ..spline_view.code_recording import prepare_input
+from ..spline_view.hyperplanes import layer_hyperplanes, normalised_hyperplanes
+from ..spline_view.model_walk import module_tensor, structure_of
+from ..spline_view.structure import NetworkStructure
+from .criterion import Criterion, Random
+from .masks import apply_mask, check_ratio, enforce_mask_, unit_mask
+from .methods import MERGE_RULES, get_criterion, node_criteria
 from .physical import remove_units
+from .selection import select_units
+
+__all__ = [
+    "SPLINE_RULES",
+    "UnitPruning",
+    "delete_units",
+    "input_radius",
+    "merge_bound",
+    "merge_units",
+    "node_criteria",
+    "prune_units",
+    "redundancy_bounds",
+    "remove_pruned_units",
+    "spline_merge_pruning",
+]
 
 
 @dataclass
@@ -81,10 +87,10 @@ class UnitPruning:
 @torch.no_grad()
 def input_radius(model: nn.Module, name: str, x: torch.Tensor) -> float:
     """Largest Euclidean norm of layer ``name``'s input over the data ``x`` (eval mode)."""
-    from ..spline_view.code_recording import prepare_input
-
-    layer = layer_by_name(model, name)
-    z = module_tensor(model, layer, prepare_input(model, x), output=False).to(torch.float64)
+    structure = structure_of(model)
+    layer = structure.layer(name).module
+    x = prepare_input(structure, x)
+    z = module_tensor(structure, layer, x, output=False).to(torch.float64)
     return float(z.reshape(z.shape[0], -1).norm(dim=1).max())
 
 
@@ -95,9 +101,10 @@ def redundancy_bounds(model: nn.Module, name: str, radius: float, alive: np.ndar
     ``merge[k, j]`` for merging ``k`` into ``j`` (``inf`` on the diagonal and for units that are
     already pruned). ``alive``: bool (units,) of units still present (default: nonzero rows).
     """
-    _, next_name = _mlp_block(model, name)
+    structure = structure_of(model)
+    _, next_name = _mlp_block(structure, name)
     radius = check_real("radius", radius, 0.0)
-    w, b = unit_hyperplanes(model, name)
+    w, b = layer_hyperplanes(structure.prunable[name])
     norms = np.linalg.norm(w, axis=1)
     if alive is not None:
         alive = np.asarray(alive)
@@ -108,7 +115,7 @@ def redundancy_bounds(model: nn.Module, name: str, radius: float, alive: np.ndar
             )
     alive = norms > 0 if alive is None else alive & (norms > 0)
     w_hat, b_hat = normalised_hyperplanes(w, b)
-    v = dict(prunable_layers(model))[next_name].weight.detach().to(torch.float64).cpu().numpy()
+    v = structure.prunable[next_name].module.weight.detach().to(torch.float64).cpu().numpy()
     weight = np.linalg.norm(v, axis=0) * norms  # ||v_k|| ||w_k||
     with np.errstate(invalid="ignore"):
         delete = weight * np.maximum(0.0, radius + b_hat)
@@ -123,20 +130,9 @@ def redundancy_bounds(model: nn.Module, name: str, radius: float, alive: np.ndar
     return delete, merge
 
 
-#: the node-pruning rules by the spline redundancy bounds (the module doc's table); the registry
-#: of criteria reserves these names
-SPLINE_RULES = RESERVED_NAMES
-
-
-def node_criteria(batch_norm: bool = True) -> tuple[str, ...]:
-    """The names :func:`prune_units` accepts: :data:`SPLINE_RULES` and every registry criterion
-    that needs neither a mask nor a data batch (``batch_norm=False``: and none that reads a
-    BatchNorm, for MLPs without one such as the FCNet)."""
-    return SPLINE_RULES + tuple(
-        name
-        for name, c in CRITERIA.items()
-        if not c.needs_mask and not c.needs_data and (batch_norm or not c.needs_batchnorm)
-    )
+#: the node-pruning rules by the spline redundancy bounds (the module doc's table): the merge
+#: rules of the registry, :data:`~.methods.MERGE_RULES`
+SPLINE_RULES = MERGE_RULES
 
 
 def spline_merge_pruning(
@@ -153,13 +149,14 @@ def spline_merge_pruning(
     """
     ratio = check_ratio(ratio)
     merge = check_bool("merge", merge)
-    layer, _ = _mlp_block(model, name)
+    structure = structure_of(model)
+    layer, _ = _mlp_block(structure, name)
     units = layer.weight.shape[0]
     n_prune = min(int(round(ratio * units)), units - 1)
     if x is None:
         raise ValueError("the spline rules need the data x (it sets the radius of the input ball)")
-    radius = input_radius(model, name, x)
-    current = copy.deepcopy(model)
+    radius = input_radius(structure, name, x)
+    current = structure.copy()
     alive = np.ones(units, bool)
     pruned, merged_into = [], []
     for _ in range(n_prune):
@@ -170,13 +167,13 @@ def spline_merge_pruning(
             if merging[k_merge, j_merge] < delete[k]:
                 k, j = int(k_merge), int(j_merge)
         if j >= 0:
-            current = merge_units(current, name, j, k)
+            _merge_into(current, name, j, k)
         else:
-            current = apply_mask(current, unit_mask(current, {name: [k]}))
+            _enforce_units(current, name, [k])
         pruned.append(k)
         merged_into.append(j)
         alive[k] = False
-    return UnitPruning(current, name, pruned, merged_into)
+    return UnitPruning(current.model, name, pruned, merged_into)
 
 
 def delete_units(
@@ -194,10 +191,11 @@ def delete_units(
     """
     ratio = check_ratio(ratio)
     seed = check_int("seed", seed, 0)
-    _mlp_block(model, name, "node pruning")
-    # node pruning has always drawn "random" with torch.randperm (see criteria.Random)
+    structure = structure_of(model)
+    _mlp_block(structure, name, "node pruning")
+    # node pruning has always drawn "random" with torch.randperm (see criterion.Random)
     scorer = Random(generator="torch") if criterion == "random" else get_criterion(criterion)
-    if scorer.needs_batchnorm and name not in following_batchnorm(model):
+    if scorer.needs_batchnorm and structure.prunable[name].batchnorm is None:
         hint = " (Chapter 3's rule is 'spline-merge' or 'spline-delete')" * (
             scorer.name == "spline"
         )
@@ -205,9 +203,9 @@ def delete_units(
             f"criterion {scorer.name!r}, {scorer.paper_name}, needs a BatchNorm after layer "
             f"{name!r}{hint}"
         )
-    scores = scorer.scores(model, [name], seed=seed)[name]
+    scores = scorer.scores(structure, [name], seed=seed)[name]
     order = sorted(select_units({name: scores}, ratio)[name], key=lambda k: (scores[k], k))
-    masked = apply_mask(model, unit_mask(model, {name: order}))
+    masked = apply_mask(structure, unit_mask(structure, {name: order}))
     return UnitPruning(masked, name, order, [-1] * len(order))
 
 
@@ -265,13 +263,14 @@ def prune_units(
     ratio = check_ratio(ratio)
     check_choice("criterion", criterion, node_criteria())
     seed = check_int("seed", seed, 0)
+    structure = structure_of(model)
     if criterion == "spline-merge-picks":  # merging's units, deleted: merging ablated
-        picks = spline_merge_pruning(model, name, ratio, x, merge=True).pruned
-        deleted = apply_mask(model, unit_mask(model, {name: picks}))  # a copy
+        picks = spline_merge_pruning(structure, name, ratio, x, merge=True).pruned
+        deleted = apply_mask(structure, unit_mask(structure, {name: picks}))  # a copy
         return UnitPruning(deleted, name, picks, [-1] * len(picks))
     if criterion in SPLINE_RULES:
-        return spline_merge_pruning(model, name, ratio, x, merge=criterion == "spline-merge")
-    return delete_units(model, name, ratio, criterion, seed)
+        return spline_merge_pruning(structure, name, ratio, x, merge=criterion == "spline-merge")
+    return delete_units(structure, name, ratio, criterion, seed)
 
 
 def remove_pruned_units(model: nn.Module, name: str) -> nn.Module:
@@ -280,30 +279,32 @@ def remove_pruned_units(model: nn.Module, name: str) -> nn.Module:
     layer a Linear, so that it can build the example input). The copy's Linear (and
     BatchNorm1d) has fewer outputs and its next Linear fewer inputs; the outputs are unchanged,
     because a pruned unit contributes exactly zero."""
-    layer, _ = _mlp_block(model, name)
-    first = next(m for _, m in prunable_layers(model))
+    structure = structure_of(model)
+    layer, _ = _mlp_block(structure, name)
+    first = next(iter(structure.prunable.values())).module
     if not isinstance(first, nn.Linear):
         raise ValueError(
             f"remove_pruned_units needs an MLP (its first layer a Linear), got a first layer "
             f"{type(first).__name__}: use physical.remove_units with an example input"
         )
-    w, b = unit_hyperplanes(model, name)  # BN folded: a pruned unit has w = 0 and b = 0
+    w, b = layer_hyperplanes(structure.prunable[name])  # BN folded: pruned: w = 0 and b = 0
     pruned = np.nonzero(~((w != 0).any(1) | (b != 0)))[0].tolist()
     if len(pruned) == len(w):
         raise ValueError(f"every unit of layer {name!r} is pruned: nothing would be left")
     example = torch.zeros(
         2, first.in_features, dtype=layer.weight.dtype, device=layer.weight.device
     )
-    return remove_units(model, {name: pruned}, example)
+    return remove_units(structure, {name: pruned}, example)
 
 
 # --------------------------------------------------------------------------- merging
-def _mlp_block(model: nn.Module, name: str, what: str = "merging") -> tuple[nn.Linear, str]:
+def _mlp_block(
+    structure: NetworkStructure, name: str, what: str = "merging"
+) -> tuple[nn.Linear, str]:
     """Check that ``name`` is a Linear followed by ([BN,] ReLU or LeakyReLU, [Dropout/Identity,])
     and another Linear; return the layer and the next Linear's name. ``what`` names the caller's
     operation in error messages."""
-    check_module("model", model)
-    leaves = [(n, m) for n, m in model.named_modules() if next(m.children(), None) is None]
+    leaves = structure.leaves
     names = [n for n, _ in leaves]
     if name not in names or not isinstance(dict(leaves)[name], nn.Linear):
         raise ValueError(
@@ -333,17 +334,18 @@ def merge_bound(model: nn.Module, name: str, keep: int, drop: int, radius: float
     input with ``||z|| <= radius`` in layer ``name``'s input space, when unit ``drop`` is merged
     into unit ``keep`` (see :func:`merge_units`):
     ``||v_drop|| ||w_drop|| (radius ||w^_keep - w^_drop|| + |b^_keep - b^_drop|)``."""
-    layer, next_name = _mlp_block(model, name)
+    structure = structure_of(model)
+    layer, next_name = _mlp_block(structure, name)
     keep, drop = _check_pair(layer.weight.shape[0], keep, drop)
     radius = check_real("radius", radius, 0.0)
-    w, b = unit_hyperplanes(model, name)
+    w, b = layer_hyperplanes(structure.prunable[name])
     for what, unit in (("keep", keep), ("drop", drop)):
         if not np.any(w[unit]):
             raise ValueError(
                 f"{what}={unit} is a pruned unit of layer {name!r} (zero weights): it has no spline"
             )
     w_hat, b_hat = normalised_hyperplanes(w, b)
-    v = layer_by_name(model, next_name).weight.detach().to(torch.float64).cpu().numpy()
+    v = structure.prunable[next_name].module.weight.detach().to(torch.float64).cpu().numpy()
     return float(
         np.linalg.norm(v[:, drop])
         * np.linalg.norm(w[drop])
@@ -391,21 +393,34 @@ def merge_units(model: nn.Module, name: str, keep: int, drop: int) -> nn.Module:
         >>> torch.allclose(merged(x), net(x), atol=1e-6)  # exact: the two splines coincide
         True
     """
-    layer, next_name = _mlp_block(model, name)
+    structure = structure_of(model)
+    layer, _ = _mlp_block(structure, name)
     keep, drop = _check_pair(layer.weight.shape[0], keep, drop)
-    w, _ = unit_hyperplanes(model, name)
+    merged = structure.copy()
+    _merge_into(merged, name, keep, drop)
+    return merged.model
+
+
+def _merge_into(structure: NetworkStructure, name: str, keep: int, drop: int) -> None:
+    """:func:`merge_units` in place on the model of ``structure`` (checked arguments)."""
+    _, next_name = _mlp_block(structure, name)
+    w, _ = layer_hyperplanes(structure.prunable[name])
     norm_keep = np.linalg.norm(w[keep])
     if norm_keep == 0:
         raise ValueError(
             f"unit {keep} of layer {name!r} is pruned (zero weights): cannot merge into it"
         )
     c = float(np.linalg.norm(w[drop]) / norm_keep)
-    merged = apply_mask(model, unit_mask(model, {name: [drop]}))
-    nxt = layer_by_name(merged, next_name)
+    _enforce_units(structure, name, [drop])
+    nxt = structure.prunable[next_name].module
     with torch.no_grad():
         nxt.weight[:, keep] += c * nxt.weight[:, drop]
         nxt.weight[:, drop] = 0.0
-    return merged
+
+
+def _enforce_units(structure: NetworkStructure, name: str, units: list[int]) -> None:
+    """Mask ``units`` of layer ``name`` in place on the model of ``structure``."""
+    enforce_mask_(structure, unit_mask(structure, {name: units}))
 
 
 def _check_pair(units: int, keep: int, drop: int) -> tuple[int, int]:

@@ -18,20 +18,17 @@ channels reproduces exactly.
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Mapping, Sequence
 
 import torch
 from torch import nn
 
-from .._validate import check_mapping, check_module, check_tensor, check_unit_indices
-from ..networks.models import PreActBlock, PreActBottleneck, PreResNet
-from ..spline_view.model_walk import (
-    following_batchnorm,
-    layer_by_name,
-    module_tensor,
-    prunable_layers,
-)
+from ..checks import check_mapping, check_tensor, check_unit_indices
+from ..spline_view.model_walk import module_tensor, structure_of
+from ..spline_view.structure import NetworkStructure
+from .masks import PruningMask
+
+__all__ = ["consumer_name", "pruned_widths", "remove_units"]
 
 _CHANNELWISE = (
     nn.ReLU,
@@ -45,9 +42,12 @@ _CHANNELWISE = (
 
 
 def remove_units(
-    model: nn.Module, pruned: Mapping[str, Sequence[int]], example: torch.Tensor
+    model: nn.Module,
+    pruned: Mapping[str, Sequence[int]] | PruningMask,
+    example: torch.Tensor,
 ) -> nn.Module:
-    """A smaller copy of ``model`` without the ``pruned`` units ``{layer name: unit indices}``.
+    """A smaller copy of ``model`` without the ``pruned`` units ``{layer name: unit indices}``
+    (or the units a :class:`~.masks.PruningMask` prunes, as they are).
 
     The copy computes what the masked model (``apply_mask(model, unit_mask(model, pruned))``)
     computes. ``example``: one input batch (its shape locates ``Flatten`` boundaries).
@@ -59,10 +59,14 @@ def remove_units(
     ``model`` itself is not modified.
 
     Args:
-        model: a plain ``nn.Sequential`` (MLP, digits ConvNet, VGG) or a
-            :class:`~spline_utils.networks.models.PreResNet` (see the module doc).
+        model: a plain ``nn.Sequential`` (MLP, digits ConvNet, VGG) or a model that describes
+            its pruning edges, such as a :class:`~spline_utils.networks.models.PreResNet` (see
+            the module doc); or its
+            :class:`~spline_utils.spline_view.structure.NetworkStructure`.
         pruned: ``{layer name: unit indices}``: qualified names of prunable layers, each with
-            integer indices in ``[0, units)``; every layer keeps at least one unit.
+            integer indices in ``[0, units)``; every layer keeps at least one unit. A
+            :class:`~.masks.PruningMask` (e.g. an early-bird ticket's) is applied directly:
+            its pruned units (:meth:`~.masks.PruningMask.pruned`) go, with no selection.
         example: an input batch of shape ``(N, *input_shape)``, N >= 1 (zeros will do), on the
             model's device; only its shape matters.
 
@@ -89,9 +93,12 @@ def remove_units(
         >>> torch.allclose(small(x), masked(x), atol=1e-6)
         True
     """
-    layers = dict(prunable_layers(model))
+    structure = structure_of(model)
+    layers = {name: layer.module for name, layer in structure.prunable.items()}
+    if isinstance(pruned, PruningMask):
+        pruned = pruned.pruned()
     check_mapping("pruned", pruned)
-    _check_untied(model)
+    _check_untied(structure)
     unknown = sorted(set(pruned) - set(layers), key=str)
     if unknown:
         raise ValueError(f"unknown layers {unknown}: prunable layers are {sorted(layers)}")
@@ -114,32 +121,28 @@ def remove_units(
         checked[name] = idx
     pruned = checked
     check_tensor("example", example, min_dim=2, non_empty=True)
-    small = copy.deepcopy(model)
-    if isinstance(model, PreResNet):
-        _remove_preresnet(small, pruned)
-    elif type(model) is nn.Sequential:
-        _remove_sequential(small, pruned, example)
+    if structure.edges is not None:
+        small = structure.copy()
+        _remove_along_edges(small, pruned)
+    elif type(structure.model) is nn.Sequential:
+        blocks = _flatten_blocks(structure, example)  # read off the unmodified model
+        small = structure.copy()
+        _remove_sequential(small, pruned, blocks)
     else:
         raise ValueError(
-            f"physical removal supports plain nn.Sequential models (MLP, ConvNet, VGG) and PreResNet, "
-            f"not {type(model).__name__}"
+            f"physical removal supports plain nn.Sequential models (MLP, ConvNet, VGG) and models "
+            f"that describe their pruning edges (a pruning_edges() method, as PreResNet), not "
+            f"{type(structure.model).__name__}"
         )
-    return small
+    return small.model
 
 
-def _check_untied(model: nn.Module) -> None:
-    """``ValueError`` if ``model`` uses one module with parameters or buffers (or one parameter)
-    at more than one place: removing a unit of a shared (tied) layer would change every use of
-    it, and the copy could not run. Shared modules without state (one ``nn.ReLU`` called
-    everywhere) are harmless."""
-    places: dict[int, list[str]] = {}
-    for name, module in model.named_modules(remove_duplicate=False):
-        own = list(module.parameters(recurse=False)) + list(module.buffers(recurse=False))
-        if own:
-            places.setdefault(id(module), []).append(name)
-    for name, param in model.named_parameters(remove_duplicate=False):
-        places.setdefault(id(param), []).append(name)
-    shared = next((names for names in places.values() if len(set(names)) > 1), None)
+def _check_untied(structure: NetworkStructure) -> None:
+    """``ValueError`` if the model uses one module with parameters or buffers (or one
+    parameter) at more than one place: removing a unit of a shared (tied) layer would change
+    every use of it, and the copy could not run. Shared modules without state (one ``nn.ReLU``
+    called everywhere) are harmless."""
+    shared = structure.tied()
     if shared is not None:
         raise ValueError(
             f"model must not share (tie) layers for physical removal: {shared[0]!r} and "
@@ -243,36 +246,36 @@ def _set(model: nn.Module, name: str, module: nn.Module) -> None:
     setattr(model.get_submodule(parent) if parent else model, child, module)
 
 
-def _remove_sequential(model: nn.Sequential, pruned, example) -> None:
-    leaves = [(n, m) for n, m in model.named_modules() if next(m.children(), None) is None]
-    names = [n for n, _ in leaves]
-    name_of = {id(m): n for n, m in leaves}
-    own_bn = {
-        layer: name_of[id(bn)] for layer, bn in following_batchnorm(model).items()
-    }  # zeroed by the mask
-    blocks = {}  # columns per channel after each Flatten, read off the unmodified model
-    for n, m in leaves:
+def _flatten_blocks(structure: NetworkStructure, example: torch.Tensor) -> dict[str, int]:
+    """Columns per channel after each Flatten of a sequential model, from its input shapes."""
+    blocks = {}
+    for n, m in structure.leaves:
         if isinstance(m, nn.Flatten):
-            shape = module_tensor(model, m, example, output=False).shape
+            shape = module_tensor(structure, m, example, output=False).shape
             blocks[n] = int(torch.tensor(shape[2:]).prod()) if len(shape) > 2 else 1
+    return blocks
+
+
+def _remove_sequential(small: NetworkStructure, pruned, blocks: dict[str, int]) -> None:
+    """Remove the pruned units from the copy ``small`` of a plain ``nn.Sequential``, walking
+    each layer's leaves up to the next Linear / Conv2d, its consumer."""
+    model = small.model
     for name, idx in pruned.items():
         if not idx:
             continue
-        i = names.index(name)
-        layer = model.get_submodule(name)  # current module: its inputs may be sliced already
-        keep = _keep(layer.weight.shape[0], idx)
+        layer = small.prunable[name]
+        current = model.get_submodule(name)  # its inputs may be sliced already
+        keep = _keep(current.weight.shape[0], idx)
         block, consumer = 1, None
-        for j in range(i + 1, len(leaves)):
-            after_name = leaves[j][0]
-            after = model.get_submodule(after_name)
-            if isinstance(
-                after, (nn.BatchNorm1d, nn.BatchNorm2d)
-            ):  # after a Flatten: the channels' columns
-                if own_bn.get(name) != after_name:
+        for after_name, _ in (*layer.after, *([layer.next_layer] if layer.next_layer else [])):
+            after = model.get_submodule(after_name)  # the current module (it may be sliced)
+            if isinstance(after, (nn.BatchNorm1d, nn.BatchNorm2d)):
+                # after a Flatten: the channels' columns
+                if layer.batchnorm_name != after_name:
                     raise ValueError(
-                        f"layer {name!r} is separated from the BatchNorm {after_name!r} by other layers: the "
-                        "mask does not zero that BatchNorm, so a pruned unit still emits its shift there and "
-                        "removing the unit would change the outputs"
+                        f"layer {name!r} is separated from the BatchNorm {after_name!r} by other "
+                        "layers: the mask does not zero that BatchNorm, so a pruned unit still "
+                        "emits its shift there and removing the unit would change the outputs"
                     )
                 _set(model, after_name, _slice_bn(after, _columns(keep, block)))
             elif isinstance(after, nn.Flatten):
@@ -289,29 +292,26 @@ def _remove_sequential(model: nn.Sequential, pruned, example) -> None:
             raise ValueError(
                 f"layer {name!r} is the last layer: its outputs (the classes) cannot be removed"
             )
-        _set(model, name, _slice_out(layer, keep))
+        _set(model, name, _slice_out(current, keep))
         _set(model, consumer[0], _slice_in(consumer[1], keep, block))
 
 
-def _remove_preresnet(model: PreResNet, pruned) -> None:
-    allowed = {}
-    for block_name, block in model.blocks.named_children():
-        prefix = f"blocks.{block_name}."
-        allowed[prefix + "conv1"] = (prefix + "bn2", prefix + "conv2")
-        if isinstance(block, PreActBottleneck):
-            allowed[prefix + "conv2"] = (prefix + "bn3", prefix + "conv3")
-        elif not isinstance(block, PreActBlock):
-            raise ValueError(f"unknown block type {type(block).__name__}")
+def _remove_along_edges(small: NetworkStructure, pruned) -> None:
+    """Remove the pruned units from the copy ``small`` of a model that describes its pruning
+    edges: each layer's outputs, its BatchNorm's entries, its consumer's input channels."""
+    model = small.model
+    kind = type(model).__name__
     for name in pruned:
-        if name not in allowed:
+        if name not in small.edges:
             raise ValueError(
-                f"layer {name!r} writes to the residual stream (or is the classifier): PreResNet "
-                f"removal prunes only block-internal convolutions {sorted(allowed)[:3]}..."
+                f"layer {name!r} writes to the residual stream (or is the classifier): {kind} "
+                f"removal prunes only the layers its pruning_edges() names, "
+                f"{sorted(small.edges)[:3]}..."
             )
     for name, idx in pruned.items():
         if not idx:
             continue
-        bn_name, next_name = allowed[name]
+        bn_name, next_name = small.edges[name]
         _check_groups(
             model.get_submodule(next_name), next_name, f"reads the pruned outputs of layer {name!r}"
         )
@@ -323,32 +323,13 @@ def _remove_preresnet(model: PreResNet, pruned) -> None:
 
 
 def consumer_name(model: nn.Module, name: str) -> str:
-    """Name of the layer that reads the outputs of prunable layer ``name`` (the next Linear /
-    Conv2d of a plain Sequential; the next conv inside a PreResNet block)."""
-    check_module("model", model)
-    layer_by_name(model, name)
-    if isinstance(model, PreResNet):
-        for block_name, block in model.blocks.named_children():
-            prefix = f"blocks.{block_name}."
-            pairs = {prefix + "conv1": prefix + "conv2"}
-            if isinstance(block, PreActBottleneck):
-                pairs[prefix + "conv2"] = prefix + "conv3"
-            if name in pairs:
-                return pairs[name]
-        raise ValueError(f"layer {name!r} is not a block-internal convolution of this PreResNet")
-    if type(model) is not nn.Sequential:
-        raise ValueError(
-            f"consumer lookup supports plain nn.Sequential models and PreResNet, not {type(model).__name__}"
-        )
-    names = [n for n, _ in prunable_layers(model)]
-    if name not in names:
-        raise ValueError(f"unknown layer {name!r}: prunable layers are {sorted(names)}")
-    if names.index(name) == len(names) - 1:
-        raise ValueError(f"layer {name!r} is the last layer: nothing reads its outputs")
-    return names[names.index(name) + 1]
+    """Name of the layer that reads the outputs of prunable layer ``name``: the next Linear /
+    Conv2d of a plain Sequential, or the consumer a model's ``pruning_edges()`` names (the next
+    conv inside a PreResNet block); see
+    :meth:`~spline_utils.spline_view.structure.NetworkStructure.consumer`."""
+    return structure_of(model).consumer(name).name
 
 
 def pruned_widths(model: nn.Module) -> dict[str, int]:
     """Output width of every Linear / Conv2d (for comparing architectures)."""
-    check_module("model", model)
-    return {n: m.weight.shape[0] for n, m in prunable_layers(model)}
+    return {n: layer.units for n, layer in structure_of(model).prunable.items()}

@@ -15,7 +15,7 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
-from .._validate import check_int, check_mapping, check_scores, check_unit_indices
+from ..checks import check_int, check_mapping, check_scores, check_unit_indices
 from .masks import check_ratio
 
 __all__ = ["TiedThresholdWarning", "eb_threshold", "round_widths", "select_units"]

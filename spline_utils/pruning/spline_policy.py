@@ -19,20 +19,24 @@ import torch
 from scipy.special import ndtr  # the standard normal CDF (scipy.stats takes a second to import)
 from torch import nn
 
-from .._validate import check_finite, check_real
-from ..spline_view.hyperplanes import normalised_hyperplanes, unit_hyperplanes
-from ..spline_view.model_walk import following_batchnorm, layer_by_name, prunable_layers
-from .physical import consumer_name
+from ..checks import check_finite, check_real
+from ..spline_view.hyperplanes import layer_hyperplanes, normalised_hyperplanes
+from ..spline_view.model_walk import structure_of
+from ..spline_view.structure import PrunableLayer
+
+__all__ = ["layer_spline_scores", "outgoing_norms", "spline_scores"]
 
 
 def outgoing_norms(model: nn.Module, name: str) -> np.ndarray:
     """``||v_k||`` (units,): the norm of the weights with which the next layer reads unit
     (channel) ``k`` of layer ``name`` (all its kernel positions; after a Flatten, all of the
     channel's columns)."""
-    units = layer_by_name(model, name).weight.shape[0]
-    weight = (
-        dict(prunable_layers(model))[consumer_name(model, name)].weight.detach().to(torch.float64)
-    )
+    return _outgoing_norms(structure_of(model).layer(name))
+
+
+def _outgoing_norms(layer: PrunableLayer) -> np.ndarray:
+    name, units = layer.name, layer.units
+    weight = layer.consumer().module.weight.detach().to(torch.float64)
     check_finite(f"weight of the layer that reads layer {name!r}", weight)
     if weight.dim() == 2:  # Linear: a channel owns a block of columns after Flatten
         weight = weight.reshape(weight.shape[0], units, -1)
@@ -45,7 +49,13 @@ def spline_scores(model: nn.Module, name: str, near: float = 0.1) -> np.ndarray:
     ``near``: the redundancy discount's reach, as a fraction of the layer's median
     nearest-neighbour distance between normalised hyperplanes (0 switches the discount off)."""
     near = check_real("near", near, 0.0)
-    bn = following_batchnorm(model).get(name)
+    return layer_spline_scores(structure_of(model).layer(name), near)
+
+
+def layer_spline_scores(layer: PrunableLayer, near: float = 0.1) -> np.ndarray:
+    """:func:`spline_scores` of a
+    :class:`~spline_utils.spline_view.structure.PrunableLayer` (``near`` already checked)."""
+    name, bn = layer.name, layer.batchnorm
     if bn is None:
         raise ValueError(f"the spline policy needs an affine BatchNorm after layer {name!r}")
     if bn.weight is None:
@@ -65,17 +75,15 @@ def spline_scores(model: nn.Module, name: str, near: float = 0.1) -> np.ndarray:
             np.maximum(beta, 0.0),
         )
     depth = np.nan_to_num(depth, nan=0.0)
-    redundancy = _redundancy(model, name, depth, near) if near > 0 else np.ones(len(depth))
-    return outgoing_norms(model, name) * depth * redundancy
+    redundancy = _redundancy(layer, depth, near) if near > 0 else np.ones(len(depth))
+    return _outgoing_norms(layer) * depth * redundancy
 
 
-def _redundancy(
-    model: nn.Module, name: str, importance: np.ndarray, near: float = 0.1
-) -> np.ndarray:
+def _redundancy(layer: PrunableLayer, importance: np.ndarray, near: float = 0.1) -> np.ndarray:
     """1, or less for a unit whose normalised hyperplane lies within ``near`` x (the layer's
     median nearest-neighbour distance) of the hyperplane of a *more* important unit: then
     ``distance / (near x median)``, so an exact duplicate scores 0 and its twin keeps its score."""
-    w, b = unit_hyperplanes(model, name)
+    w, b = layer_hyperplanes(layer)
     w_hat, b_hat = normalised_hyperplanes(w, b)
     factor = np.ones(len(w))
     idx = np.nonzero(np.isfinite(b_hat))[0]

@@ -1,5 +1,7 @@
 """The max-affine spline view of a network (Chapter 1).
 
+* :mod:`.structure`         -- a network's layers and pruning edges, found once
+  (:class:`~.structure.NetworkStructure`), with the support check;
 * :mod:`.model_walk`        -- which models are compositions of max-affine spline operators;
   layers by name;
 * :mod:`.supported_modules` -- the module types the spline view covers, checked one by one;
@@ -35,8 +37,12 @@ from .model_walk import (
     layer_by_name,
     prunable_layers,
 )
+from .structure import NetworkStructure, PrunableLayer
 
 __all__ = [
+    "codes",
+    "model_walk",
+    "structure",
     "activation_codes",
     "ActivationCodes",
     "bn_spline_distance",
@@ -53,11 +59,13 @@ __all__ = [
     "maso",
     "maxpool_maso",
     "mlp_region_affine_map",
+    "NetworkStructure",
     "normalised_hyperplanes",
     "pack_bits",
     "packed_codes",
     "PackedCodes",
     "prunable_layers",
+    "PrunableLayer",
     "region_affine_map",
     "region_consistency_error",
     "spline_distances",

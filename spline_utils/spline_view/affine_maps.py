@@ -18,10 +18,12 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from .._validate import check_int
+from ..checks import check_int
 from .code_recording import prepare_input, run_model
 from .codes import activation_codes
-from .model_walk import check_batch_independent, check_supported, evaluation_mode
+from .model_walk import check_batch_independent, evaluation_mode, structure_of
+
+__all__ = ["mlp_region_affine_map", "region_affine_map", "region_consistency_error"]
 
 _MLP_LAYERS = (
     nn.Linear,
@@ -67,12 +69,13 @@ def region_affine_map(
         >>> torch.allclose(net(x), (A @ x[:, :, None])[..., 0] + b, atol=1e-5)
         True
     """
-    check_supported(model)
-    x = prepare_input(model, x)
+    structure = structure_of(model)
+    structure.check_supported()
+    x = prepare_input(structure, x)
     batch_size = check_int("batch_size", batch_size, 1)
-    check_batch_independent(model, x)
+    check_batch_independent(structure, x)
     a_parts, b_parts = [], []
-    with evaluation_mode(model):
+    with evaluation_mode(structure) as model:
         for start in range(0, x.shape[0], batch_size):
             xb = x[start : start + batch_size].detach()
             out = run_model(model, xb).detach()
@@ -136,14 +139,15 @@ def mlp_region_affine_map(model: nn.Module, x: torch.Tensor) -> tuple[torch.Tens
         >>> torch.allclose(A, A_jac, atol=1e-6), torch.allclose(b, b_jac, atol=1e-5)
         (True, True)
     """
-    check_supported(model, trace=False)
-    layers = _mlp_layers(model)
-    x = prepare_input(model, x).reshape(x.shape[0], -1)
+    structure = structure_of(model)
+    structure.check_supported(trace=False)
+    layers = _mlp_layers(structure.model)
+    x = prepare_input(structure, x).reshape(x.shape[0], -1)
     n, d = x.shape
     a = torch.eye(d, dtype=x.dtype, device=x.device).expand(n, d, d)
     b = torch.zeros(n, d, dtype=x.dtype, device=x.device)
     z = x
-    with torch.no_grad(), evaluation_mode(model):
+    with torch.no_grad(), evaluation_mode(structure):
         for layer in layers:
             if isinstance(layer, nn.Linear):
                 if z.shape[1] != layer.in_features:
@@ -198,14 +202,15 @@ def region_consistency_error(model: nn.Module, x: torch.Tensor) -> float:
         >>> su.region_consistency_error(net, grid) < 1e-4
         True
     """
-    codes = activation_codes(model, x)
+    structure = structure_of(model)
+    codes = activation_codes(structure, x)
     ids = codes.region_ids()
-    x = prepare_input(model, x)
+    x = prepare_input(structure, x)
     first = {}
     for i, r in enumerate(ids.tolist()):
         first.setdefault(r, i)
     reps = torch.tensor(list(first.values()), device=x.device)
-    a, b = region_affine_map(model, x[reps])
+    a, b = region_affine_map(structure, x[reps])
     slot_of = {r: j for j, r in enumerate(first)}
     slot = torch.as_tensor([slot_of[r] for r in ids.tolist()], device=x.device)
     predicted = torch.einsum("nkd,nd->nk", a[slot], x.reshape(x.shape[0], -1)) + b[slot]

@@ -24,6 +24,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+__all__ = ["check_forward_ops"]
+
 # Functions and tensor methods a forward may call between modules: all affine (or shape-only).
 _ALLOWED_FUNCTIONS = {
     operator.add,
@@ -225,7 +227,7 @@ def _batch_problem(node, target) -> str | None:
     return None
 
 
-def _check_forward_ops(model: nn.Module) -> None:
+def check_forward_ops(model: nn.Module) -> None:
     """Trace ``model.forward`` with torch.fx and refuse operations that are not affine in the
     input: every call is checked with the kinds of its operands (input-dependent tensor,
     constant, Python value), so ``x * 2`` passes and ``x * x`` or ``2 / x`` do not."""

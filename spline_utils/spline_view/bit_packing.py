@@ -12,7 +12,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .._validate import check_int
+from ..checks import check_int
 
 _BIT_WEIGHTS = (128, 64, 32, 16, 8, 4, 2, 1)
 

@@ -9,7 +9,8 @@ Forward hooks on every code-defining module (each ``nn.ReLU``, ``nn.LeakyReLU`` 
   input and output, without a second pooling), as an integer of type :func:`window_dtype`.
 
 A module called twice gets one record per call (``'relu'``, ``'relu#2'``). The public entry
-points that run these hooks are :func:`~spline_utils.spline_view.codes.activation_codes` and
+points that run these hooks (:class:`CodeHooks`) are
+:func:`~spline_utils.spline_view.codes.activation_codes` and
 :func:`~spline_utils.spline_view.codes.packed_codes`; :func:`prepare_input` is the input check
 they (and other modules that run a model on a batch) share.
 """
@@ -24,11 +25,19 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
-from torch.nn.modules.utils import _pair
 
-from .._validate import check_finite, check_int, check_tensor
+from ..checks import check_finite, check_int, check_tensor
 from .bit_packing import pack_bits
-from .model_walk import code_modules, model_dtype_device
+from .model_walk import pair, structure_of
+
+__all__ = [
+    "CodeHooks",
+    "LayerCode",
+    "PackedLayer",
+    "prepare_input",
+    "run_model",
+    "window_dtype",
+]
 
 
 # --------------------------------------------------------------------------- one layer's code
@@ -97,10 +106,10 @@ def _maxpool_window_position(
     strided view of the input, with the output; the first offset that attains the maximum wins.
     This costs a few passes over output-sized tensors and no second pooling.
     """
-    kh, kw = _pair(pool.kernel_size)
-    sh, sw = _pair(pool.stride if pool.stride is not None else pool.kernel_size)
-    ph, pw = _pair(pool.padding)
-    dh, dw = _pair(pool.dilation)
+    kh, kw = pair(pool.kernel_size)
+    sh, sw = pair(pool.stride if pool.stride is not None else pool.kernel_size)
+    ph, pw = pair(pool.padding)
+    dh, dw = pair(pool.dilation)
     if ph or pw:
         z = F.pad(z, (pw, pw, ph, ph), value=float("-inf"))
     h_out, w_out = out.shape[-2:]
@@ -117,7 +126,7 @@ def _maxpool_window_position(
 
 
 @dataclass
-class _PackedLayer:
+class PackedLayer:
     """One layer's packed code for one batch: values uint8 (N, ceil(n_bits / 8))."""
 
     name: str
@@ -126,8 +135,12 @@ class _PackedLayer:
     n_bits: int
 
 
-class _CodeRecorder:
-    """Forward pre-hooks on every code-defining module; collects one LayerCode per call."""
+class CodeHooks:
+    """Forward hooks on every code-defining module of a model; collects one :class:`LayerCode`
+    per call (a :class:`PackedLayer` with ``pack=True``) in ``records``, while the ``with``
+    block lasts. ``model``: the model or its
+    :class:`~spline_utils.spline_view.structure.NetworkStructure` (whose code layers are used,
+    without walking the model again)."""
 
     def __init__(
         self,
@@ -136,7 +149,7 @@ class _CodeRecorder:
         pack: bool = False,
         kinds: tuple[str, ...] = ("relu", "maxpool"),
     ):
-        self.model = model
+        self.structure = structure_of(model)
         self.keep_preactivations = keep_preactivations
         self.pack = pack  # store each code packed right away (values: uint8 (N, bytes))
         self.kinds = kinds  # which code layers to record
@@ -144,8 +157,8 @@ class _CodeRecorder:
         self._calls: Counter[str] = Counter()
         self._handles = []
 
-    def __enter__(self) -> _CodeRecorder:
-        for name, module in code_modules(self.model):
+    def __enter__(self) -> CodeHooks:
+        for name, module in self.structure.code_layers:
             label = name or type(module).__name__
             if isinstance(module, nn.MaxPool2d):  # needs the output: after the module runs
                 if "maxpool" in self.kinds:
@@ -164,7 +177,7 @@ class _CodeRecorder:
 
     def _store(self, code: LayerCode) -> None:
         if self.pack:  # keep the metadata, replace the values by their packed bits
-            code = _PackedLayer(code.name, code.kind, code.packed(), code.n_bits)
+            code = PackedLayer(code.name, code.kind, code.packed(), code.n_bits)
         self.records.append(code)
 
     def _relu_hook(self, name: str):
@@ -177,7 +190,7 @@ class _CodeRecorder:
 
     def _pool_hook(self, name: str):
         def hook(module: nn.Module, inputs: tuple[torch.Tensor, ...], output: torch.Tensor) -> None:
-            kh, kw = _pair(module.kernel_size)
+            kh, kw = pair(module.kernel_size)
             position = _maxpool_window_position(module, inputs[0], output)
             self._store(LayerCode(self._label(name), "maxpool", position, kh * kw))
 
@@ -188,7 +201,8 @@ def prepare_input(
     model: nn.Module, x: torch.Tensor, name: str = "x", finite: bool = True
 ) -> torch.Tensor:
     """``x`` checked (a real tensor batch (N, ...), N >= 1, finite unless ``finite=False``, i.e.
-    already checked) and moved to the model's device and dtype."""
+    already checked) and moved to the model's device and dtype (``model``: the model or its
+    :class:`~spline_utils.spline_view.structure.NetworkStructure`)."""
     check_tensor(name, x, finite=False)
     if x.dim() < 2:
         raise ValueError(f"{name} must be a batch of shape (N, ...), got shape {tuple(x.shape)}")
@@ -196,11 +210,13 @@ def prepare_input(
         raise ValueError(f"{name} is an empty batch (N = 0)")
     if finite:
         check_finite(name, x)
-    dtype, device = model_dtype_device(model)
+    dtype, device = structure_of(model).dtype_device()
     return x.to(device=device, dtype=dtype)
 
 
 def run_model(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
+    """``model(x)``; a ``RuntimeError`` (an input of the wrong shape) becomes a ``ValueError``
+    naming the input's shape."""
     try:
         return model(x)
     except RuntimeError as exc:

@@ -30,21 +30,29 @@ import numpy as np
 import torch
 from torch import nn
 
-from .._validate import check_bool, check_finite, check_int, check_tensor
+from ..checks import check_bool, check_finite, check_int, check_tensor
 from .bit_packing import pack_bits, unpack_bits  # noqa: F401  (re-exported)
 from .code_recording import (
+    CodeHooks,
     LayerCode,
-    _CodeRecorder,
     prepare_input,
     run_model,
     window_dtype,  # noqa: F401  (re-exported)
 )
-from .model_walk import (
-    check_batch_independent,
-    check_supported,
-    evaluation_mode,
-    model_dtype_device,
-)
+from .model_walk import check_batch_independent, evaluation_mode, structure_of
+
+__all__ = [
+    "ActivationCodes",
+    "LayerCode",
+    "PackedCodes",
+    "activation_codes",
+    "code_distance",
+    "pack_bits",
+    "packed_codes",
+    "record_codes",
+    "unpack_bits",
+    "window_dtype",
+]
 
 
 # --------------------------------------------------------------------------- code sets
@@ -73,6 +81,7 @@ class ActivationCodes:
         return [layer.name for layer in self.layers]
 
     def packed(self) -> PackedCodes:
+        """The codes bit-packed: a :class:`PackedCodes` on the CPU."""
         return PackedCodes(
             names=self.names,
             kinds=[layer.kind for layer in self.layers],
@@ -122,6 +131,17 @@ class PackedCodes:
         layer = check_int("layer", layer, 0, len(self.data) - 1)
         return np.unpackbits(self.data[layer], axis=1, count=self.n_bits[layer]).astype(bool)
 
+    def select(self, kinds) -> PackedCodes:
+        """The code layers of the given kinds (``"relu"`` and / or ``"maxpool"``), in order:
+        the same arrays, not copies."""
+        keep = [i for i, kind in enumerate(self.kinds) if kind in kinds]
+        return PackedCodes(
+            names=[self.names[i] for i in keep],
+            kinds=[self.kinds[i] for i in keep],
+            n_bits=[self.n_bits[i] for i in keep],
+            data=[self.data[i] for i in keep],
+        )
+
     def region_ids(self, upto: int | None = None) -> np.ndarray:
         """See :meth:`ActivationCodes.region_ids`."""
         upto = len(self.data) if upto is None else check_int("upto", upto)
@@ -138,13 +158,15 @@ class PackedCodes:
 def record_codes(
     model: nn.Module, x: torch.Tensor, keep_preactivations: bool = False
 ) -> ActivationCodes:
-    """Codes of a prepared batch, without re-checking the model (callers check once)."""
+    """Codes of a prepared batch, without re-checking the model (callers check once);
+    ``model``: the model or its :class:`~spline_utils.spline_view.structure.NetworkStructure`."""
+    structure = structure_of(model)
     with (
         torch.no_grad(),
-        evaluation_mode(model),
-        _CodeRecorder(model, keep_preactivations) as recorder,
+        evaluation_mode(structure) as net,
+        CodeHooks(structure, keep_preactivations) as recorder,
     ):
-        outputs = run_model(model, x)
+        outputs = run_model(net, x)
     return ActivationCodes(layers=recorder.records, outputs=outputs.detach())
 
 
@@ -159,7 +181,8 @@ def activation_codes(
     splines as zero level sets).
 
     Args:
-        model: a supported network (ReLU / LeakyReLU / MaxPool2d nonlinearities).
+        model: a supported network (ReLU / LeakyReLU / MaxPool2d nonlinearities), or its
+            :class:`~spline_utils.spline_view.structure.NetworkStructure`.
         x: a batch of inputs, shape ``(N, *input_shape)``, N >= 1, finite; moved to the model's
             device and dtype.
         keep_preactivations: also keep each ReLU-type layer's input in
@@ -189,13 +212,14 @@ def activation_codes(
         >>> tuple(codes.outputs.shape)
         (100, 1)
     """
-    check_supported(model)
+    structure = structure_of(model)
+    structure.check_supported()
     keep_preactivations = check_bool("keep_preactivations", keep_preactivations)
-    x = prepare_input(model, x)
-    check_batch_independent(model, x)
-    codes = record_codes(model, x, keep_preactivations)
+    x = prepare_input(structure, x)
+    check_batch_independent(structure, x)
+    codes = record_codes(structure, x, keep_preactivations)
     if not codes.layers:
-        raise ValueError(_no_code_layer(model, ("relu", "maxpool")))
+        raise ValueError(_no_code_layer(structure.model, ("relu", "maxpool")))
     return codes
 
 
@@ -252,8 +276,9 @@ def packed_codes(
     batch_size = check_int("batch_size", batch_size, 1)
     if isinstance(kinds, str) or not set(kinds) <= {"relu", "maxpool"} or not kinds:
         raise ValueError(f"kinds must name 'relu' and / or 'maxpool' layers, got {kinds!r}")
+    structure = structure_of(model)
     if check_model:
-        check_supported(model)
+        structure.check_supported()
     try:
         x = torch.as_tensor(x)
     except (TypeError, ValueError, RuntimeError):
@@ -268,9 +293,9 @@ def packed_codes(
     check_finite("x", x)
     if check_model:  # on the first, middle and last inputs, moved to the model's device
         spread = x[sorted({0, x.shape[0] // 2, x.shape[0] - 1})]
-        check_batch_independent(model, prepare_input(model, spread, finite=False))
+        check_batch_independent(structure, prepare_input(structure, spread, finite=False))
     n = x.shape[0]
-    device = model_dtype_device(model)[1]
+    dtype, device = structure.dtype_device()
     precision = (
         torch.autocast(device.type, dtype=autocast)
         if autocast is not None
@@ -278,18 +303,18 @@ def packed_codes(
     )
     parts: list[list[torch.Tensor]] = []
     records = None
-    with torch.no_grad(), evaluation_mode(model), precision:
+    with torch.no_grad(), evaluation_mode(structure) as net, precision:
         for start in range(0, n, batch_size):
-            xb = prepare_input(model, x[start : start + batch_size], finite=False)  # checked above
-            with _CodeRecorder(model, pack=True, kinds=tuple(kinds)) as recorder:
-                run_model(model, xb)
+            xb = x[start : start + batch_size].to(device=device, dtype=dtype)  # checked above
+            with CodeHooks(structure, pack=True, kinds=tuple(kinds)) as recorder:
+                run_model(net, xb)
             records = recorder.records
             for i, layer in enumerate(records):
                 if i == len(parts):
                     parts.append([])
                 parts[i].append(layer.values)
     if not records:
-        raise ValueError(_no_code_layer(model, kinds))
+        raise ValueError(_no_code_layer(structure.model, kinds))
     return PackedCodes(
         names=[layer.name for layer in records],
         kinds=[layer.kind for layer in records],

@@ -10,7 +10,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from .._validate import check_finite
+from ..checks import check_finite
 
 
 def fold_batchnorm(layer: nn.Module, bn: nn.Module) -> tuple[torch.Tensor, torch.Tensor]:

@@ -14,9 +14,20 @@ import numpy as np
 import torch
 from torch import nn
 
-from .._validate import check_array, check_finite
+from ..checks import check_array, check_finite
+from .code_recording import prepare_input
 from .folding import fold_batchnorm
-from .model_walk import following_batchnorm, layer_by_name, module_tensor
+from .model_walk import module_tensor, structure_of
+from .structure import PrunableLayer
+
+__all__ = [
+    "bn_spline_distance",
+    "data_spline_distance",
+    "layer_hyperplanes",
+    "normalised_hyperplanes",
+    "spline_distances",
+    "unit_hyperplanes",
+]
 
 
 def unit_hyperplanes(model: nn.Module, name: str) -> tuple[np.ndarray, np.ndarray]:
@@ -43,8 +54,14 @@ def unit_hyperplanes(model: nn.Module, name: str) -> tuple[np.ndarray, np.ndarra
         >>> w.shape, b.shape, w.dtype
         ((6, 6), (6,), dtype('float64'))
     """
-    layer = layer_by_name(model, name)
-    bn = following_batchnorm(model).get(name)
+    return layer_hyperplanes(structure_of(model).layer(name))
+
+
+def layer_hyperplanes(layer: PrunableLayer) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`unit_hyperplanes` of a
+    :class:`~spline_utils.spline_view.structure.PrunableLayer`: ``(w, b)``, float64 arrays of
+    shapes (units, fan_in) and (units,), its BatchNorm folded in."""
+    name, bn, layer = layer.name, layer.batchnorm, layer.module
     if bn is not None:
         weight, bias = fold_batchnorm(layer, bn)
     else:
@@ -86,7 +103,7 @@ def bn_spline_distance(model: nn.Module, name: str) -> np.ndarray:
     """The BatchNorm reading (units,): unit ``k``'s spline lies ``|beta_k / gamma_k|`` standard
     deviations (of its pre-activation, by the BN running statistics) from the mean. ``inf`` for
     ``gamma = 0``."""
-    bn = following_batchnorm(model).get(name)
+    bn = structure_of(model).batchnorms().get(name)
     if bn is None or bn.weight is None:
         raise ValueError(f"layer {name!r} is not followed by an affine BatchNorm")
     gamma = check_array("bn weight (gamma)", bn.weight.detach())
@@ -100,12 +117,11 @@ def data_spline_distance(model: nn.Module, name: str, x: torch.Tensor) -> np.nda
     """Measured on data ``x`` (shape ``(N, *input_shape)``): how many standard deviations (unbiased, over the
     data and, for conv layers, every position) the spline of each unit lies from the mean of its
     BN-folded pre-activation, ``|mean(h_k)| / std(h_k)`` (units,). Eval mode."""
-    from .code_recording import prepare_input
-
-    layer = layer_by_name(model, name)
-    bn = following_batchnorm(model).get(name)
-    x = prepare_input(model, x)
-    h = module_tensor(model, bn if bn is not None else layer, x).to(torch.float64)
+    structure = structure_of(model)
+    layer = structure.layer(name)
+    x = prepare_input(structure, x)
+    target = layer.batchnorm if layer.batchnorm is not None else layer.module
+    h = module_tensor(structure, target, x).to(torch.float64)
     h = h.transpose(0, 1).reshape(h.shape[1], -1)  # (units, N * positions)
     if h.shape[1] < 2:
         raise ValueError(

@@ -10,7 +10,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from .._validate import check_finite, check_int, check_tensor
+from ..checks import check_finite, check_int, check_tensor
 from .model_walk import pool_geometry
 
 

@@ -29,8 +29,11 @@ no dropout): :func:`evaluation_mode` switches a model to eval and restores it af
 :func:`check_supported` combines two checks: the modules
 (:mod:`~spline_utils.spline_view.supported_modules`, which also holds the module types
 ``CODE_MODULES``, ``AFFINE_MODULES``, ... re-exported here) and the operations between them in
-``forward`` (:mod:`~spline_utils.spline_view.affine_operations`). The rest of this module walks a
-model's layers: its code modules, its prunable layers by name, a module's input or output.
+``forward`` (:mod:`~spline_utils.spline_view.affine_operations`). The rest of this module asks
+about a model's layers: its code modules, its prunable layers by name, a module's input or output.
+Each function finds the model's layers through a
+:class:`~spline_utils.spline_view.structure.NetworkStructure` (one walk of the module tree), and
+takes one in place of the model: code that asks several questions builds it once.
 """
 
 from __future__ import annotations
@@ -41,16 +44,39 @@ from collections.abc import Iterator
 import torch
 from torch import nn
 
-from .._validate import check_model_finite, check_module
-from .affine_operations import _check_forward_ops
+from ..checks import check_int, check_module
+from .structure import PRUNABLE, NetworkStructure
 from .supported_modules import (
-    AFFINE_MODULES,  # noqa: F401  (re-exported)
-    CODE_MODULES,  # noqa: F401  (re-exported)
-    CONTAINER_MODULES,
-    NOT_PIECEWISE_AFFINE,  # noqa: F401  (re-exported)
-    _check_module,
-    _is_code_module,
+    AFFINE_MODULES,
+    CODE_MODULES,
+    NOT_PIECEWISE_AFFINE,
 )
+
+__all__ = [
+    "AFFINE_MODULES",
+    "CODE_MODULES",
+    "NOT_PIECEWISE_AFFINE",
+    "PRUNABLE",
+    "check_batch_independent",
+    "check_supported",
+    "code_modules",
+    "evaluation_mode",
+    "following_batchnorm",
+    "layer_by_name",
+    "model_dtype_device",
+    "module_tensor",
+    "pair",
+    "pool_geometry",
+    "prunable_layers",
+]
+
+
+def structure_of(model) -> NetworkStructure:
+    """``model``'s :class:`~spline_utils.spline_view.structure.NetworkStructure` (``model``
+    itself when it is one); ``TypeError`` unless it is an ``nn.Module`` or a structure."""
+    if isinstance(model, NetworkStructure):
+        return model
+    return NetworkStructure(check_module("model", model))
 
 
 def check_supported(model: nn.Module, trace: bool = True) -> None:
@@ -62,7 +88,8 @@ def check_supported(model: nn.Module, trace: bool = True) -> None:
     that cannot be traced gets a warning and a module-only check).
 
     Args:
-        model: the network to check.
+        model: the network to check (or its
+            :class:`~spline_utils.spline_view.structure.NetworkStructure`).
         trace: also check the operations between modules in a custom ``forward`` (a plain
             ``nn.Sequential`` of supported layers needs no trace).
 
@@ -85,34 +112,10 @@ def check_supported(model: nn.Module, trace: bool = True) -> None:
             ...
         ValueError: module '1' (Tanh) is not piecewise affine: ...
     """
-    check_module("model", model)
+    structure = structure_of(model)
     if not isinstance(trace, bool):
         raise TypeError(f"trace must be True or False, got {trace!r}")
-    if isinstance(getattr(model, "_orig_mod", None), nn.Module):
-        raise ValueError(
-            f"model is a torch.compile'd {type(model._orig_mod).__name__}: the spline view runs "
-            "a model eagerly, with hooks on its layers, and a compiled forward cannot be traced "
-            "or checked; pass the original module, model._orig_mod"
-        )
-    modules = list(model.named_modules())
-    if all(
-        next(m.children(), None) is None and isinstance(m, CONTAINER_MODULES) for _, m in modules
-    ):
-        raise ValueError(f"model {type(model).__name__} is empty: it has no layers")
-    for name, module in modules:
-        _check_module(name, module)
-    check_model_finite(model)
-    # only custom forward methods can hold functional operations: plain Sequentials of
-    # supported leaves need no trace
-    if trace and not _plain(model):
-        _check_forward_ops(model)
-
-
-def _plain(model: nn.Module) -> bool:
-    """Whether ``model`` is a (nested) ``nn.Sequential`` of leaves: no custom ``forward``."""
-    return all(
-        type(m) is nn.Sequential or next(m.children(), None) is None for m in model.modules()
-    )
+    structure.check_supported(trace)
 
 
 @torch.no_grad()
@@ -124,14 +127,18 @@ def check_batch_independent(model: nn.Module, x: torch.Tensor) -> None:
     whose TF32 kernels may differ between batch sizes, and in half precision). A ``forward``
     that mixes the batch (``h - h.mean(0)``, a concatenation along the batch dimension, ...)
     gives a point a map that depends on the rest of its batch: no map of its own. A plain
-    ``nn.Sequential`` of supported layers cannot mix the batch and is not run. ``x`` must
-    already be checked and on the model's device and dtype."""
-    if _plain(model):
+    ``nn.Sequential`` of supported layers cannot mix the batch and is not run; nor is a model
+    whose :class:`~spline_utils.spline_view.structure.NetworkStructure` (passed in place of the
+    model) passed this check before. ``x`` must already be checked and on the model's device
+    and dtype."""
+    structure = structure_of(model)
+    if structure.plain or structure.batch_checked():
         return
+    model = structure.model
     n = x.shape[0]
     picked = x[sorted({0, n // 2, n - 1})]
     batch = torch.cat([picked, x[:1] + 1.0, x[:1] - 1.0])
-    with evaluation_mode(model):
+    with evaluation_mode(structure):
         together = model(batch)
         alone = [model(batch[i : i + 1]) for i in range(batch.shape[0])]
     mixed = not all(isinstance(t, torch.Tensor) for t in [together, *alone])
@@ -150,26 +157,29 @@ def check_batch_independent(model: nn.Module, x: torch.Tensor) -> None:
             "map would depend on the rest of its batch; make every operation act on each input "
             "alone"
         )
+    structure.mark_batch_checked()
 
 
 def code_modules(model: nn.Module) -> list[tuple[str, nn.Module]]:
     """The code-defining nonlinearity modules of ``model``, as (qualified name, module),
     in registration order (forward-call order is what :mod:`spline_utils.spline_view.codes`
     records)."""
-    check_module("model", model)
-    return [(n, m) for n, m in model.named_modules() if _is_code_module(m)]
+    return list(structure_of(model).code_layers)
 
 
 @contextlib.contextmanager
 def evaluation_mode(model: nn.Module) -> Iterator[nn.Module]:
-    """Put ``model`` in eval mode for the ``with`` block, then restore each module's mode."""
-    check_module("model", model)
-    modes = {m: m.training for m in model.modules()}
+    """Put ``model`` (or the model of a
+    :class:`~spline_utils.spline_view.structure.NetworkStructure`) in eval mode for the
+    ``with`` block, then restore each module's mode; yields the model."""
+    structure = structure_of(model)
+    model = structure.model
+    modes = [(m, m.training) for _, m in structure.modules]
     model.eval()
     try:
         yield model
     finally:
-        for m, training in modes.items():
+        for m, training in modes:
             m.train(training)
 
 
@@ -179,8 +189,8 @@ def module_tensor(
 ) -> torch.Tensor:
     """The output (``output=True``) or the first input of ``module`` when the eval-mode
     ``model`` runs on ``x``; the model's train/eval modes are restored afterwards."""
-    check_module("model", model)
-    if not any(m is module for m in model.modules()):
+    structure = structure_of(model)
+    if not structure.contains(module):
         raise ValueError(
             f"module must be a submodule of model, got a {type(module).__name__} that is not in it"
         )
@@ -194,8 +204,8 @@ def module_tensor(
             lambda m, i: captured.__setitem__("t", i[0].detach().clone())
         )
     try:
-        with evaluation_mode(model):
-            model(x)
+        with evaluation_mode(structure) as net:
+            net(x)
     finally:
         handle.remove()
     if "t" not in captured:
@@ -205,20 +215,21 @@ def module_tensor(
     return captured["t"]
 
 
+def pair(value) -> tuple:
+    """A layer's size argument as a pair: ``3`` -> ``(3, 3)``, ``(2, 3)`` -> ``(2, 3)``."""
+    return tuple(value) if isinstance(value, (tuple, list)) else (value, value)
+
+
 def pool_geometry(pool: nn.MaxPool2d, height: int, width: int) -> dict[str, int]:
     """Kernel, stride, padding and dilation of a 2-D max-pool (as kh, kw, sh, sw, ph, pw, dh, dw)
     and its output size (h_out, w_out) on inputs of size height x width (ceil_mode=False)."""
-    from torch.nn.modules.utils import _pair
-
-    from .._validate import check_int
-
     if not isinstance(pool, nn.MaxPool2d):
         raise TypeError(f"pool must be an nn.MaxPool2d, got {type(pool).__name__}")
     height, width = check_int("height", height, 1), check_int("width", width, 1)
-    kh, kw = _pair(pool.kernel_size)
-    sh, sw = _pair(pool.stride if pool.stride is not None else pool.kernel_size)
-    ph, pw = _pair(pool.padding)
-    dh, dw = _pair(pool.dilation)
+    kh, kw = pair(pool.kernel_size)
+    sh, sw = pair(pool.stride if pool.stride is not None else pool.kernel_size)
+    ph, pw = pair(pool.padding)
+    dh, dw = pair(pool.dilation)
     h_out = (height + 2 * ph - dh * (kh - 1) - 1) // sh + 1
     w_out = (width + 2 * pw - dw * (kw - 1) - 1) // sw + 1
     return dict(kh=kh, kw=kw, sh=sh, sw=sw, ph=ph, pw=pw, dh=dh, dw=dw, h_out=h_out, w_out=w_out)
@@ -226,20 +237,13 @@ def pool_geometry(pool: nn.MaxPool2d, height: int, width: int) -> dict[str, int]
 
 def model_dtype_device(model: nn.Module) -> tuple[torch.dtype, torch.device]:
     """dtype and device of the model's first parameter (float32 / CPU for parameter-free models)."""
-    check_module("model", model)
-    for p in model.parameters():
-        return p.dtype, p.device
-    return torch.get_default_dtype(), torch.device("cpu")
+    return structure_of(model).dtype_device()
 
 
 # --------------------------------------------------------------------------- layers by name
-PRUNABLE: tuple[type[nn.Module], ...] = (nn.Linear, nn.Conv2d)
-
-
 def prunable_layers(model: nn.Module) -> list[tuple[str, nn.Module]]:
     """(qualified name, module) of every ``nn.Linear`` / ``nn.Conv2d``, in registration order."""
-    check_module("model", model)
-    return [(n, m) for n, m in model.named_modules() if isinstance(m, PRUNABLE)]
+    return [(name, layer.module) for name, layer in structure_of(model).prunable.items()]
 
 
 def following_batchnorm(model: nn.Module) -> dict[str, nn.Module]:
@@ -247,23 +251,10 @@ def following_batchnorm(model: nn.Module) -> dict[str, nn.Module]:
     parent module, over its outputs (the ``layer -> BN`` pairs of ``conv_bn_relu`` blocks, MLPs
     with BN, residual blocks). A BN of the *next* block (after a residual addition, as in
     pre-activation ResNets) has another parent and is not paired."""
-    check_module("model", model)
-    leaves = [(n, m) for n, m in model.named_modules() if next(m.children(), None) is None]
-    pairs = {}
-    for (name, layer), (after_name, after) in zip(leaves[:-1], leaves[1:]):
-        if isinstance(layer, PRUNABLE) and isinstance(after, (nn.BatchNorm1d, nn.BatchNorm2d)):
-            same_parent = name.rpartition(".")[0] == after_name.rpartition(".")[0]
-            if same_parent and after.num_features == layer.weight.shape[0]:
-                pairs[name] = after
-    return pairs
+    return structure_of(model).batchnorms()
 
 
 def layer_by_name(model: nn.Module, name: str) -> nn.Module:
     """The prunable layer (Linear / Conv2d) called ``name``; ``ValueError`` listing the layers if
     there is none."""
-    layers = dict(prunable_layers(model))
-    if not isinstance(name, str) or name not in layers:
-        raise ValueError(
-            f"unknown layer {name!r}: prunable layers (Linear / Conv2d) are {sorted(layers)}"
-        )
-    return layers[name]
+    return structure_of(model).layer(name).module

@@ -11,12 +11,21 @@ A module of a supported network is one of
 
 Smooth nonlinearities (``NOT_PIECEWISE_AFFINE``) and unknown leaf modules are refused with a
 ``ValueError`` naming the module. The whole check, modules and ``forward``, is
-:func:`~spline_utils.spline_view.model_walk.check_supported`.
+:func:`~spline_utils.spline_view.model_walk.check_supported`
+(:meth:`~spline_utils.spline_view.structure.NetworkStructure.check_supported`).
 """
 
 from __future__ import annotations
 
 from torch import nn
+
+__all__ = [
+    "AFFINE_MODULES",
+    "CODE_MODULES",
+    "CONTAINER_MODULES",
+    "NOT_PIECEWISE_AFFINE",
+    "check_module_supported",
+]
 
 # nonlinearities whose every call records one layer of the region code
 CODE_MODULES: tuple[type[nn.Module], ...] = (nn.ReLU, nn.LeakyReLU, nn.MaxPool2d)
@@ -55,11 +64,9 @@ NOT_PIECEWISE_AFFINE: tuple[type[nn.Module], ...] = (
 )
 
 
-def _is_code_module(module: nn.Module) -> bool:
-    return isinstance(module, CODE_MODULES)
-
-
-def _check_module(name: str, module: nn.Module) -> None:
+def check_module_supported(name: str, module: nn.Module) -> None:
+    """Raise ``ValueError`` naming module ``name`` unless the spline view covers it: a code
+    nonlinearity, an affine module or a container (the module doc)."""
     label = name or type(module).__name__
     if isinstance(module, NOT_PIECEWISE_AFFINE):
         raise ValueError(

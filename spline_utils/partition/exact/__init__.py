@@ -25,6 +25,7 @@ and every cut is vectorised over all polygons. Everything runs in float64 on the
 
 One module per job:
 
+* ``labels``      -- edge labels (which spline made an edge) and their accessors;
 * ``polygons``    -- the ragged polygon container; split, clip, snap, chords, segments;
 * ``propagation`` -- the affine maps of a layer's input (forward AD or sequential);
 * ``cuts``        -- the cuts of a ReLU layer (sweep or rounds) and of a max-pooling layer;
@@ -33,13 +34,17 @@ One module per job:
 """
 
 from .engine import exact_partition
-from .polygons import DOMAIN_EDGE
+from .labels import DOMAIN_EDGE, label_layer, label_unit, spline_label, split_labels
 from .result import ExactPartition, PartitionCheckError, sampled_local_complexity
 
 __all__ = [
     "DOMAIN_EDGE",
+    "label_layer",
+    "label_unit",
     "exact_partition",
     "ExactPartition",
     "PartitionCheckError",
     "sampled_local_complexity",
+    "spline_label",
+    "split_labels",
 ]

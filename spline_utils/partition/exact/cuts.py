@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .labels import spline_label
 from .polygons import Polygons, clip, slivers, snap, split
 from .propagation import LayerMaps
 
@@ -78,7 +79,7 @@ def sweep_relu(
         sm = s.take(take_v)
         sm[np.abs(sm) <= tol[mixed].repeat(cm)] = 0.0
         new_x, new_labels, new_counts = split(
-            x.take(take_v, 0), labels.take(take_v), cm, sm, (layer << 32) + k
+            x.take(take_v, 0), labels.take(take_v), cm, sm, spline_label(layer, k)
         )
         x = np.concatenate([x.take(keep_v, 0), new_x])
         labels = np.concatenate([labels.take(keep_v), new_labels])
@@ -171,7 +172,7 @@ def rounds_relu(
             cut.labels,
             cut.counts,
             s[np.repeat(mixed, polys.counts)],
-            (layer << 32) + unit[parent],
+            spline_label(layer, unit[parent]),
         )
         pieces = Polygons(data, labels, np.concatenate([[0], np.cumsum(counts)]))
         side = np.repeat([True, False], len(parent))
@@ -340,7 +341,7 @@ def split_maxpool(
                         q < p
                     ):  # a tie goes to the earlier position: drop cells where z_p == z_q throughout
                         tied = np.maximum.reduceat(np.abs(s), cell.offsets[:-1]) == 0
-                    cell = clip(cell, s, (layer << 32) + w)
+                    cell = clip(cell, s, spline_label(layer, w))
                     alive = cell.counts >= 3
                     if q < p:
                         alive &= ~tied

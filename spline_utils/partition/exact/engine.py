@@ -15,17 +15,18 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..._validate import check_domain, check_int, check_real
+from ...checks import check_domain, check_int, check_real
 from ...spline_view.code_recording import prepare_input
-from ...spline_view.model_walk import check_batch_independent, check_supported, code_modules
-from ..slices import PlaneSlice
+from ...spline_view.model_walk import check_batch_independent, structure_of
+from ...spline_view.structure import NetworkStructure
+from ..slices import PlaneSlice, check_slice
 from .cuts import rounds_relu, split_maxpool, sweep_relu
-from .polygons import DOMAIN_EDGE, Polygons, polygon_area
+from .labels import DOMAIN_EDGE
+from .polygons import Polygons, polygon_area
 from .propagation import (
     LayerMaps,
     LayerState,
     affine_apply,
-    float64_copy,
     layer_input_affine,
     pool_windows,
     sequential_maps,
@@ -97,7 +98,8 @@ def exact_partition(
 
     Args:
         model: a supported network (see
-            :func:`~spline_utils.spline_view.model_walk.check_supported`).
+            :func:`~spline_utils.spline_view.model_walk.check_supported`), or its
+            :class:`~spline_utils.spline_view.structure.NetworkStructure`.
         domain: a box (u_min, u_max, v_min, v_max) or the vertices (M, 2) of a convex polygon
             (traced once, in either orientation), in input coordinates (models with 2-D inputs)
             or slice coordinates (with ``slice``). Its tolerances are relative to its own size:
@@ -128,9 +130,8 @@ def exact_partition(
     ``engine`` module that chooses the strategies (all give the same partition) and may log
     them. The default is the fastest.
     """
-    from ..slices import check_slice
-
-    check_supported(model)
+    structure = structure_of(model)
+    structure.check_supported()
     domain = _domain_polygon(domain)
     check_slice(slice)
     max_regions = check_int("max_regions", max_regions, 1)
@@ -139,18 +140,18 @@ def exact_partition(
         _options = _EngineOptions()
     elif not isinstance(_options, _EngineOptions):
         raise TypeError(f"_options must be an _EngineOptions, got {type(_options).__name__}")
-    plan = sequential_plan(model)
+    plan = sequential_plan(structure)
     if plan is None:
-        model = float64_copy(model)
-        layer_modules = _code_calls(model, slice, domain)
+        structure = structure.float64_copy()
+        layer_modules = _code_calls(structure, slice, domain)
         # the domain's vertices, run together and one by one (after _code_calls: they fit)
         check_batch_independent(
-            model, prepare_input(model, to_input(torch.as_tensor(domain), slice))
+            structure, prepare_input(structure, to_input(torch.as_tensor(domain), slice))
         )
         segments = None
     else:
         segments, code_leaves = plan
-        layer_modules = _sequential_calls(model, segments, code_leaves, slice, domain)
+        layer_modules = _sequential_calls(structure, segments, code_leaves, slice, domain)
     budget = {
         "max_regions": max_regions,
         "min_area": min_area * _centred_area(domain),
@@ -169,7 +170,7 @@ def exact_partition(
         if segments is None:
             anchors = polys.vertex_means()  # interior points, where the network has their maps
             z0, du, dv = layer_input_affine(
-                model, None if module is None else layer, anchors, slice
+                structure, None if module is None else layer, anchors, slice
             )
             d = anchors - centre
             z0 = z0 - du * d[:, :1] - dv * d[:, 1:]
@@ -293,11 +294,12 @@ def _input_message(plane: PlaneSlice | None, exc: Exception) -> str:
     return f"the model cannot be evaluated on {where}: {exc}"
 
 
-def _code_calls(model: nn.Module, plane: PlaneSlice | None, domain: np.ndarray):
+def _code_calls(structure: NetworkStructure, plane: PlaneSlice | None, domain: np.ndarray):
     """(name, module, input shape without batch) of every code-layer call, in forward order,
     from one pass of a probe point (``ValueError`` if the model cannot take the input)."""
     calls = []
-    names = {m: n for n, m in code_modules(model)}
+    names = {m: n for n, m in structure.code_layers}
+    model = structure.model
 
     def hook(module, inputs):
         calls.append((names[module] or type(module).__name__, module, tuple(inputs[0].shape[1:])))
@@ -315,11 +317,15 @@ def _code_calls(model: nn.Module, plane: PlaneSlice | None, domain: np.ndarray):
 
 
 def _sequential_calls(
-    model: nn.Module, segments, code_leaves, plane: PlaneSlice | None, domain: np.ndarray
+    structure: NetworkStructure,
+    segments,
+    code_leaves,
+    plane: PlaneSlice | None,
+    domain: np.ndarray,
 ):
     """Like :func:`_code_calls`, for a sequential model, by one pass of a probe point through
     its float64 affine operations and code layers; a shape mismatch raises ``ValueError``."""
-    names = {m: n for n, m in code_modules(model)}
+    names = {m: n for n, m in structure.code_layers}
     x = to_input(torch.as_tensor(domain[:1]), plane)
     calls = []
     try:

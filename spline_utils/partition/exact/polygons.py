@@ -14,8 +14,6 @@ from dataclasses import dataclass
 
 import numpy as np
 
-DOMAIN_EDGE = -1  # edge label of the domain boundary
-
 
 @dataclass
 class Polygons:

@@ -28,7 +28,8 @@ import torch.autograd.forward_ad as fwAD
 import torch.nn.functional as F
 from torch import nn
 
-from ...spline_view.model_walk import code_modules, pool_geometry
+from ...spline_view.model_walk import pool_geometry, structure_of
+from ...spline_view.structure import NetworkStructure
 from ...spline_view.supported_modules import AFFINE_MODULES, CODE_MODULES
 from ..slices import PlaneSlice
 
@@ -65,8 +66,19 @@ class _Stop(Exception):
 
 
 def float64_copy(model: nn.Module) -> nn.Module:
-    """A float64 copy of ``model`` on the CPU, in eval mode (the model itself is left alone)."""
+    """A float64 copy of ``model`` on the CPU, in eval mode (the model itself is left alone);
+    ``model`` may be a :class:`~spline_utils.spline_view.structure.NetworkStructure`, whose
+    model is copied."""
+    if isinstance(model, NetworkStructure):
+        model = model.model
     return copy.deepcopy(model).to(dtype=torch.float64, device="cpu").eval()
+
+
+def float64_structure(model) -> NetworkStructure:
+    """The :class:`~spline_utils.spline_view.structure.NetworkStructure` of a float64 copy of
+    ``model`` (a model or its structure) on the CPU, in eval mode; the checks that passed on
+    ``model``'s structure count for the copy."""
+    return structure_of(model).float64_copy()
 
 
 def to_input(uv: torch.Tensor, plane: PlaneSlice | None) -> torch.Tensor:
@@ -80,15 +92,17 @@ def to_input(uv: torch.Tensor, plane: PlaneSlice | None) -> torch.Tensor:
 
 
 def layer_input_affine(
-    model: nn.Module,
+    structure: NetworkStructure,
     call_index: int | None,
     points: np.ndarray,
     plane: PlaneSlice | None,
     batch_size: int = 8192,
 ):
     """Value and (u, v)-derivatives of the input of the ``call_index``-th code-layer call
-    (``None``: the network output) at ``points`` (P, 2). Returns z0, du, dv, each (P, K)."""
-    modules = [m for _, m in code_modules(model)]
+    (``None``: the network output) of the float64 model of ``structure`` at ``points`` (P, 2).
+    Returns z0, du, dv, each (P, K)."""
+    model = structure.model
+    modules = [m for _, m in structure.code_layers]
     parts = []
     for start in range(0, len(points), batch_size):
         uv = torch.as_tensor(points[start : start + batch_size], dtype=torch.float64)
@@ -156,21 +170,19 @@ def sequential_plan(model: nn.Module):
     ``(segments, code_leaves)``. ``segments`` holds the affine modules (as :func:`affine_op`
     triples) before the first code layer, between consecutive code layers and after the last
     (n_code + 1 lists); ``code_leaves`` the code modules in order. ``None`` for any other model
-    (the engine then uses forward-mode AD on a float64 copy)."""
-    leaves: list[nn.Module] = []
-
-    def walk(module: nn.Module) -> bool:
-        if type(module) is nn.Sequential:
-            return all(walk(child) for child in module)
-        if isinstance(module, (nn.BatchNorm1d, nn.BatchNorm2d)) and module.running_mean is None:
-            return False
-        if not isinstance(module, CODE_MODULES + AFFINE_MODULES):
-            return False
-        leaves.append(module)
-        return True
-
-    if not walk(model):
+    (the engine then uses forward-mode AD on a float64 copy). ``model``: the model or its
+    :class:`~spline_utils.spline_view.structure.NetworkStructure` (whose leaves, in call order,
+    are used)."""
+    structure = structure_of(model)
+    if not structure.plain:
         return None
+    leaves: list[nn.Module] = []
+    for _, module in structure.call_leaves:
+        if isinstance(module, (nn.BatchNorm1d, nn.BatchNorm2d)) and module.running_mean is None:
+            return None
+        if not isinstance(module, CODE_MODULES + AFFINE_MODULES):
+            return None
+        leaves.append(module)
     segments: list[list] = [[]]
     code_leaves = []
     for module in leaves:

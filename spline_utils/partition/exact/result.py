@@ -17,11 +17,13 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..._validate import check_array, check_int, check_real, is_int
-from ...spline_view.model_walk import check_supported
-from ..slices import PlaneSlice
+from ...checks import check_array, check_int, check_real, is_int
+from ...spline_view.codes import activation_codes
+from ...spline_view.model_walk import structure_of
+from ..grid import GridPartition, grid_partition
+from ..slices import PlaneSlice, check_slice
+from .labels import DOMAIN_EDGE, label_layer, label_unit
 from .polygons import (
-    DOMAIN_EDGE,
     Polygons,
     chords,
     clip,
@@ -31,7 +33,7 @@ from .polygons import (
     snap,
     unique_segments,
 )
-from .propagation import float64_copy, to_input
+from .propagation import float64_structure, to_input
 
 
 class PartitionCheckError(AssertionError):
@@ -128,7 +130,7 @@ class ExactPartition:
         layers ``unit`` is the pooling window."""
         if not is_int(label):
             raise TypeError(f"label must be an integer edge label, got {label!r}")
-        return None if label < 0 else (int(label) >> 32, int(label) & 0xFFFFFFFF)
+        return None if label < 0 else (label_layer(int(label)), label_unit(int(label)))
 
     def _layer(self, layer, name: str = "layer") -> int:
         return check_int(name, layer, 0, len(self.codes) - 1)
@@ -145,7 +147,7 @@ class ExactPartition:
         signs present) is listed too."""
         layer = self._layer(layer)
         labels = self.vertex_labels
-        own = np.unique(labels[(labels >= 0) & ((labels >> 32) == layer)] & 0xFFFFFFFF)
+        own = np.unique(label_unit(labels[(labels >= 0) & (label_layer(labels) == layer)]))
         if self.layer_kinds[layer] != "relu" or not len(own):
             return own
         code = self.codes[layer].astype(bool)  # (regions, units)
@@ -163,8 +165,6 @@ class ExactPartition:
         """Fraction of the exact regions that a :class:`~spline_utils.partition.grid.GridPartition`
         of the same model and domain samples. Raises ``AssertionError`` if the grid finds a code
         that no exact region has (which would make one of the two wrong)."""
-        from ..grid import GridPartition
-
         if not isinstance(grid, GridPartition):
             raise TypeError(f"grid must be a GridPartition, got {type(grid).__name__}")
         if grid.codes.n_bits != [int(b) for b in np.array(self.code_bits())]:
@@ -200,7 +200,7 @@ class ExactPartition:
                     f"layers must be a sequence of code-layer indices, got {type(layers).__name__}"
                 )
             layers = [self._layer(layer, "layers entry") for layer in layers]
-            own &= np.isin(lab >> 32, layers)
+            own &= np.isin(label_layer(lab), layers)
         idx = np.flatnonzero(own)
         if not len(idx):
             return np.zeros((0, 2, 2)), np.zeros(0, np.int64)
@@ -296,10 +296,6 @@ class ExactPartition:
           the vertices) the network's codes equal the region's code and its output equals the
           region's affine map (absolute error <= ``tol``).
         """
-        from ...spline_view.codes import (
-            activation_codes,
-        )  # local import: codes does not depend on this module
-
         n_points = check_int("n_points", n_points, 1)
         tol = check_real("tol", tol, 0.0)
         seed = check_int("seed", seed, 0)
@@ -320,7 +316,7 @@ class ExactPartition:
                 points.append(0.5 * c + 0.5 * (w @ poly))
                 owner.append(r)
         points, owner = np.array(points), np.array(owner)
-        model64 = float64_copy(model)
+        model64 = float64_structure(model)
         codes = activation_codes(model64, to_input(torch.as_tensor(points), self.slice))
         code_mismatch = 0
         for layer, exact in enumerate(self.codes):
@@ -348,9 +344,7 @@ class ExactPartition:
         decision segment within one grid diagonal of their midpoint. Returns the largest such
         distance (and raises ``AssertionError`` if it exceeds the diagonal).
         """
-        from scipy.spatial import cKDTree
-
-        from ..grid import grid_partition
+        from scipy.spatial import cKDTree  # scipy.spatial takes 0.2 s to import: on first use
 
         resolution = check_int("resolution", resolution, 2)
         lo, hi = self.domain.min(0), self.domain.max(0)
@@ -408,7 +402,9 @@ class ExactPartition:
             if inside_convex(poly, point[None])[0] or (d <= radius).any():
                 regions += 1
                 near = labels[(d <= radius) & (labels >= 0)]
-                splines.update(int(x) for x in near if self.layer_kinds[int(x) >> 32] == "relu")
+                splines.update(
+                    int(x) for x in near if self.layer_kinds[label_layer(int(x))] == "relu"
+                )
         return regions, len(splines)
 
 
@@ -419,15 +415,15 @@ def sampled_local_complexity(
     sign is not the same at the four vertices ``point +- radius * e_i`` of the cross-polytope
     (a diamond in the slice). It counts a spline only if it separates those vertices, so it
     undercounts splines that cut the neighbourhood but not its vertices."""
-    from ...spline_view.codes import activation_codes
-    from ..slices import check_slice
-
-    check_supported(model)
+    structure = structure_of(model)
+    structure.check_supported()
     p = check_array("point", point, shape=(2,))
     radius = check_real("radius", radius, 0.0)
     check_slice(slice)
     vertices = p + radius * np.array([[1.0, 0.0], [-1.0, 0.0], [0.0, 1.0], [0.0, -1.0]])
-    codes = activation_codes(float64_copy(model), to_input(torch.as_tensor(vertices), slice))
+    codes = activation_codes(
+        float64_structure(structure), to_input(torch.as_tensor(vertices), slice)
+    )
     count = 0
     for layer in codes.layers:
         if layer.kind == "relu":

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..._validate import check_choice, check_domain, check_int, check_sequence
+from ...checks import check_choice, check_domain, check_int, check_sequence
 from .shared import Scrubber, frames_of, live_figure
 
 __all__ = [
@@ -95,8 +95,8 @@ class FCNetPruning:
 
 
 def _setup(model, data):
-    from ...experiments.fcnet_study import x_data_split
-    from ...networks.pretrained import load_network
+    from ...studies.fcnet_study import x_data_split
+    from ...studies.shipped_networks import load_network
 
     model = load_network("fcnet") if model is None else model
     data = x_data_split(seed=0) if data is None else data

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..._validate import check_int
+from ...checks import check_int
 from .shared import Scrubber, frames_of, live_figure
 
 __all__ = [

@@ -27,7 +27,7 @@ import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from ..._validate import check_int
+from ...checks import check_int
 
 __all__ = ["Scrubber", "figure_image", "frames_of", "live_figure", "scrubber"]
 

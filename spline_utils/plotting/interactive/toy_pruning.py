@@ -24,7 +24,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from ..._validate import check_domain, check_unit_indices
+from ...checks import check_domain, check_unit_indices
 from .shared import Scrubber, frames_of, live_figure
 
 __all__ = [
@@ -127,11 +127,11 @@ def toy_pruning_data(
         >>> data.changed_splines, data.maps_changed, data.pruned.n_regions
         ((0, 1, 2, 3, 5), 14, 47)
     """
-    from ...networks.pretrained import load_network
     from ...partition.exact import exact_partition
     from ...partition.turning_points import spline_segments, spline_turning_points
     from ...pruning.masks import apply_mask, unit_mask
     from ...spline_view.affine_maps import region_affine_map
+    from ...studies.shipped_networks import load_network
 
     model = (load_network("toy_mlp") if model is None else model).double().eval()
     domain = check_domain("domain", domain)
@@ -251,7 +251,7 @@ def toy_pruning_widget(model: torch.nn.Module | None = None):
     :class:`ToyPruning` shown)."""
     import ipywidgets as widgets
 
-    from ...networks.pretrained import load_network
+    from ...studies.shipped_networks import load_network
 
     model = (load_network("toy_mlp") if model is None else model).double().eval()
     toggles = {
@@ -284,7 +284,7 @@ def toy_pruning_scrubber(
     """The static page's version: one frame with nothing pruned, then one per single unit of
     ``units`` (default: every first-layer unit), starting at unit 2 (the chapter's) when
     present."""
-    from ...networks.pretrained import load_network
+    from ...studies.shipped_networks import load_network
     from .shared import Scrubber as _Scrubber
 
     model = (load_network("toy_mlp") if model is None else model).double().eval()
