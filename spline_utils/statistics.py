@@ -146,7 +146,7 @@ def compare_paired(
         ValueError: a column is missing, a group has a treatment twice for one pair, or fewer
             than 2 pairs.
     """
-    import pandas as pd
+    import pandas as pd  # pandas takes a second to import: only for tables
 
     by = [by] if isinstance(by, str) else list(by)
     for name in (value, column, pair_on, *by):
@@ -204,7 +204,7 @@ def compare_family(
         >>> t["verdict"].tolist()
         ['higher', 'no difference found']
     """
-    import pandas as pd
+    import pandas as pd  # pandas takes a second to import: only for tables
 
     by = [by] if isinstance(by, str) else list(by)
     tables = []

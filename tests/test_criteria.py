@@ -12,8 +12,10 @@ import pytest
 import torch
 
 import spline_utils as su
-from spline_utils import criteria
+from spline_utils import criteria, physical
 from spline_utils.pruning import merging
+
+from .conftest import random_bn_
 
 
 def bn_mlp() -> torch.nn.Module:
@@ -317,3 +319,115 @@ def test_torch_pruning_criteria_score_every_channel_and_prune_like_the_others():
         louder[0].weight[3] *= 10
     boosted = criteria.unit_scores(louder, "tp-group-l1", data=(x, y))["0"]
     assert int(np.argmax(boosted)) == 3
+
+
+# ----------------------------------------------------------------------------- one registry
+def test_every_list_of_names_comes_from_the_registry():
+    from spline_utils.experiments import results_files
+    from spline_utils.plotting.interactive import FCNET_CRITERIA
+    from spline_utils.pruning import methods
+
+    assert list(criteria.CRITERIA) == [
+        n for n, m in methods.REGISTRY.items() if m.kind == "criterion"
+    ]
+    assert methods.METHODS == (
+        "slimming",
+        "spline-layerwise",
+        "spline-global",
+        "magnitude",
+        "tp-group-l1",
+        "tp-taylor",
+        "random",
+    )
+    assert methods.EB_RULES == ("slimming", "spline-global", "random")
+    assert methods.DETECTORS == ("spline", "mask")
+    assert merging.SPLINE_RULES == criteria.RESERVED_NAMES == methods.MERGE_RULES
+    assert results_files.METHODS is methods.METHODS
+    assert results_files.EB_RULES is methods.EB_RULES
+    assert su.digits_study.DIGITS_METHODS == (
+        "random",
+        "magnitude",
+        "slimming",
+        "spline-layerwise",
+        "spline-global",
+    )
+    # the FCNet figure's rules are Chapter 3's node-pruning rules
+    chapter3 = {m.name for m in methods.methods_of(chapter=3)}
+    assert set(FCNET_CRITERIA) <= chapter3 & set(merging.node_criteria(batch_norm=False))
+    for method in methods.REGISTRY.values():
+        assert method.kind in methods.KINDS and method.chapters and method.literature
+        assert (method.kind == "criterion") == (method.criterion is not None)
+        assert method.scope in (None, *methods.SCOPES)
+    assert "spline-global" in methods.method_table() and methods.__doc__.endswith(
+        methods.method_table()
+    )
+
+
+def test_names_of_methods_cannot_collide():
+    from spline_utils.pruning import methods
+
+    class Named(criteria.Criterion):
+        """A toy."""
+
+        paper_name = "none (a test)"
+
+        def layer_scores(self, layer, state):
+            return layer.module.weight.detach().abs().sum(1).double().numpy()
+
+    for taken in ("eb-spline", "eb-mask", "spline-layerwise", "spline-merge"):
+        named = Named()
+        named.name = taken
+        with pytest.raises(ValueError, match="other than"):
+            criteria.register_criterion(named)
+        assert methods.REGISTRY[taken].kind != "criterion"
+    assert methods.get_method("eb-spline").recorded_as == "spline"  # results files' name
+    assert methods.get_criterion("spline") is criteria.CRITERIA["spline"]  # the criterion
+    with pytest.raises(ValueError, match="criterion must be one of"):
+        criteria.get_criterion("eb-spline")
+    with pytest.raises(TypeError, match="old signature"):
+
+        class Old(criteria.Criterion):  # noqa: F841  (refused when the class is defined)
+            def layer_scores(self, model, name, layer, *, rng, mask):
+                return None
+
+
+def test_criteria_keep_no_state_between_calls():
+    """prepare() hands each call its state: the registered objects are the same before and
+    after scoring (the Torch-Pruning criterion's graph is not kept)."""
+    torch.manual_seed(0)
+    net = su.vgg([8, "M", 16], num_classes=10, in_channels=1).eval()
+    data = (torch.randn(8, 1, 32, 32), torch.randint(0, 10, (8,)))
+    for name, criterion in criteria.CRITERIA.items():
+        before = dict(vars(criterion))
+        mask = su.full_mask(net) if criterion.needs_mask else None
+        criteria.unit_scores(net, name, mask=mask, data=data if criterion.needs_data else None)
+        assert vars(criterion) == before, name
+
+
+def test_a_mask_is_removed_as_it_is():
+    """A mask drawn earlier is applied directly: no scores, no ratio, no re-selection."""
+    torch.manual_seed(0)
+    net = random_bn_(su.vgg([8, "M", 16, "M", 16], num_classes=10, in_channels=1))
+    ticket = su.unit_mask(net, {"0": [1, 6], "4": [0, 3, 9, 12, 15]})  # uneven: no one ratio
+    assert ticket.pruned() == {"0": [1, 6], "4": [0, 3, 9, 12, 15], "8": [], "13": []}
+    x = torch.randn(4, 1, 32, 32)
+    small = physical.remove_units(net, ticket, x[:2])
+    assert physical.pruned_widths(small) == {"0": 6, "4": 11, "8": 16, "13": 10}
+    torch.testing.assert_close(small(x), su.apply_mask(net, ticket)(x), rtol=0, atol=1e-5)
+
+
+def test_structure_edges_of_a_residual_network():
+    pre = su.preresnet(11, bottleneck=True)
+    structure = su.NetworkStructure(pre)
+    assert structure.edges == pre.pruning_edges()
+    layer = structure.prunable["blocks.0.conv2"]
+    assert (layer.batchnorm_name, layer.consumer().name) == ("blocks.0.bn3", "blocks.0.conv3")
+    with pytest.raises(ValueError, match="writes to the residual stream"):
+        structure.consumer("blocks.0.conv3")
+
+    class Wrong(torch.nn.Sequential):
+        def pruning_edges(self):
+            return {"0": ("1", "2")}  # "1" is a ReLU, not the BatchNorm after "0"
+
+    with pytest.raises(ValueError, match="names the BatchNorm '1'"):
+        su.NetworkStructure(Wrong(torch.nn.Linear(2, 3), torch.nn.ReLU(), torch.nn.Linear(3, 1)))

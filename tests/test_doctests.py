@@ -14,6 +14,7 @@ import doctest
 import importlib
 import inspect
 import pkgutil
+from pathlib import Path
 
 import matplotlib
 import pytest
@@ -102,6 +103,19 @@ def test_docstring_examples(name):
     finally:
         plt.close("all")
     assert result.failed == 0, f"{result.failed} of {result.attempted} examples of {name} failed"
+
+
+def test_api_page_examples():
+    """The examples written on the API page itself (adding a pruning criterion) run too."""
+    text = (Path(__file__).resolve().parents[1] / "book" / "api.md").read_text()
+    test = doctest.DocTestParser().get_doctest(
+        text, {"su": spline_utils, "torch": torch}, "book/api.md", "book/api.md", 0
+    )
+    assert test.examples, "the API page has no examples"
+    runner = doctest.DocTestRunner(optionflags=OPTIONS)
+    runner.run(test)
+    result = runner.summarize(verbose=False)
+    assert result.failed == 0, f"{result.failed} of {result.attempted} examples of api.md failed"
 
 
 @pytest.mark.parametrize("dotted", ENTRY_POINTS)

@@ -41,8 +41,8 @@ def digits_tensors(test_size: float = 0.25, seed: int = 0):
     """
     test_size = check_fraction("test_size", test_size, low_open=True, high_open=True)
     seed = check_int("seed", seed, 0)
-    from sklearn.datasets import load_digits  # imported here: scikit-learn takes seconds to import
-    from sklearn.model_selection import train_test_split
+    from sklearn.datasets import load_digits  # scikit-learn takes seconds to import
+    from sklearn.model_selection import train_test_split  # (the same)
 
     digits = load_digits()
     x = (digits.images / 16.0).astype(np.float32)[:, None]

@@ -163,7 +163,7 @@ def _digits_to_cifar_shape(x: torch.Tensor) -> torch.Tensor:
 def _fashion_mnist(root: Path, download: bool):
     """Fashion-MNIST from ``root``, Debian's folder or a download (see :func:`load_images`), as
     uint8 (N, 1, 32, 32) images and int64 labels."""
-    from torchvision import datasets
+    from torchvision import datasets  # torchvision is slow to import: only for image data
 
     raw = root / "FashionMNIST" / "raw"
     tried = []
@@ -231,7 +231,7 @@ def _fashion_message(root: Path, tried: list[str]) -> str:
 
 
 def _torchvision_cifar(name: str, root: Path, train: bool, download: bool):
-    from torchvision import datasets
+    from torchvision import datasets  # torchvision is slow to import: only for image data
 
     cls = datasets.CIFAR10 if name == "cifar10" else datasets.CIFAR100
     try:

@@ -56,6 +56,6 @@ def progress_bar(
         return iter(iterable)
     if text_progress():
         return _summary(iterable, desc, total)
-    from tqdm.auto import tqdm
+    from tqdm.auto import tqdm  # tqdm.auto probes for a notebook: only for a live bar
 
     return tqdm(iterable, desc=desc, total=total, **kwargs)

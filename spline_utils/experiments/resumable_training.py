@@ -11,6 +11,7 @@ the same weights and metrics as a run that was never interrupted (bit for bit on
 
 from __future__ import annotations
 
+import copy
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -149,8 +150,6 @@ def recalibrated_batchnorm(
     Returns:
         The recalibrated copy, in eval mode.
     """
-    import copy
-
     check_module("model", model)
     if not isinstance(data, ImageData):
         raise TypeError(f"data must be an ImageData, got {type(data).__name__}")

@@ -19,9 +19,9 @@ from .style import (
     DECISION_COLOR,
     EARLIER_COLOR,
     NEW_COLOR,
-    _check_part,
-    _finish_axes,
+    check_part,
     class_legend,
+    finish_axes,
     region_colormap,
 )
 
@@ -31,7 +31,7 @@ def region_values(part: ExactPartition, color_by: str) -> np.ndarray:
     unfilled): ``"region"`` (index), ``"class"`` (argmax class at the
     region's vertex mean), ``"slope"`` (Frobenius norm of the region's output map, i.e. of
     ``A_omega`` restricted to the slice) or ``"output"`` (first output at the vertex mean)."""
-    _check_part(part, ExactPartition)
+    check_part(part, ExactPartition)
     if color_by == "region":
         return np.arange(part.n_regions)
     means = np.array([p.mean(0) for p in part.polygons])
@@ -91,7 +91,7 @@ def plot_exact(
         (4, '(exact polygons)')
         >>> plt.close(ax.figure)
     """
-    _check_part(part, ExactPartition)
+    check_part(part, ExactPartition)
     n_layers = len(part.codes)
     upto = n_layers if upto is None else check_int("upto", upto)
     if not 0 <= upto <= n_layers:
@@ -159,5 +159,5 @@ def plot_exact(
         class_legend(ax, values, class_names)
     lo, hi = part.domain.min(0), part.domain.max(0)
     heading = title if title is not None else f"{part.n_regions} regions"
-    _finish_axes(ax, part, (lo[0], hi[0], lo[1], hi[1]), heading, show_anchors)
+    finish_axes(ax, part, (lo[0], hi[0], lo[1], hi[1]), heading, show_anchors)
     return ax

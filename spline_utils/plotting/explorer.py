@@ -66,7 +66,7 @@ def explorer_figure(
 
 def partition_explorer(max_width: int = 32, max_depth: int = 5, seed: int = 0):
     """Sliders for width, depth and layer shown; redraws :func:`explorer_figure`."""
-    import ipywidgets as widgets
+    import ipywidgets as widgets  # optional: only a live kernel draws widgets
 
     max_width, max_depth = (
         check_int("max_width", max_width, 1),

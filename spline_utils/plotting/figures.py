@@ -35,7 +35,7 @@ from .style import (
     FIG3_LAYER_COLORS,  # noqa: F401  (re-exported)
     NEW_COLOR,  # noqa: F401  (re-exported)
     OKABE_ITO,  # noqa: F401  (re-exported)
-    _check_part,
+    check_part,
     class_legend,  # noqa: F401  (re-exported)
     region_colormap,  # noqa: F401  (re-exported)
 )
@@ -47,7 +47,7 @@ def plot_layer_by_layer(part, panel_size: float = 3.2, suptitle: str | None = No
     output layer's spline (the paper's Fig. 1a). Takes an
     :class:`~spline_utils.partition.exact.ExactPartition` or a
     :class:`~spline_utils.partition.grid.GridPartition`. Returns the figure."""
-    _check_part(part, (ExactPartition, GridPartition))
+    check_part(part, (ExactPartition, GridPartition))
     exact = isinstance(part, ExactPartition)
     n = len(part.codes) if exact else part.n_layers
     fig, axes = plt.subplots(

@@ -20,9 +20,9 @@ from .style import (
     DECISION_COLOR,
     EARLIER_COLOR,
     NEW_COLOR,
-    _check_part,
-    _finish_axes,
+    check_part,
     class_legend,
+    finish_axes,
     region_colormap,
 )
 
@@ -50,7 +50,7 @@ def draw_layer_splines(
     ReLU-type layers: the zero level set of each unit's pre-activation (linear interpolation
     between grid points). Max-pooling layers: the grid-cell edges where the argmax changes.
     """
-    _check_part(part, GridPartition)
+    check_part(part, GridPartition)
     layer = check_int("layer", layer, 0, part.n_layers - 1)
     pre = part.preactivations[layer]
     if pre is None:
@@ -91,7 +91,7 @@ def plot_partition(
     partition are tinted; the decision boundary is vermillion; slice anchors are marked.
     Returns the axes.
     """
-    _check_part(part, GridPartition)
+    check_part(part, GridPartition)
     upto = part.n_layers if upto is None else check_int("upto", upto)
     if not 0 <= upto <= part.n_layers:
         raise ValueError(f"upto must be in [0, {part.n_layers}], got {upto}")
@@ -122,7 +122,7 @@ def plot_partition(
     heading = (
         title if title is not None else f"layers 1-{upto}: {part.n_regions(upto)} regions found"
     )
-    _finish_axes(ax, part, part.extent, heading, show_anchors)
+    finish_axes(ax, part, part.extent, heading, show_anchors)
     return ax
 
 
@@ -136,7 +136,7 @@ def plot_decision(
 ):
     """Predicted classes tinted (with a legend), every spline in grey (``show_splines``), the
     decision boundary in vermillion, slice anchors as stars. Returns the axes."""
-    _check_part(part, GridPartition)
+    check_part(part, GridPartition)
     if ax is None:
         _, ax = plt.subplots(figsize=(4.5, 4.5))
     classes = part.predicted_class()
@@ -159,5 +159,5 @@ def plot_decision(
     draw_decision_boundary(ax, part)
     if class_names is not None or part.outputs.shape[-1] > 2:
         class_legend(ax, np.unique(classes), class_names)
-    _finish_axes(ax, part, part.extent, title or "decision boundary (vermillion)", show_anchors)
+    finish_axes(ax, part, part.extent, title or "decision boundary (vermillion)", show_anchors)
     return ax

@@ -7,6 +7,7 @@ from __future__ import annotations
 import matplotlib.pyplot as plt
 import numpy as np
 
+from ..experiments.results_files import summary
 from .style import OKABE_ITO
 
 #: what the right panel of :func:`plot_pruning_results` puts on its x axis
@@ -38,7 +39,6 @@ def plot_pruning_results(frame, suptitle: str | None = None, cost: str = "traini
     Returns:
         The figure.
     """
-    from ..experiments.results_files import summary
 
     if cost not in COST_AXES:
         raise ValueError(f"cost must be one of {', '.join(COST_AXES)}; got {cost!r}")

@@ -17,7 +17,9 @@ from matplotlib.colors import ListedColormap
 from ..checks import check_int
 
 
-def _check_part(part, kinds, name: str = "part"):
+def check_part(part, kinds, name: str = "part"):
+    """``part`` when it is an instance of ``kinds`` (a class or a tuple of classes); a
+    ``TypeError`` naming them otherwise."""
     if not isinstance(part, kinds):
         names = " or ".join(k.__name__ for k in (kinds if isinstance(kinds, tuple) else (kinds,)))
         raise TypeError(f"{name} must be a {names}, got {type(part).__name__}")
@@ -83,7 +85,7 @@ def class_legend(ax, classes, class_names=None, loc: str = "upper left") -> None
     ax.legend(handles, [f"class {n}" for n in names], fontsize=7, loc=loc, framealpha=0.8)
 
 
-def _finish_axes(ax, part, extent, heading: str, show_anchors: bool) -> None:
+def finish_axes(ax, part, extent, heading: str, show_anchors: bool) -> None:
     """Anchor stars (slices), limits, coordinate labels and a title that names the method."""
     if show_anchors and part.slice is not None:
         anchors = part.slice.anchors.numpy()

@@ -44,7 +44,7 @@ from collections.abc import Iterator
 import torch
 from torch import nn
 
-from ..checks import check_int, check_module
+from ..checks import check_int
 from .structure import PRUNABLE, NetworkStructure
 from .supported_modules import (
     AFFINE_MODULES,
@@ -76,7 +76,7 @@ def structure_of(model) -> NetworkStructure:
     itself when it is one); ``TypeError`` unless it is an ``nn.Module`` or a structure."""
     if isinstance(model, NetworkStructure):
         return model
-    return NetworkStructure(check_module("model", model))
+    return NetworkStructure(model)
 
 
 def check_supported(model: nn.Module, trace: bool = True) -> None:

@@ -125,17 +125,20 @@ class NetworkStructure:
     def __init__(self, model: nn.Module):
         check_module("model", model)
         self.model = model
-        # the one walk: every module, with the ones called again (shared) repeated
+        # the one walk: every module, with the ones called again (shared) repeated; in this
+        # pre-order a module has children exactly when the next entry lies inside it
         called = list(model.named_modules(remove_duplicate=False))
         seen: set[int] = set()
         modules, leaf = [], {}
-        for name, module in called:
+        for i, (name, module) in enumerate(called):
             if id(module) not in leaf:
-                leaf[id(module)] = next(module.children(), None) is None
+                after = called[i + 1][0] if i + 1 < len(called) else None
+                leaf[id(module)] = after is None or not (name == "" or after.startswith(name + "."))
             if id(module) not in seen:
                 seen.add(id(module))
                 modules.append((name, module))
         self.modules: list[tuple[str, nn.Module]] = modules
+        self._leaf = leaf
         self.leaves = [(n, m) for n, m in modules if leaf[id(m)]]
         self.plain = all(type(m) is nn.Sequential or leaf[id(m)] for _, m in modules)
         #: the leaves in the order a plain Sequential calls them (shared modules repeated)
@@ -316,7 +319,7 @@ class NetworkStructure:
             ):
                 raise ValueError(f"model {type(model).__name__} is empty: it has no layers")
             for name, module in self.modules:
-                check_module_supported(name, module)
+                check_module_supported(name, module, leaf=self._leaf[id(module)])
             self._checked["modules"] = True
         self.check_finite()
         # only custom forward methods can hold functional operations: plain Sequentials of
@@ -386,6 +389,7 @@ class NetworkStructure:
         twin.modules, twin.leaves = match(self.modules), match(self.leaves)
         twin.call_leaves, twin._places = match(self.call_leaves), match(self._places)
         twin.plain, twin.code_layers = self.plain, match(self.code_layers)
+        twin._leaf = {id(memo[key]): value for key, value in self._leaf.items()}
         twin.prunable = {
             name: PrunableLayer(
                 name,

@@ -64,9 +64,10 @@ NOT_PIECEWISE_AFFINE: tuple[type[nn.Module], ...] = (
 )
 
 
-def check_module_supported(name: str, module: nn.Module) -> None:
+def check_module_supported(name: str, module: nn.Module, leaf: bool | None = None) -> None:
     """Raise ``ValueError`` naming module ``name`` unless the spline view covers it: a code
-    nonlinearity, an affine module or a container (the module doc)."""
+    nonlinearity, an affine module or a container (the module doc). ``leaf``: whether it has
+    no children (``None``: look)."""
     label = name or type(module).__name__
     if isinstance(module, NOT_PIECEWISE_AFFINE):
         raise ValueError(
@@ -107,7 +108,9 @@ def check_module_supported(name: str, module: nn.Module) -> None:
             )
     if isinstance(module, CODE_MODULES + AFFINE_MODULES + CONTAINER_MODULES):
         return
-    if next(module.children(), None) is None:  # an unknown leaf
+    if leaf is None:
+        leaf = next(module.children(), None) is None
+    if leaf:  # an unknown leaf
         raise ValueError(
             f"module '{label}' ({type(module).__name__}) is not supported; supported layers: "
             + ", ".join(t.__name__ for t in CODE_MODULES + AFFINE_MODULES)

@@ -325,7 +325,7 @@ def flat_relu_maps(segment, previous: LayerState):
     ``y_i = (f(ref_o) * z_o) @ a + c + ((f(code_i) - f(ref_o)) * z_o) @ a``: a dense product per
     layer-start polygon, plus a sparse one over the few units where a region's code differs
     from its reference (about 1-2 per region after the first layer)."""
-    from scipy import sparse
+    from scipy import sparse  # scipy.sparse is slow to import: only for wide flat layers
 
     module, origin, code = previous.module, previous.origin, previous.code
     z0, du, dv = previous.maps.z0, previous.maps.du, previous.maps.dv

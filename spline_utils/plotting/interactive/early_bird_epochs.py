@@ -29,9 +29,20 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+import matplotlib.patheffects as effects
+import matplotlib.pyplot as plt
 import numpy as np
+from matplotlib.patches import Rectangle
 
 from ...checks import check_int
+from ...early_bird.analysis import normalised_matrix
+from ...early_bird.replay import (
+    earliest_possible_epoch,
+    replay_mask_detector,
+    replay_spline_detector,
+)
+from ...early_bird.trajectory import unit_masks
+from ..style import EARLIER_COLOR, OKABE_ITO
 from .shared import Scrubber, frames_of, live_figure
 
 __all__ = [
@@ -146,13 +157,6 @@ def early_bird_data(
         >>> data.splines.shape  # 12 first-layer neurons on the 30 x 30 canvas
         (12, 30, 30)
     """
-    from ...early_bird.analysis import normalised_matrix
-    from ...early_bird.replay import (
-        earliest_possible_epoch,
-        replay_mask_detector,
-        replay_spline_detector,
-    )
-    from ...early_bird.trajectory import unit_masks
 
     _check_records(dense, trajectory)
     config = dense.get("config", {})
@@ -216,11 +220,6 @@ def early_bird_figure(
     rules' windows and firing epochs (right), at ``epoch`` of the run (or ``data`` of
     :func:`early_bird_data`; ``settings``: its window and threshold arguments). Returns the
     figure."""
-    import matplotlib.patheffects as effects
-    import matplotlib.pyplot as plt
-    from matplotlib.patches import Rectangle
-
-    from ..style import EARLIER_COLOR, OKABE_ITO
 
     data = early_bird_data(dense, trajectory, epoch, **settings) if data is None else data
     fig, (left, right) = plt.subplots(
@@ -360,7 +359,7 @@ def early_bird_widget(dense: dict, trajectory: dict, ratio: float = DEFAULTS["ra
     """An epoch slider (with a play button) and the two rules' settings, redrawing
     :func:`early_bird_figure`. Returns an ``ipywidgets.VBox`` (see :func:`~.shared.live_figure`;
     ``box.data`` is the :class:`EarlyBirdEpoch` shown)."""
-    import ipywidgets as widgets
+    import ipywidgets as widgets  # optional: only a live kernel draws widgets
 
     first = early_bird_data(dense, trajectory, ratio=ratio)
     steps = list(trajectory["epochs"])

@@ -21,9 +21,19 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+import matplotlib.pyplot as plt
 import numpy as np
+from matplotlib.collections import LineCollection
 
 from ...checks import check_choice, check_domain, check_int, check_sequence
+from ...experiments.training import accuracy
+from ...partition.exact import exact_partition, label_unit
+from ...partition.turning_points import decision_turning_points, supplying_splines
+from ...pruning.merging import node_criteria, prune_units
+from ...studies.fcnet_study import x_data_split
+from ...studies.shipped_networks import load_network
+from ..exact_figures import plot_exact
+from ..style import CLASS_COLORS, DECISION_COLOR, EARLIER_COLOR, FIG3_LAYER_COLORS, OKABE_ITO
 from .shared import Scrubber, frames_of, live_figure
 
 __all__ = [
@@ -46,7 +56,6 @@ LAYER = "0"
 
 
 def _criterion_colors() -> dict:
-    from ..style import EARLIER_COLOR, OKABE_ITO
 
     return {
         "spline-merge": OKABE_ITO["blue"],
@@ -95,8 +104,6 @@ class FCNetPruning:
 
 
 def _setup(model, data):
-    from ...studies.fcnet_study import x_data_split
-    from ...studies.shipped_networks import load_network
 
     model = load_network("fcnet") if model is None else model
     data = x_data_split(seed=0) if data is None else data
@@ -135,10 +142,6 @@ def fcnet_pruning_data(
         >>> data.units_kept, len(data.turning_points), len(data.supplying_units)
         (10, 14, 7)
     """
-    from ...experiments.training import accuracy
-    from ...partition.exact import exact_partition
-    from ...partition.turning_points import decision_turning_points, supplying_splines
-    from ...pruning.merging import node_criteria, prune_units
 
     model, (x_tr, _, x_te, y_te) = _setup(model, data)
     check_choice("criterion", criterion, node_criteria(batch_norm=False))
@@ -159,7 +162,7 @@ def fcnet_pruning_data(
         dense_accuracy=accuracy(model, x_te, y_te),
         partition=part,
         turning_points=turns,
-        supplying_units=tuple(sorted({int(u) for u in labels & 0xFFFFFFFF})),
+        supplying_units=tuple(sorted({int(u) for u in label_unit(labels)})),
     )
 
 
@@ -172,8 +175,6 @@ def fcnet_accuracy_curves(
 ) -> dict:
     """Test accuracy right after pruning (no fine-tuning), ``{criterion: [one per ratio]}``,
     plus ``"ratios"`` and ``"dense"`` (the unpruned network's)."""
-    from ...experiments.training import accuracy
-    from ...pruning.merging import prune_units
 
     model, (x_tr, _, x_te, y_te) = _setup(model, data)
     ratios = check_sequence("ratios", ratios, lambda n, v: float(v))
@@ -196,11 +197,6 @@ def fcnet_pruning_figure(
     the ratio (right), for ``ratio`` and ``criterion`` (or ``data`` of
     :func:`fcnet_pruning_data`; ``curves`` of :func:`fcnet_accuracy_curves`, computed when
     ``None``). Returns the figure."""
-    import matplotlib.pyplot as plt
-    from matplotlib.collections import LineCollection
-
-    from ..exact_figures import plot_exact
-    from ..style import CLASS_COLORS, DECISION_COLOR, EARLIER_COLOR, FIG3_LAYER_COLORS
 
     data = fcnet_pruning_data(ratio, criterion) if data is None else data
     curves = fcnet_accuracy_curves() if curves is None else curves
@@ -220,7 +216,7 @@ def fcnet_pruning_figure(
         f"{'s' * (len(data.supplying_units) != 1)}",
     )
     segments, labels = part.labelled_segments([0])
-    own = np.isin(labels & 0xFFFFFFFF, data.supplying_units)
+    own = np.isin(label_unit(labels), data.supplying_units)
     left.add_collection(LineCollection(segments[own], colors=supply, linewidths=2.4))
     if n_turns:
         left.plot(*data.turning_points.T, "o", color="black", ms=4.5, zorder=6)
@@ -281,7 +277,7 @@ def fcnet_pruning_widget(
     """A ratio slider and a rule selector that redraw :func:`fcnet_pruning_figure` (each
     setting cached). Returns an ``ipywidgets.VBox`` (see :func:`~.shared.live_figure`;
     ``box.data`` is the :class:`FCNetPruning` shown)."""
-    import ipywidgets as widgets
+    import ipywidgets as widgets  # optional: only a live kernel draws widgets
 
     model, data = _setup(model, data)
     criteria = list(criteria)

@@ -22,9 +22,19 @@ import random
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+import matplotlib.pyplot as plt
 import numpy as np
+import torch
+from torch import nn
 
 from ...checks import check_int
+from ...experiments.config import ExperimentConfig
+from ...experiments.protocols import build_model
+from ...pruning.criteria import default_layers, slimming_units
+from ...pruning.masks import check_ratio
+from ...pruning.selection import select_units
+from ...spline_view.model_walk import prunable_layers
+from ..style import OKABE_ITO
 from .shared import Scrubber, frames_of, live_figure
 
 __all__ = [
@@ -112,11 +122,6 @@ def _dense_record(records: Sequence[dict], seed: int | None) -> dict:
 def _dense_model(dense: dict):
     """The dense architecture of the run's config, with the recorded last-epoch ``|gamma|`` as
     its BatchNorm scales (the global random state is left as it was)."""
-    import torch
-    from torch import nn
-
-    from ...experiments.config import ExperimentConfig
-    from ...experiments.protocols import build_model
 
     state = random.getstate(), np.random.get_state(), torch.random.get_rng_state()  # noqa: NPY002
     try:
@@ -146,8 +151,6 @@ def _dense_model(dense: dict):
 
 
 def _slimming(model, ratio: float) -> dict:
-    from ...pruning.criteria import default_layers, slimming_units
-    from ...spline_view.model_walk import prunable_layers
 
     units = {n: m.weight.shape[0] for n, m in prunable_layers(model)}
     layers = default_layers(model)
@@ -204,15 +207,11 @@ def layer_widths_data(
         >>> sum(data.units) - sum(data.widths[SLIMMING])  # slimming: int(528 * 0.5) + 1 pruned
         265
     """
-    from ...pruning.masks import check_ratio
-    from ...pruning.selection import select_units
 
     ratio = round(check_ratio(ratio), 6)
     dense = _dense_record(records, seed)
     cache = {} if cache is None else cache
     if "model" not in cache:
-        from ...spline_view.model_walk import prunable_layers
-
         cache["model"] = _dense_model(dense)
         cache["units"] = {n: m.weight.shape[0] for n, m in prunable_layers(cache["model"])}
     if ratio not in cache:
@@ -248,9 +247,6 @@ def layer_widths_figure(
     """Per layer, the unpruned width (grey bars) and the width kept at ``ratio`` under each
     rule (lines), for one experiment's ``records`` (or ``data`` of :func:`layer_widths_data`).
     Returns the figure."""
-    import matplotlib.pyplot as plt
-
-    from ..style import OKABE_ITO
 
     data = layer_widths_data(records, ratio, seed) if data is None else data
     fig, ax = plt.subplots(figsize=(7.6, 4.8), constrained_layout=True)
@@ -305,7 +301,7 @@ def layer_widths_widget(
 ):
     """A ratio slider redrawing :func:`layer_widths_figure`. Returns an ``ipywidgets.VBox``
     (see :func:`~.shared.live_figure`; ``box.data`` is the :class:`LayerWidths` shown)."""
-    import ipywidgets as widgets
+    import ipywidgets as widgets  # optional: only a live kernel draws widgets
 
     options = _ratios(records, seed, ratios)
     ratio = widgets.SelectionSlider(

@@ -27,6 +27,8 @@ import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
+import matplotlib.pyplot as plt
+
 from ...checks import check_int
 
 __all__ = ["Scrubber", "figure_image", "frames_of", "live_figure", "scrubber"]
@@ -51,8 +53,7 @@ def figure_image(fig, dpi: int = 100, image_format: str = "png", close: bool = T
     Returns:
         The encoded image.
     """
-    import matplotlib.pyplot as plt
-    from PIL import Image
+    from PIL import Image  # Pillow comes with matplotlib; only frames need it
 
     dpi = check_int("dpi", dpi, 10)
     if image_format not in _MIME:
@@ -81,7 +82,7 @@ def _image_mime(data: bytes) -> str:
 
 
 def _image_size(data: bytes) -> tuple[int, int]:
-    from PIL import Image
+    from PIL import Image  # Pillow comes with matplotlib; only frames need it
 
     with Image.open(io.BytesIO(data)) as image:
         return image.size
@@ -301,9 +302,8 @@ def live_figure(controls: dict, rows: Sequence, compute: Callable, draw: Callabl
         ``controls``, ``output``, ``redraw`` (call it to redraw; it returns the new data) and
         ``data`` (the data drawn last).
     """
-    import ipywidgets as widgets
-    import matplotlib.pyplot as plt
-    from IPython.display import display
+    import ipywidgets as widgets  # optional: only a live kernel draws widgets
+    from IPython.display import display  # with ipywidgets: a live kernel only
 
     output = widgets.Output()
     box = widgets.VBox([*rows, output])

@@ -21,10 +21,19 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+import matplotlib.pyplot as plt
 import numpy as np
 import torch
+from matplotlib.collections import LineCollection, PolyCollection
 
 from ...checks import check_domain, check_unit_indices
+from ...partition.exact import exact_partition, label_unit
+from ...partition.turning_points import spline_segments, spline_turning_points
+from ...pruning.masks import apply_mask, unit_mask
+from ...spline_view.affine_maps import region_affine_map
+from ...studies.shipped_networks import load_network
+from ..exact_figures import plot_exact
+from ..style import OKABE_ITO
 from .shared import Scrubber, frames_of, live_figure
 
 __all__ = [
@@ -127,11 +136,6 @@ def toy_pruning_data(
         >>> data.changed_splines, data.maps_changed, data.pruned.n_regions
         ((0, 1, 2, 3, 5), 14, 47)
     """
-    from ...partition.exact import exact_partition
-    from ...partition.turning_points import spline_segments, spline_turning_points
-    from ...pruning.masks import apply_mask, unit_mask
-    from ...spline_view.affine_maps import region_affine_map
-    from ...studies.shipped_networks import load_network
 
     model = (load_network("toy_mlp") if model is None else model).double().eval()
     domain = check_domain("domain", domain)
@@ -171,7 +175,7 @@ def toy_pruning_data(
         gained_points=np.vstack(gained_points),
         map_changed=map_changed,
         area_changed=float(pruned.areas[map_changed].sum() / pruned.areas.sum()),
-        pruned_segments=segments[np.isin(labels & 0xFFFFFFFF, units)],
+        pruned_segments=segments[np.isin(label_unit(labels), units)],
     )
 
 
@@ -179,11 +183,6 @@ def toy_pruning_figure(units: Sequence[int] = (2,), data: ToyPruning | None = No
     """Two panels, the unpruned network and the network with ``units`` pruned (or ``data`` of
     :func:`toy_pruning_data`): exact partitions of layers 1..2, changed maps tinted, layer-2
     splines that lost or gained bends thick blue. Returns the figure."""
-    import matplotlib.pyplot as plt
-    from matplotlib.collections import LineCollection, PolyCollection
-
-    from ..exact_figures import plot_exact
-    from ..style import OKABE_ITO
 
     data = toy_pruning_data(units) if data is None else data
     fig, axes = plt.subplots(1, 2, figsize=(8.4, 4.9), constrained_layout=True)
@@ -209,7 +208,7 @@ def toy_pruning_figure(units: Sequence[int] = (2,), data: ToyPruning | None = No
             )
         plot_exact(part, ax, color_by="none", show_decision=False, title=heading)
         segments, labels = part.labelled_segments([1])
-        changed = np.isin(labels & 0xFFFFFFFF, data.changed_splines)
+        changed = np.isin(label_unit(labels), data.changed_splines)
         ax.add_collection(LineCollection(segments[changed], colors=changed_color, linewidths=2.4))
     if len(data.pruned_segments):
         axes[0].add_collection(
@@ -249,9 +248,7 @@ def toy_pruning_widget(model: torch.nn.Module | None = None):
     :func:`toy_pruning_figure` with a one-line summary. Partitions are cached per set of units.
     Returns an ``ipywidgets.VBox`` (see :func:`~.shared.live_figure`; ``box.data`` is the
     :class:`ToyPruning` shown)."""
-    import ipywidgets as widgets
-
-    from ...studies.shipped_networks import load_network
+    import ipywidgets as widgets  # optional: only a live kernel draws widgets
 
     model = (load_network("toy_mlp") if model is None else model).double().eval()
     toggles = {
@@ -284,8 +281,6 @@ def toy_pruning_scrubber(
     """The static page's version: one frame with nothing pruned, then one per single unit of
     ``units`` (default: every first-layer unit), starting at unit 2 (the chapter's) when
     present."""
-    from ...studies.shipped_networks import load_network
-    from .shared import Scrubber as _Scrubber
 
     model = (load_network("toy_mlp") if model is None else model).double().eval()
     units = list(range(model[0].out_features)) if units is None else list(units)
@@ -294,7 +289,7 @@ def toy_pruning_scrubber(
         lambda s: toy_pruning_figure(data=toy_pruning_data(s, model)), settings, dpi=dpi
     )
     labels = ["nothing pruned"] + [f"unit {k} pruned" for k in units]
-    return _Scrubber(
+    return Scrubber(
         frames,
         labels,
         title="Prune one first-layer unit of the toy network",
