@@ -168,6 +168,49 @@ def test_code_recorder_writes_what_the_detector_sees(tmp_path):
         load_code_sets(tmp_path / "none")
 
 
+def test_detector_reads_the_recorders_codes_of_one_canvas(tmp_path, monkeypatch):
+    """With one ProbeCodes, the canvas's codes are drawn once per epoch for the detector and the
+    recorder together, and both see what each drew alone before."""
+    from spline_utils.early_bird import CodeRecorder, ProbeCodes, load_code_sets
+    from spline_utils.early_bird import spline_detector as module
+
+    torch.manual_seed(0)
+    net = su.digits_convnet((4, 8)).eval()
+    probe = torch.rand(50, 1, 8, 8)
+    alone = SplineEBDetector(probe, window=1, threshold=0.5, batch_size=16)
+    shared = ProbeCodes(probe, batch_size=16)
+    together = SplineEBDetector(probe, window=1, threshold=0.5, batch_size=16, shared=shared)
+    recorder = CodeRecorder(probe, tmp_path / "codes", batch_size=16, shared=shared)
+    draws = []
+    original = module.probe_codes
+    monkeypatch.setattr(module, "probe_codes", lambda *a, **k: draws.append(1) or original(*a, **k))
+    for epoch in (1, 2, 3):
+        before = len(draws)
+        alone(net, epoch)
+        assert len(draws) == before + 1
+        together(net, epoch)
+        recorder(net, epoch)
+        assert len(draws) == before + 2  # one draw for the detector and the recorder
+        with torch.no_grad():
+            net[0].weight.add_(0.2 * torch.randn_like(net[0].weight))
+    np.testing.assert_array_equal(alone.distances, together.distances)
+    for a, b in zip(alone.recent, together.recent):
+        assert a.names == b.names and all(np.array_equal(x, y) for x, y in zip(a.data, b.data))
+    _, sets = load_code_sets(tmp_path / "codes")
+    assert sets[-1].kinds == ["relu", "maxpool", "relu", "maxpool"]
+    assert all(np.array_equal(x, y) for x, y in zip(sets[-1].select(("relu",)).data, b.data))
+    state = shared.__getstate__()
+    assert state["_drawn"] is None and state["probe"] is probe  # a pickle keeps no codes
+    from spline_utils.experiments.resumable_training import checkpoint_state
+
+    # a training checkpoint keeps the callbacks' own state, not the object they share (a
+    # checkpoint stays readable where ProbeCodes does not exist)
+    assert "shared" not in checkpoint_state(together) and "shared" not in checkpoint_state(recorder)
+    assert set(checkpoint_state(alone)) == set(vars(alone)) - {"shared"}
+    with pytest.raises(ValueError, match="ProbeCodes of the recorder's probe and batch size"):
+        CodeRecorder(probe, tmp_path / "other", batch_size=32, shared=shared)
+
+
 def test_replay_reproduces_the_live_detectors():
     """Recorded codes and BatchNorm scales replay both detectors exactly, for their settings."""
     from spline_utils.early_bird import GammaRecorder, replay_mask_detector, replay_spline_detector

@@ -268,6 +268,9 @@ class SplineEBDetector:
         (4, [nan, nan, nan, 0.0, 0.0])
     """
 
+    #: attributes a checkpoint leaves out: the codes shared with another callback
+    transient = ("shared",)
+
     def __init__(
         self,
         probe: torch.Tensor,
@@ -368,6 +371,9 @@ class CodeRecorder:
     memory or in checkpoints. ``write=False`` computes nothing (the non-writing processes of a
     data-parallel run). ``shared``: a :class:`ProbeCodes` of the same probe set and batch size,
     whose codes are read (and drawn once per epoch for every callback that reads them)."""
+
+    #: attributes a checkpoint leaves out: the codes shared with another callback
+    transient = ("shared",)
 
     def __init__(
         self,

@@ -175,6 +175,13 @@ def recalibrated_batchnorm(
     return copy_.eval()
 
 
+def checkpoint_state(callback) -> dict:
+    """A callback's attributes as a checkpoint keeps them: all but those it names in its
+    ``transient`` class attribute (objects shared with other callbacks, rebuilt by the run)."""
+    transient = getattr(type(callback), "transient", ())
+    return {k: v for k, v in vars(callback).items() if k not in transient}
+
+
 def train(
     model: nn.Module,
     data: ImageData,
@@ -308,7 +315,7 @@ def train(
                     "optimizer": opt.state_dict(),
                     "scaler": scaler.state_dict(),
                     "history": result.history,
-                    "callbacks": [dict(vars(cb)) for cb in result.callbacks],
+                    "callbacks": [checkpoint_state(cb) for cb in result.callbacks],
                 },
             )
         ddp.barrier()

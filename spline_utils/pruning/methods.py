@@ -98,7 +98,10 @@ def _criterion(criterion: Criterion, does: str, chapters, **protocol) -> Pruning
     )
 
 
-#: every pruning method, in the order of the table above (the order of every derived list)
+#: every pruning method, name -> :class:`PruningMethod`, in the order of the table above (the
+#: order of every derived list)
+#:
+#: :meta hide-value:
 REGISTRY: dict[str, PruningMethod] = {
     m.name: m
     for m in (
@@ -242,6 +245,8 @@ class _CriteriaView(MutableMapping):
 
 
 #: the criteria, name -> :class:`~.criterion.Criterion` (a live view of the registry)
+#:
+#: :meta hide-value:
 CRITERIA: MutableMapping[str, Criterion] = _CriteriaView()
 
 
