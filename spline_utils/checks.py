@@ -1,4 +1,4 @@
-"""Argument checks shared by the public functions of :mod:`spline_utils`.
+"""Argument checks shared by the public functions of the package (its ground floor).
 
 Every check raises ``TypeError`` (wrong kind of value) or ``ValueError`` (right kind, wrong
 value) with a message of the form ``"<argument> must be ..., got ..."``, and returns the value

@@ -268,7 +268,7 @@ class SplineEBDetector:
         (4, [nan, nan, nan, 0.0, 0.0])
     """
 
-    #: attributes a checkpoint leaves out: the codes shared with another callback
+    #: the attributes a checkpoint leaves out (the codes shared with another callback)
     transient = ("shared",)
 
     def __init__(
@@ -372,7 +372,7 @@ class CodeRecorder:
     data-parallel run). ``shared``: a :class:`ProbeCodes` of the same probe set and batch size,
     whose codes are read (and drawn once per epoch for every callback that reads them)."""
 
-    #: attributes a checkpoint leaves out: the codes shared with another callback
+    #: the attributes a checkpoint leaves out (the codes shared with another callback)
     transient = ("shared",)
 
     def __init__(

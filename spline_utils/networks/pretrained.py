@@ -61,9 +61,10 @@ class ShippedNetwork:
     """One shipped network: its architecture and how it was made.
 
     build: () -> untrained model (architecture only).
-    recipe: one line describing the training, shown by the chapters (the recipe itself is
-        :data:`spline_utils.studies.shipped_networks.RECIPES`).
+    recipe: one line describing the training, shown by the chapters.
     scored_on: what the recorded accuracy measures ("training accuracy", "test accuracy").
+
+    The recipes themselves are :data:`spline_utils.studies.shipped_networks.RECIPES`.
     """
 
     build: Callable[[], nn.Module]
@@ -71,6 +72,7 @@ class ShippedNetwork:
     scored_on: str
 
 
+#: the shipped networks by name (the table of the module doc)
 NETWORKS: dict[str, ShippedNetwork] = {
     "toy_mlp": ShippedNetwork(
         lambda: make_mlp([2, 6, 6, 1]),

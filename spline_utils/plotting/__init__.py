@@ -7,7 +7,7 @@
   (and every name of the modules above);
 * :mod:`.results_figures` -- pruning results (accuracy vs ratio and cost), code distances (Fig. 5);
 * :mod:`.explorer`        -- the widget that redraws a partition for any width and depth;
-* :mod:`.interactive`     -- figures the reader can move (Chapters 2-5): a live widget, the
+* ``interactive``         -- figures the reader can move (Chapters 2-5): a live widget, the
   frozen figure and a static scrubber each (imported on first use: ``plotting.interactive``).
 """
 

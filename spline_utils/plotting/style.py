@@ -39,7 +39,7 @@ OKABE_ITO = {
 DECISION_COLOR = OKABE_ITO["vermillion"]
 EARLIER_COLOR = "#9a9a9a"
 NEW_COLOR = "#1a1a1a"
-#: Class colours: Paul Tol's colour-blind-safe "muted" palette (9 hues) and his light orange
+#: Class colours, Paul Tol's colour-blind-safe "muted" palette (9 hues) and his light orange
 CLASS_COLORS = (
     "#88CCEE",
     "#DDCC77",

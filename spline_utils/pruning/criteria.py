@@ -80,7 +80,7 @@ def unit_scores(
         model: the network (or its
             :class:`~spline_utils.spline_view.structure.NetworkStructure`); its parameters and
             BatchNorm statistics must be finite.
-        criterion: a name of :data:`CRITERIA` (the table of :mod:`.methods`) or a
+        criterion: a name of :data:`~.methods.CRITERIA` (the table of :mod:`.methods`) or a
             :class:`~.criterion.Criterion`.
         layers: qualified names of prunable layers (Linear / Conv2d) to score; default:
             :func:`default_layers` (each layer with a BatchNorm after it in its block, or, in a

@@ -83,8 +83,9 @@ class Criterion(abc.ABC):
     ):
         """The state one call of :meth:`scores` needs before scoring its layers, computed once
         per call and returned, never stored on the criterion. ``data``: a batch ``(x, y)`` of
-        training inputs (N, *input_shape) and labels (N,), or ``None``; ``seed``: an integer
-        >= 0; ``mask``: the mask to score, or ``None``. Default: no state (``None``)."""
+        training inputs, shape ``(N, *input_shape)``, and labels ``(N,)``, or ``None``;
+        ``seed``: an integer >= 0; ``mask``: the mask to score, or ``None``. Default: no state
+        (``None``)."""
         return None
 
     @abc.abstractmethod

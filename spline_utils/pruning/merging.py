@@ -130,8 +130,8 @@ def redundancy_bounds(model: nn.Module, name: str, radius: float, alive: np.ndar
     return delete, merge
 
 
-#: the node-pruning rules by the spline redundancy bounds (the module doc's table): the merge
-#: rules of the registry, :data:`~.methods.MERGE_RULES`
+#: the node-pruning rules by the spline redundancy bounds (the module doc's table), which are
+#: the merge rules of the registry (:data:`~.methods.MERGE_RULES`)
 SPLINE_RULES = MERGE_RULES
 
 

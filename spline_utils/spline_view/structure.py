@@ -122,7 +122,7 @@ class NetworkStructure:
         True
     """
 
-    def __init__(self, model: nn.Module):
+    def __init__(self, model: torch.nn.Module):  # spelt out: the API page shows it as written
         check_module("model", model)
         self.model = model
         # the one walk: every module, with the ones called again (shared) repeated; in this
@@ -137,7 +137,7 @@ class NetworkStructure:
             if id(module) not in seen:
                 seen.add(id(module))
                 modules.append((name, module))
-        self.modules: list[tuple[str, nn.Module]] = modules
+        self.modules = modules
         self._leaf = leaf
         self.leaves = [(n, m) for n, m in modules if leaf[id(m)]]
         self.plain = all(type(m) is nn.Sequential or leaf[id(m)] for _, m in modules)
@@ -145,9 +145,9 @@ class NetworkStructure:
         self.call_leaves = [(n, m) for n, m in called if leaf[id(m)]]
         self._places = called  # every place of every module, for the check of tied layers
         self.code_layers = [(n, m) for n, m in modules if isinstance(m, CODE_MODULES)]
-        self.prunable: dict[str, PrunableLayer] = self._prunable_layers()
+        self.prunable = self._prunable_layers()
         self.edges = self._described_edges()
-        self._checked: dict[str, bool] = {}  # support / batch checks done on this structure
+        self._checked = {}  # support / batch checks done on this structure
 
     # ----------------------------------------------------------------------- construction
     def _prunable_layers(self) -> dict[str, PrunableLayer]:

@@ -33,8 +33,8 @@ __all__ = [
     "train_digits_convnet",
 ]
 
-#: the protocol's methods that need no training data batch, in the registry's order: the
-#: methods this study runs by default (Chapter 5's; the Torch-Pruning criteria need a batch)
+#: the methods this study runs by default (Chapter 5's), the protocol's methods that need no
+#: training data batch (the Torch-Pruning criteria need one), in the registry's order
 DIGITS_METHODS = tuple(
     m.name
     for m in methods_of(chapter=5)

@@ -88,7 +88,8 @@ def _digits_evaluate(model: nn.Module) -> float:
     return accuracy(model, x_te.to(_dtype(model)), y_te)
 
 
-#: the recipe of every shipped network (:data:`~spline_utils.networks.pretrained.NETWORKS`)
+#: the recipe of every shipped network, by its name in
+#: :data:`spline_utils.networks.pretrained.NETWORKS`
 RECIPES: dict[str, Recipe] = {
     "toy_mlp": Recipe(_toy_train, _toy_evaluate),
     "fcnet": Recipe(_fcnet_train, _fcnet_evaluate),
