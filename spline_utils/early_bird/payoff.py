@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .._validate import check_int
+from ..checks import check_int
 from ..statistics import compare_family
 
 __all__ = ["firing_summary", "payoff_table", "ticket_comparisons"]
