@@ -25,9 +25,9 @@ from ..checks import (
     check_finite,
     check_fraction,
     check_int,
-    check_module,
 )
 from ..pruning.selection import eb_threshold
+from ..spline_view.model_walk import structure_of
 
 
 def check_channel_mask(name: str, mask) -> np.ndarray:
@@ -61,10 +61,9 @@ def bn_channel_mask(model: nn.Module, ratio: float) -> np.ndarray:
 def bn_scales(model: nn.Module) -> tuple[np.ndarray, int]:
     """``|gamma|`` of every BatchNorm channel of ``model`` (registration order), float64
     (total channels,), and the number of BatchNorm layers; one walk of the module tree."""
-    check_module("model", model)
     gammas = [
         m.weight.detach().abs().flatten().cpu()
-        for m in model.modules()
+        for _, m in structure_of(model).modules
         if isinstance(m, (nn.BatchNorm1d, nn.BatchNorm2d)) and m.weight is not None
     ]
     if not gammas:

@@ -26,8 +26,9 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..checks import check_array, check_bool, check_fraction, check_int, check_module
+from ..checks import check_array, check_bool, check_fraction, check_int
 from ..pruning.selection import TiedThresholdWarning, eb_threshold
+from ..spline_view.model_walk import structure_of
 from .mask_detector import mask_distance
 
 __all__ = [
@@ -59,11 +60,11 @@ class GammaRecorder:
         self.values: list[np.ndarray] = []
 
     def __call__(self, model: nn.Module, epoch: int) -> None:
-        check_module("model", model)
+        structure = structure_of(model)
         epoch = check_int("epoch", epoch, 0)
         bns = [
             (n, m)
-            for n, m in model.named_modules()
+            for n, m in structure.modules
             if isinstance(m, (nn.BatchNorm1d, nn.BatchNorm2d)) and m.weight is not None
         ]
         if not bns:
