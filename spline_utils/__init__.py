@@ -126,6 +126,7 @@ _NAMES: dict[str, tuple[str, ...]] = {
         "BendCheck",
         "check_bends_on_splines",
         "crossed_splines",
+        "null_crossing_rate",
         "trace_decision_boundary",
         "TracedBoundary",
     ),

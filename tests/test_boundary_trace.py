@@ -110,3 +110,19 @@ def test_the_boundary_crosses_every_spline_that_supplies_a_turning_point():
     assert supplying and supplying <= crossed
     with pytest.raises(TypeError, match="traced"):
         su.crossed_splines(net, "boundary")
+
+
+def test_null_rate_says_how_much_a_passed_check_shows():
+    """Straight stretches of the FCNet's boundary (one hidden layer, few splines) rarely cross a
+    spline, so its passed check is strong; allowing more layers can only raise the rate."""
+    net = su.load_network("fcnet")
+    check = check_bends_on_splines(net, BOX, resolution=300)
+    rate = su.null_crossing_rate(net, check, samples=100)
+    assert 0 <= rate < 0.5 and rate**check.n_bends < 1e-6
+    toy = su.load_network("toy_mlp")
+    toy_check = check_bends_on_splines(toy, BOX, resolution=150)
+    one_layer = check_bends_on_splines(toy, BOX, layers=[0], traced=toy_check.traced)
+    both = su.null_crossing_rate(toy, toy_check, samples=60, seed=1)
+    assert su.null_crossing_rate(toy, one_layer, samples=60, seed=1) <= both
+    with pytest.raises(TypeError, match="BendCheck"):
+        su.null_crossing_rate(net, "check")

@@ -14,6 +14,7 @@ from .boundary_trace import (
     TracedBoundary,
     check_bends_on_splines,
     crossed_splines,
+    null_crossing_rate,
     trace_decision_boundary,
 )
 from .exact import (
@@ -43,6 +44,7 @@ __all__ = [
     "bends",
     "check_bends_on_splines",
     "crossed_splines",
+    "null_crossing_rate",
     "decision_turning_points",
     "exact_partition",
     "ExactPartition",

@@ -44,6 +44,7 @@ __all__ = [
     "trace_decision_boundary",
     "check_bends_on_splines",
     "crossed_splines",
+    "null_crossing_rate",
 ]
 
 
@@ -85,6 +86,7 @@ class BendCheck:
     layer_names: list[str]
     layer_kinds: list[str]
     traced: TracedBoundary = field(repr=False)
+    angle_tol: float = 1e-6
 
     @property
     def n_bends(self) -> int:
@@ -251,18 +253,23 @@ def _check_unit(net, one_point: np.ndarray, plane, unit) -> tuple[int, int]:
     return layer, index
 
 
-def _bends_of_chain(chain: np.ndarray, angle_tol: float) -> list[tuple[int, int, np.ndarray]]:
-    """``(first, last, points)`` of every bend of one chain: its first and last bent vertex, as
-    indices into ``points`` (the chain without repeated points)."""
+def _bent_vertices(chain: np.ndarray, angle_tol: float) -> tuple[np.ndarray, np.ndarray]:
+    """The chain without repeated points, and the indices of its bent vertices (1..n-2)."""
     d = np.diff(chain, axis=0)
     length = np.linalg.norm(d, axis=1)
     keep = length > 1e-12 * max(1.0, float(np.abs(chain).max()))
-    if keep.sum() < 2:
-        return []
     chain = np.concatenate([chain[:1], chain[1:][keep]])
+    if keep.sum() < 2:
+        return chain, np.zeros(0, dtype=int)
     d = d[keep] / length[keep, None]
     cos = np.clip((d[:-1] * d[1:]).sum(1), -1.0, 1.0)
-    bent = np.nonzero(np.arccos(cos) > angle_tol)[0] + 1  # vertex indices 1..n-2
+    return chain, np.nonzero(np.arccos(cos) > angle_tol)[0] + 1
+
+
+def _bends_of_chain(chain: np.ndarray, angle_tol: float) -> list[tuple[int, int, np.ndarray]]:
+    """``(first, last, points)`` of every bend of one chain: its first and last bent vertex, as
+    indices into ``points`` (the chain without repeated points)."""
+    chain, bent = _bent_vertices(chain, angle_tol)
     groups, run = [], []
     for k in bent:
         if run and k != run[-1] + 1:
@@ -272,6 +279,17 @@ def _bends_of_chain(chain: np.ndarray, angle_tol: float) -> list[tuple[int, int,
     if run:
         groups.append((run[0], run[-1]))
     return [(g, h, chain) for g, h in groups]
+
+
+def _crossed_layers(net, stretch: np.ndarray, plane) -> list[int]:
+    """The code layers whose code changes between consecutive points of ``stretch``."""
+    codes = activation_codes(net, to_input(torch.as_tensor(stretch), plane))
+    changed = []
+    for k, code in enumerate(codes):
+        values = code.values.reshape(len(stretch), -1)
+        if bool((values[1:] != values[:-1]).any()):
+            changed.append(k)
+    return changed
 
 
 def check_bends_on_splines(
@@ -329,12 +347,7 @@ def check_bends_on_splines(
     for chain in traced.chains:
         for first, last, clean in _bends_of_chain(chain, angle_tol):
             stretch = clean[first - 1 : last + 2]
-            codes = activation_codes(net, to_input(torch.as_tensor(stretch), plane))
-            changed = []
-            for k, code in enumerate(codes):
-                values = code.values.reshape(len(stretch), -1)
-                if bool((values[1:] != values[:-1]).any()):
-                    changed.append(k)
+            changed = _crossed_layers(net, stretch, plane)
             points.append(clean[first])
             stretches.append(stretch)
             crossed.append(changed)
@@ -346,7 +359,67 @@ def check_bends_on_splines(
         names,
         kinds,
         traced,
+        angle_tol,
     )
+
+
+def null_crossing_rate(
+    model: nn.Module,
+    check: BendCheck,
+    slice: PlaneSlice | None = None,
+    samples: int = 200,
+    seed: int = 0,
+) -> float:
+    """How much a passed :func:`check_bends_on_splines` says: the share of *straight* stretches
+    of the traced boundary -- as many points as the check's bend stretches, with no bent vertex
+    inside -- that cross a spline of the check's allowed layers anyway.
+
+    Where splines are dense, a stretch can cross one by chance. If the boundary bent at places
+    that have nothing to do with the splines, each bend would pass with about this probability,
+    and all ``n`` bends of the check with about ``rate ** n``: the smaller that is, the more a
+    passed check shows.
+
+    Args:
+        model: the network the check traced.
+        check: a :class:`BendCheck` with at least one bend.
+        slice: its slice (None for 2-D inputs).
+        samples: straight stretches drawn (at random, lengths as the bends' stretches).
+        seed: of the draw.
+
+    Returns:
+        The share in [0, 1].
+
+    Example:
+        >>> net = su.load_network("toy_mlp")
+        >>> check = su.check_bends_on_splines(net, (-5, 5, -5, 5), resolution=120)
+        >>> 0 <= su.null_crossing_rate(net, check, samples=50) < 1
+        True
+    """
+    if not isinstance(check, BendCheck):
+        raise TypeError(f"check must be a BendCheck, got {type(check).__name__}")
+    if not check.n_bends:
+        raise ValueError("check has no bend: there is no stretch length to compare with")
+    samples, seed = check_int("samples", samples, 1), check_int("seed", seed, 0)
+    net, plane = float64_structure(model), _float64(slice)
+    lengths = sorted({len(s) for s in check.stretches})
+    straight = {length: [] for length in lengths}
+    for chain in check.traced.chains:
+        clean, bent = _bent_vertices(chain, check.angle_tol)
+        bent = set(bent.tolist())
+        for length in lengths:
+            for start in range(0, len(clean) - length + 1):
+                if not bent & set(range(start, start + length)):
+                    straight[length].append(clean[start : start + length])
+    rng = np.random.default_rng(seed)
+    pool = [len(s) for s in check.stretches if straight[len(s)]]
+    if not pool:
+        raise ValueError("the traced boundary has no straight stretch as long as its bends'")
+    allowed, hits = set(check.layers), 0
+    for _ in range(samples):
+        candidates = straight[pool[rng.integers(len(pool))]]
+        stretch = candidates[rng.integers(len(candidates))]
+        hits += bool(allowed & set(_crossed_layers(net, stretch, plane)))
+    return hits / samples
 
 
 def crossed_splines(model: nn.Module, traced: TracedBoundary, slice: PlaneSlice | None = None):
