@@ -28,7 +28,7 @@ def firing_summary(table: pd.DataFrame, first_drop: int | None = None) -> pd.Dat
             first milestone; with it, ``before_drop`` counts the firings at or before it.
 
     Returns:
-        One row per (detector, ratio, window, threshold): ``seeds``, ``fired`` (how many seeds
+        One row per (detector, ratio, window, threshold), with ``seeds``, ``fired`` (how many seeds
         fired within the run), ``earliest`` (the first epoch the window allows), ``at_earliest``
         (firings there), ``median``, ``low``, ``high`` (over the seeds that fired), the
         firing ``epochs`` per seed as text (``-`` = never) and, with ``first_drop``,
