@@ -53,6 +53,11 @@ def toy_counts(net) -> dict:
         counts[f"bends per unit, {name}"] = np.bincount(
             su.split_labels(supplier)[1], minlength=6
         ).tolist()
+    corners = torch.tensor(
+        [[-5.0, -5.0], [5.0, -5.0], [5.0, 5.0], [-5.0, 5.0]], dtype=torch.float64
+    )
+    with torch.no_grad():  # Chapter 2 prints unit 0's pre-activation there with two decimals
+        counts["h^1_0 at the corners"] = [f"{h:.2f}" for h in net[0](corners)[:, 0].tolist()]
     probe = torch.rand(5000, 2, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
     probe = probe * 10 - 5
     dense_codes = su.activation_codes(net, probe)
@@ -61,6 +66,34 @@ def toy_counts(net) -> dict:
     same2 = (dense_codes[1].values == pruned_codes[1].values).all(1)
     counts["probe: on, on with layer-2 codes kept"] = (int(on.sum()), int((on & same2).sum()))
     return counts
+
+
+def abs_net():
+    """Chapter 1: layer 1 max(0, x1), max(0, -x1); layer 2 h = max(0, x1) + max(0, -x1) = |x1|."""
+    net = torch.nn.Sequential(
+        torch.nn.Linear(2, 2),
+        torch.nn.ReLU(),
+        torch.nn.Linear(2, 1),
+        torch.nn.ReLU(),
+        torch.nn.Linear(1, 1),
+    ).double()
+    parameters = [([[1.0, 0.0], [-1.0, 0.0]], [0.0, 0.0]), ([[1.0, 1.0]], [0.0]), ([[1.0]], [0.0])]
+    with torch.no_grad():
+        for linear, (weight, bias) in zip(net[::2], parameters):
+            linear.weight.copy_(torch.tensor(weight))
+            linear.bias.copy_(torch.tensor(bias))
+    return net
+
+
+def abs_counts(net) -> dict:
+    """Chapter 1: the code of h = |x1| across x1 = 0, and the splines the engine draws."""
+    across = torch.tensor([[-0.1, 1.0], [0.0, 1.0], [0.1, 1.0]], dtype=torch.float64)
+    part = su.exact_partition(net, BOX)
+    return {
+        "code of h": su.activation_codes(net, across)[1].values[:, 0].int().tolist(),
+        "regions": part.region_counts(),
+        "drawn splines": [part.spline_units(layer).tolist() for layer in (0, 1)],
+    }
 
 
 def local_complexity_counts(net) -> list:
@@ -82,8 +115,9 @@ def he_mlp(width: int, depth: int):
     [
         (toy_counts, lambda: su.load_network("toy_mlp")),
         (local_complexity_counts, lambda: he_mlp(32, 4)),
+        (abs_counts, abs_net),
     ],
-    ids=["toy network (Ch1, Ch2)", "local complexity (Ch1)"],
+    ids=["toy network (Ch1, Ch2)", "local complexity (Ch1)", "|x1| network (Ch1)"],
 )
 def test_checked_counts_survive_a_perturbation_far_above_rounding(count, model):
     base = count(perturbed(model(), None))
