@@ -77,3 +77,22 @@ def test_bad_cost_is_named():
         plot_pruning_results(_frame(), cost="seconds")
     with pytest.raises(ValueError, match="no 'flops_fraction' column"):
         plot_pruning_results(_frame().drop(columns="flops_fraction"), cost="flops_fraction")
+
+
+def test_code_distances_label_every_detector_that_fired():
+    from spline_utils.plotting import plot_code_distances
+
+    record = {
+        "code_distances": {
+            "epochs": [0, 1, 2, 3],
+            "matrix": np.zeros((4, 4)).tolist(),
+            "canvas": 2,
+        },
+        "metrics": {"eb_epochs": {"spline": 3, "mask-p30": 2, "mask-p50": 2, "mask-p70": None}},
+    }
+    ax = plot_code_distances(record)
+    labels = [t.get_text() for t in ax.get_legend().get_texts()]
+    plt.close(ax.figure)
+    # one line per firing epoch: the two mask detectors that fired at epoch 2 share it, the one
+    # that never fired has none
+    assert labels == ["spline EB (epoch 3)", "mask EB p30, p50 (epoch 2)"]

@@ -134,14 +134,25 @@ def plot_code_distances(record: dict, ax=None, title: str | None = None):
             lw=1,
             label=f"spline EB (epoch {fired['spline']})",
         )
+    masks = {}  # one line per epoch, labelled with every mask detector that fired there
     for name, epoch in fired.items():
         if name != "spline" and epoch:
-            ax.axhline(epoch, color=OKABE_ITO["orange"], ls=":", lw=1)
+            masks.setdefault(epoch, []).append(name.removeprefix("mask-"))
+    for epoch, names in sorted(masks.items()):
+        ax.axhline(
+            epoch,
+            color=OKABE_ITO["orange"],
+            ls=":",
+            lw=1.5,
+            label=f"mask EB {', '.join(names)} (epoch {epoch})",
+        )
     ax.set(xlabel="epoch", ylabel="epoch")
     ax.set_title(
         title or f"code distance between epochs ({codes['canvas']}x{codes['canvas']} canvas)",
         fontsize=10,
     )
-    if fired.get("spline"):
-        ax.legend(loc="upper left", fontsize=8)
+    if fired.get("spline") or masks:  # below the matrix, off the pixels
+        ax.legend(  # grey behind the legend, so the spline detector's white line shows
+            loc="upper center", bbox_to_anchor=(0.5, -0.14), fontsize=8, ncol=2, facecolor="0.6"
+        )
     return ax
