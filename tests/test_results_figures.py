@@ -60,7 +60,8 @@ def test_means_and_spreads_over_seeds(cost):
     # the error bars are the standard deviations over seeds (0.02 * std of 0, 1, 2 = 0.02)
     segments = bars["slimming"].lines[2][0].get_segments()
     np.testing.assert_allclose([s[1, 1] - s[0, 1] for s in segments], [0.04, 0.04])
-    assert right.get_xscale() == "log"
+    # inference FLOPs fractions span decades (log); one experiment's training FLOPs do not
+    assert right.get_xscale() == ("log" if cost == "flops_fraction" else "linear")
     plt.close(fig)
 
 
@@ -96,3 +97,14 @@ def test_code_distances_label_every_detector_that_fired():
     # one line per firing epoch: the two mask detectors that fired at epoch 2 share it, the one
     # that never fired has none
     assert labels == ["spline EB (epoch 3)", "mask EB p30, p50 (epoch 2)"]
+
+
+def test_early_bird_runs_are_hollow_and_dashed():
+    frame = _frame()
+    eb = frame[frame.protocol == "prune-finetune"].assign(protocol="early-bird", detector="spline")
+    fig = plot_pruning_results(pd.concat([frame, eb]), cost="flops_fraction")
+    bars = {c.get_label(): c for c in fig.axes[0].containers}
+    plt.close(fig)
+    line, solid = bars["eb-spline/slimming"].lines[0], bars["slimming"].lines[0]
+    assert line.get_linestyle() == "--" and line.get_markerfacecolor() == "white"
+    assert solid.get_linestyle() == "-" and solid.get_markerfacecolor() != "white"

@@ -26,14 +26,15 @@ def plot_pruning_results(frame, suptitle: str | None = None, cost: str = "traini
     dense network as a dotted line) and against a cost (one marker per method and ratio).
 
     With several seeds, markers are the means over seeds and the bars their standard
-    deviations (the dense network's as a grey band). Early-bird runs are dashed.
+    deviations (the dense network's as a grey band). Early-bird runs are dashed, with hollow
+    markers (their colours repeat those of the other methods).
 
     Args:
         frame: the rows (runs); their ``protocol``, ``method``, ``ratio``, ``seed``,
             ``test_acc`` and ``cost`` columns are used.
         suptitle: the figure's title.
         cost: the right panel's x axis, ``"training_flops"`` (total training FLOPs of the run,
-            log scale) or ``"flops_fraction"`` (inference FLOPs per image over the dense
+            linear scale) or ``"flops_fraction"`` (inference FLOPs per image over the dense
             network's).
 
     Returns:
@@ -56,6 +57,8 @@ def plot_pruning_results(frame, suptitle: str | None = None, cost: str = "traini
         style = dict(
             color=palette[i % len(palette)], marker=markers[i % len(markers)], label=method, ms=5
         )
+        if method.startswith("eb-"):  # hollow: told apart from the method of the same colour
+            style.update(mfc="white", mew=1.5)
         bars = dict(capsize=2, elinewidth=0.8)
         ratios = np.asarray(acc.columns, dtype=float) * 100
         y, dy = acc.loc[method].values, acc_std.loc[method].fillna(0).values
@@ -94,7 +97,16 @@ def plot_pruning_results(frame, suptitle: str | None = None, cost: str = "traini
         ylabel="test accuracy",
         title="accuracy vs pruning ratio",
     )
-    right.set(xscale="log", xlabel=xlabel, ylabel="test accuracy", title=title)
+    # inference FLOPs span decades (log); training FLOPs of one experiment less than one (linear,
+    # a few plain ticks, legible at page width)
+    right.set(
+        xscale="log" if cost == "flops_fraction" else "linear",
+        xlabel=xlabel,
+        ylabel="test accuracy",
+        title=title,
+    )
+    if cost == "training_flops":
+        right.xaxis.set_major_locator(plt.MaxNLocator(5))
     handles, labels = left.get_legend_handles_labels()
     fig.legend(
         handles,
