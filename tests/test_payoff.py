@@ -63,3 +63,21 @@ def test_ticket_comparisons_form_one_family(cpu_runs):
     random_rows = family.xs("random", level="method")
     assert set(random_rows.index.get_level_values("contrast")) == {"EB spline vs after training"}
     assert np.isfinite(family[["low", "high"]].to_numpy()).all()
+
+
+def test_ticket_comparisons_need_min_seeds(cpu_runs):
+    # drop seed 2's spline tickets with slimming's rule at 30 %: that contrast keeps 2 seeds
+    short = cpu_runs[
+        ~(
+            (cpu_runs.protocol == "early-bird")
+            & (cpu_runs.detector == "spline")
+            & (cpu_runs.method == "slimming")
+            & (cpu_runs.ratio == 0.3)
+            & (cpu_runs.seed == 2)
+        )
+    ]
+    two = ticket_comparisons(short)
+    three = ticket_comparisons(short, min_seeds=3)
+    gone = ("EB spline vs after training", "slimming", 0.3)
+    assert two.loc[gone, "n"] == 2 and gone not in three.index
+    assert (three.n >= 3).all() and len(three) == len(two) - 2  # also EB spline vs EB mask

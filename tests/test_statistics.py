@@ -104,3 +104,31 @@ def test_a_family_is_corrected_over_all_its_contrasts():
     assert (family.loc["x vs y", "verdict"] == "higher").all()
     with pytest.raises(ValueError, match="contrasts"):
         compare_family(frame, "acc", "method", [])
+
+
+def test_min_pairs_leaves_out_or_refuses_the_groups_with_too_few_seeds():
+    rows = [
+        {"seed": s, "ratio": r, "method": m, "acc": 0.9 + 0.01 * s + (0.02 if m == "x" else 0)}
+        for r, seeds in ((0.3, range(3)), (0.5, range(2)))
+        for s in seeds
+        for m in ("x", "y")
+    ]
+    frame = pd.DataFrame(rows)
+    # with the default (2 pairs) both ratios are compared; asking 3 leaves out ratio 0.5 ...
+    assert compare_paired(frame, "acc", "method", "x", "y", by="ratio").n.tolist() == [3, 2]
+    table = compare_paired(
+        frame, "acc", "method", "x", "y", by="ratio", skip_incomplete=True, min_pairs=3
+    )
+    assert table.index.tolist() == [0.3] and table.n.tolist() == [3]
+    # ... and the family's correction counts only the tests that were made
+    assert table.p_holm.tolist() == pytest.approx(table.p.tolist())
+    # without skip_incomplete the short group is named
+    with pytest.raises(ValueError, match=r"\(0.5,\) has 2 pairs, fewer than min_pairs = 3"):
+        compare_paired(frame, "acc", "method", "x", "y", by="ratio", min_pairs=3)
+    with pytest.raises(ValueError, match="min_pairs must be an integer >= 2, got 1"):
+        compare_paired(frame, "acc", "method", "x", "y", by="ratio", min_pairs=1)
+    # nothing left: an empty family, not an error
+    empty = compare_family(
+        frame, "acc", "method", [("x", "y")], by="ratio", skip_incomplete=True, min_pairs=4
+    )
+    assert len(empty) == 0 and "p_holm" in empty.columns

@@ -110,10 +110,13 @@ def payoff_table(runs: pd.DataFrame) -> pd.DataFrame:
     return eb
 
 
-def ticket_comparisons(runs: pd.DataFrame, confidence: float = 0.95) -> pd.DataFrame:
+def ticket_comparisons(
+    runs: pd.DataFrame, confidence: float = 0.95, min_seeds: int = 2
+) -> pd.DataFrame:
     """Test accuracy of early-bird tickets against pruning after training, paired by seed, as one
     family of tests (Holm): for every rule and ratio, each detector's ticket vs after training,
-    and the two detectors' tickets against each other where both exist.
+    and the two detectors' tickets against each other where both exist. A comparison is made
+    where at least ``min_seeds`` seeds have both sides (the others are left out of the family).
 
     Returns:
         :func:`~spline_utils.statistics.compare_family`'s table (differences in accuracy, a - b),
@@ -140,4 +143,5 @@ def ticket_comparisons(runs: pd.DataFrame, confidence: float = 0.95) -> pd.DataF
         by=["method", "ratio"],
         confidence=confidence,
         skip_incomplete=True,
+        min_pairs=min_seeds,
     )
