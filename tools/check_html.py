@@ -25,6 +25,9 @@ ROOT = Path(__file__).resolve().parents[1]
 WARNING = re.compile(r"\b\w*Warning: |^\s*warnings\.warn\(", re.M)
 TEMPORARY = re.compile(r"/tmp/|/var/folders/|\\AppData\\Local\\Temp")
 MARKER = re.compile(r"#\s?NBVAL_[A-Z_]+")
+# a library's log line (matplotlib's font fallback, for one: a stale font cache on the machine that
+# executed the chapter puts one per glyph family into the page)
+LOG_NOISE = re.compile(r"^findfont: |Falling back to DejaVu Sans", re.M)
 
 
 def pages(html: Path) -> list[Path]:
@@ -67,6 +70,10 @@ def check(html: Path, width: int = 90) -> tuple[list[str], int]:
             if WARNING.search(text):
                 line = WARNING.search(text).group(0).strip()
                 findings.append(f"{name}: a warning in a cell output ({line[:60]})")
+            if LOG_NOISE.search(text):
+                findings.append(
+                    f"{name}: a log message in a cell output (matplotlib font fallback)"
+                )
             if TEMPORARY.search(text):
                 findings.append(f"{name}: a temporary path in a cell output")
             for pre in output.find_all("pre"):
