@@ -5,7 +5,12 @@ import pandas as pd
 import pytest
 
 from spline_utils.early_bird.analysis import detection_epochs
-from spline_utils.early_bird.payoff import firing_summary, payoff_table, ticket_comparisons
+from spline_utils.early_bird.payoff import (
+    firing_comparisons,
+    firing_summary,
+    payoff_table,
+    ticket_comparisons,
+)
 from spline_utils.experiments.results_files import committed_results, load_records, load_results
 
 
@@ -81,3 +86,42 @@ def test_ticket_comparisons_need_min_seeds(cpu_runs):
     gone = ("EB spline vs after training", "slimming", 0.3)
     assert two.loc[gone, "n"] == 2 and gone not in three.index
     assert (three.n >= 3).all() and len(three) == len(two) - 2  # also EB spline vs EB mask
+
+
+def test_firing_comparisons_pair_seeds_and_keep_same_shifts_out_of_the_family():
+    rows = []
+    for seed in range(5):
+        for window in (2, 3):
+            rows.append(
+                {
+                    "detector": "spline",
+                    "ratio": np.nan,
+                    "window": window,
+                    "seed": seed,
+                    "epoch": 10.0 + seed % 2,
+                }
+            )
+            # window 2: the mask rule 3 epochs later in every seed; window 3: a noisy difference
+            shift = 3 if window == 2 else (-1) ** seed
+            rows.append(
+                {
+                    "detector": "mask",
+                    "ratio": 0.5,
+                    "window": window,
+                    "seed": seed,
+                    "epoch": 10.0 + seed % 2 + shift,
+                }
+            )
+    table = pd.DataFrame(rows)
+    out = firing_comparisons({"a": table, "b": table[table.seed < 2]})
+    assert out.index.get_level_values("arch").unique().tolist() == ["a"]  # b: 2 seeds < 3
+    same = out.loc[("a", 0.5, 2)]
+    assert same["same shift"] and same["mean"] == -3 and np.isnan(same.p_holm)
+    assert same.verdict == "-3 in every seed (no test)"
+    noisy = out.loc[("a", 0.5, 3)]
+    assert not noisy["same shift"] and noisy.p_holm == pytest.approx(noisy.p)  # a family of 1
+    assert noisy.verdict == "no difference found"
+    missing = table.copy()
+    missing.loc[0, "epoch"] = np.nan
+    with pytest.raises(ValueError, match="did not fire"):
+        firing_comparisons({"a": missing})

@@ -20,7 +20,7 @@ from .analysis import (
     training_record,
 )
 from .mask_detector import MaskEBDetector, bn_channel_mask, mask_distance
-from .payoff import firing_summary, payoff_table, ticket_comparisons
+from .payoff import firing_comparisons, firing_summary, payoff_table, ticket_comparisons
 from .replay import (
     GammaRecorder,
     earliest_possible_epoch,
@@ -61,6 +61,7 @@ __all__ = [
     "SplineEBDetector",
     "code_trajectory",
     "unit_masks",
+    "firing_comparisons",
     "firing_summary",
     "payoff_table",
     "ticket_comparisons",

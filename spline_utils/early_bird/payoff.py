@@ -16,7 +16,7 @@ import pandas as pd
 from ..checks import check_int
 from ..statistics import compare_family
 
-__all__ = ["firing_summary", "payoff_table", "ticket_comparisons"]
+__all__ = ["firing_comparisons", "firing_summary", "payoff_table", "ticket_comparisons"]
 
 
 def firing_summary(table: pd.DataFrame, first_drop: int | None = None) -> pd.DataFrame:
@@ -145,3 +145,64 @@ def ticket_comparisons(
         skip_incomplete=True,
         min_pairs=min_seeds,
     )
+
+
+def firing_comparisons(
+    tables: dict, min_seeds: int = 3, one_family: bool = False, confidence: float = 0.95
+) -> pd.DataFrame:
+    """The spline rule's firing epoch minus the mask rule's at the same window, paired by seed,
+    for every architecture, mask ratio and window of ``tables``.
+
+    Args:
+        tables: ``{architecture: detection_epochs table}`` (one spline threshold, one mask
+            threshold; every rule must have fired in every seed, so that no seed is dropped).
+        min_seeds: settings with fewer seeds are left out.
+        one_family: Holm's correction over every test of every architecture together; by
+            default one family per architecture.
+
+    Returns:
+        A DataFrame indexed by ``(arch, mask ratio, window)`` with ``n``, ``mean``, ``low``,
+        ``high``, ``p`` (paired t-test), ``same shift`` (every seed differs by the same number of
+        epochs: no spread, so no t-test -- such a setting is reported, not tested, and left out of
+        the family), ``p_holm`` (NaN where not tested) and ``verdict`` ("earlier" / "later" /
+        "no difference found" for the spline rule, or the shift itself where not tested).
+
+    Raises:
+        ValueError: a rule did not fire in some seed.
+    """
+    from ..statistics import holm, paired_difference, verdict
+
+    min_seeds = check_int("min_seeds", min_seeds, 2)
+    rows = []
+    for arch, table in tables.items():
+        spline = table[table.detector == "spline"].set_index(["window", "seed"]).epoch
+        masks = table[table.detector == "mask"]
+        for ratio in sorted(masks.ratio.unique()):
+            mask = masks[masks.ratio == ratio].set_index(["window", "seed"]).epoch
+            for window in sorted(set(spline.index.get_level_values("window"))):
+                a, b = spline.loc[window], mask.loc[window].reindex(spline.loc[window].index)
+                if a.isna().any() or b.isna().any():
+                    raise ValueError(
+                        f"{arch}, mask ratio {ratio}, window {window}: a rule did not fire in some "
+                        "seed; dropping that seed would bias the difference"
+                    )
+                if len(a) < min_seeds:
+                    continue
+                result = paired_difference(a.to_numpy(), b.to_numpy(), confidence)
+                rows.append({"arch": arch, "mask ratio": ratio, "window": window, **result})
+    columns = ["arch", "mask ratio", "window", "n", "mean", "low", "high", "p"]
+    out = pd.DataFrame(rows, columns=columns).set_index(["arch", "mask ratio", "window"])
+    out["same shift"] = out.low == out.high
+    tested = out[~out["same shift"]]
+    groups = [tested] if one_family else [g for _, g in tested.groupby(level="arch", sort=False)]
+    out["p_holm"] = np.nan
+    for group in groups:
+        out.loc[group.index, "p_holm"] = holm(group.p.to_numpy())
+    words = {"lower": "earlier", "higher": "later"}
+    out["verdict"] = [
+        (f"{m:+.0f} in every seed (no test)" if m else "same epoch in every seed (no test)")
+        if same
+        else words.get(verdict(lo, hi, p, 1.0 - confidence), "no difference found")
+        for m, lo, hi, p, same in zip(out["mean"], out.low, out.high, out.p_holm, out["same shift"])
+    ]
+    return out
