@@ -80,7 +80,12 @@ _NAMES: dict[str, tuple[str, ...]] = {
         "training_record",
     ),
     "early_bird.mask_detector": ("bn_channel_mask", "mask_distance", "MaskEBDetector"),
-    "early_bird.payoff": ("firing_summary", "payoff_table", "ticket_comparisons"),
+    "early_bird.payoff": (
+        "firing_comparisons",
+        "firing_summary",
+        "payoff_table",
+        "ticket_comparisons",
+    ),
     "early_bird.replay": (
         "earliest_possible_epoch",
         "GammaRecorder",

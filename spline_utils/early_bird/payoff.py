@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from ..checks import check_int
-from ..statistics import compare_family
+from ..statistics import compare_family, holm, paired_difference, verdict
 
 __all__ = ["firing_comparisons", "firing_summary", "payoff_table", "ticket_comparisons"]
 
@@ -170,8 +170,6 @@ def firing_comparisons(
     Raises:
         ValueError: a rule did not fire in some seed.
     """
-    from ..statistics import holm, paired_difference, verdict
-
     min_seeds = check_int("min_seeds", min_seeds, 2)
     rows = []
     for arch, table in tables.items():
