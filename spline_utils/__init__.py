@@ -84,6 +84,7 @@ _NAMES: dict[str, tuple[str, ...]] = {
         "firing_comparisons",
         "firing_summary",
         "payoff_table",
+        "rule_comparisons",
         "ticket_comparisons",
     ),
     "early_bird.replay": (

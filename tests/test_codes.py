@@ -132,3 +132,43 @@ def test_packed_codes_in_batches_equal_one_batch(convnet):
     assert batched.names == whole.names
     for a, b in zip(batched.data, whole.data):
         assert np.array_equal(a, b)
+
+
+@pytest.mark.parametrize("arch", ["digits-convnet", "vgg16/8", "preresnet20/2"])
+def test_batchnorm_output_signs_are_the_relu_codes(arch):
+    """The authors' code takes the sign of every BatchNorm output; the book codes the ReLU
+    inputs. In the Chapter 4 networks (conv-BN-ReLU in the digits ConvNet and VGG-16,
+    BN-ReLU-conv in PreResNet-20)
+    every BatchNorm feeds one ReLU directly and every ReLU reads one, so the two are equal."""
+    torch.manual_seed(0)
+    x = torch.randn(16, 1, 32, 32)
+    if arch == "digits-convnet":
+        model, x = su.digits_convnet(), torch.randn(16, 1, 8, 8)
+    elif arch == "vgg16/8":
+        cfg = [c if c == "M" else max(4, c // 8) for c in su.VGG16_CFG]
+        model = su.vgg(cfg, num_classes=10, in_channels=1)
+    else:
+        model = su.preresnet(20, num_classes=10, in_channels=1, width=0.5)
+    for bn in (m for m in model.modules() if isinstance(m, nn.BatchNorm2d)):  # untrained stats
+        bn.running_mean.normal_(0, 0.5)
+        bn.running_var.uniform_(0.5, 2.0)
+        bn.weight.data.normal_(0, 1)
+        bn.bias.data.normal_(0, 0.5)
+    codes = su.activation_codes(model, x)  # runs the model more than once (its checks)
+    outputs = []
+    hooks = [
+        m.register_forward_hook(lambda _m, _i, out: outputs.append(out.detach() > 0))
+        for m in model.modules()
+        if isinstance(m, nn.BatchNorm2d)
+    ]
+    try:
+        with torch.no_grad():
+            model.eval()(x)  # one pass, as the authors' code reads it
+    finally:
+        for hook in hooks:
+            hook.remove()
+    relu = [layer.values for layer in codes.layers if layer.kind == "relu"]
+    assert len(outputs) == len(relu) >= 2
+    for bn_sign, code in zip(outputs, relu):
+        assert torch.equal(bn_sign, code)
+        assert 0 < code.float().mean() < 1  # both signs occur: the comparison is not vacuous

@@ -9,6 +9,7 @@ from spline_utils.early_bird.payoff import (
     firing_comparisons,
     firing_summary,
     payoff_table,
+    rule_comparisons,
     ticket_comparisons,
 )
 from spline_utils.experiments.results_files import committed_results, load_records, load_results
@@ -86,6 +87,27 @@ def test_ticket_comparisons_need_min_seeds(cpu_runs):
     gone = ("EB spline vs after training", "slimming", 0.3)
     assert two.loc[gone, "n"] == 2 and gone not in three.index
     assert (three.n >= 3).all() and len(three) == len(two) - 2  # also EB spline vs EB mask
+
+
+def test_rule_comparisons_pair_one_detectors_tickets_by_seed(cpu_runs):
+    family = rule_comparisons(cpu_runs)
+    assert set(family.index.get_level_values("contrast")) == {
+        "spline-global vs slimming",
+        "slimming vs random",
+    }
+    assert (family.p_holm >= family.p).all() and (family.n == 3).all()
+    # the mean difference is the mean over seeds of (a - b) on the spline detector's tickets
+    eb = cpu_runs[(cpu_runs.protocol == "early-bird") & (cpu_runs.detector == "spline")]
+    acc = eb[eb.ratio == 0.5].set_index(["method", "seed"]).test_acc
+    expected = (acc.loc["slimming"] - acc.loc["random"]).mean()
+    assert family.loc[("slimming vs random", 0.5), "mean"] == pytest.approx(expected)
+    # the mask detector has no random-rule tickets: a clear error, not an empty table
+    with pytest.raises(ValueError, match="no mask ticket.*'random'"):
+        rule_comparisons(cpu_runs, detector="mask")
+    mask = rule_comparisons(cpu_runs, detector="mask", contrasts=[("spline-global", "slimming")])
+    assert len(mask) == 3
+    with pytest.raises(ValueError, match="detector must be"):
+        rule_comparisons(cpu_runs, detector="both")
 
 
 def test_firing_comparisons_pair_seeds_and_keep_same_shifts_out_of_the_family():

@@ -20,7 +20,13 @@ from .analysis import (
     training_record,
 )
 from .mask_detector import MaskEBDetector, bn_channel_mask, mask_distance
-from .payoff import firing_comparisons, firing_summary, payoff_table, ticket_comparisons
+from .payoff import (
+    firing_comparisons,
+    firing_summary,
+    payoff_table,
+    rule_comparisons,
+    ticket_comparisons,
+)
 from .replay import (
     GammaRecorder,
     earliest_possible_epoch,
@@ -64,5 +70,6 @@ __all__ = [
     "firing_comparisons",
     "firing_summary",
     "payoff_table",
+    "rule_comparisons",
     "ticket_comparisons",
 ]

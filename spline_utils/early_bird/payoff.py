@@ -16,7 +16,13 @@ import pandas as pd
 from ..checks import check_int
 from ..statistics import compare_family, holm, paired_difference, verdict
 
-__all__ = ["firing_comparisons", "firing_summary", "payoff_table", "ticket_comparisons"]
+__all__ = [
+    "firing_comparisons",
+    "firing_summary",
+    "payoff_table",
+    "rule_comparisons",
+    "ticket_comparisons",
+]
 
 
 def firing_summary(table: pd.DataFrame, first_drop: int | None = None) -> pd.DataFrame:
@@ -141,6 +147,52 @@ def ticket_comparisons(
         "route",
         contrasts,
         by=["method", "ratio"],
+        confidence=confidence,
+        skip_incomplete=True,
+        min_pairs=min_seeds,
+    )
+
+
+def rule_comparisons(
+    runs: pd.DataFrame,
+    detector: str = "spline",
+    contrasts=(("spline-global", "slimming"), ("slimming", "random")),
+    confidence: float = 0.95,
+    min_seeds: int = 2,
+) -> pd.DataFrame:
+    """Test accuracy of one detector's tickets pruned by two rules, paired by seed (the same
+    dense run and ticket epoch, so only the rule differs), as one family of tests (Holm): every
+    contrast at every ratio where at least ``min_seeds`` seeds have both rules.
+
+    Args:
+        runs: results rows (see the module docstring); the early-bird rows of ``detector`` are
+            used.
+        detector: ``"spline"`` or ``"mask"``.
+        contrasts: pairs of rule names ``(a, b)``; each difference is a - b.
+
+    Returns:
+        :func:`~spline_utils.statistics.compare_family`'s table (differences in accuracy, a - b),
+        indexed by contrast (``"a vs b"``) and ratio.
+
+    Raises:
+        ValueError: ``detector`` is not ``"spline"`` or ``"mask"``, or a rule of ``contrasts``
+            has no ticket of that detector.
+    """
+    if detector not in ("spline", "mask"):
+        raise ValueError(f"detector must be 'spline' or 'mask', got {detector!r}")
+    tickets = runs[(runs.protocol == "early-bird") & (runs.detector == detector)]
+    missing = sorted({rule for pair in contrasts for rule in pair} - set(tickets.method))
+    if missing:
+        raise ValueError(
+            f"contrasts name rules with no {detector} ticket in runs: {missing}; "
+            f"rules present: {sorted(set(tickets.method))}"
+        )
+    return compare_family(
+        tickets,
+        "test_acc",
+        "method",
+        list(contrasts),
+        by="ratio",
         confidence=confidence,
         skip_incomplete=True,
         min_pairs=min_seeds,
