@@ -7,8 +7,9 @@
 # make lint -- ruff: lint and format check of the package, tests, benchmarks and tools
 # make refresh CHAPTER=book/0N_....ipynb -- re-execute a chapter in quick mode, writing the
 #               outputs to commit into the notebook (CHAPTER unset: every chapter)
-# make fashion-mnist -- the real-data CPU protocol of Chapters 4-6 (1-2 hours on 2 cores;
-#               resumes where it stopped): writes results/cpu/fashion-mnist-vgg16-w0.125-seed<k>/
+# make fashion-mnist -- the real-data CPU protocol of Chapters 4-6 (2-4 hours: measured with one
+#               thread per run beside other work, 37-79 min per full seed, 4 min per dense-only
+#               seed; resumes where it stopped): writes results/cpu/fashion-mnist-vgg16-w0.125-seed<k>/
 # make fashion-mnist-long -- the early-bird protocol in the papers' regime (Fashion-MNIST, 60,000
 #               images, 30 epochs): VGG-16/8 3 full seeds + 2 dense-only, PreResNet-20/2 5 dense-only;
 #               writes results/cpu-long/ (resumes where it stopped)
